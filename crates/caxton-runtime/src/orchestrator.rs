@@ -1,0 +1,616 @@
+//! The orchestrator: spawns agents, routes messages in the sender's own
+//! context, and shuts down cleanly.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use caxton_core::{Address, AgentId, Message, MessageId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, oneshot};
+
+use crate::agent::{Agent, AgentSpec};
+use crate::checkpoint::Checkpoint;
+use crate::dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterReason, DeadLetters};
+use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind, SpawnError};
+use crate::mailbox::{Control, Envelope, Mailbox, PushError};
+use crate::registry::{AgentShared, Registry, Selection};
+use crate::stats::{AgentStats, AgentStatus, StatsCell};
+use crate::supervisor::{AgentFailure, AgentTask};
+
+/// Orchestrator-wide settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrchestratorConfig {
+    /// Mailbox capacity of agents whose spec sets none.
+    pub mailbox_capacity: usize,
+    /// How a send to a capability picks its agent.
+    pub selection: Selection,
+    /// Dead letters kept in the recent log (counts are always exact).
+    pub dead_letter_log: usize,
+    /// Measure thread CPU time per batch (two clock reads per batch).
+    pub cpu_accounting: bool,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        Self {
+            mailbox_capacity: 1024,
+            selection: Selection::RoundRobin,
+            dead_letter_log: 1024,
+            cpu_accounting: true,
+        }
+    }
+}
+
+/// The result of a broadcast: which agents got a copy and which did not.
+#[derive(Debug, Default)]
+pub struct Broadcast {
+    /// Agents whose mailbox accepted a copy.
+    pub delivered: Vec<AgentId>,
+    /// Agents that refused a copy, with the reason (each counted as a dead letter).
+    pub failed: Vec<(AgentId, SendErrorKind)>,
+}
+
+/// What [`Orchestrator::shutdown`] did.
+#[derive(Debug, Default)]
+pub struct ShutdownReport {
+    /// Agents that were live when shutdown began.
+    pub agents: usize,
+    /// Agents that drained their mailbox and exited before the deadline.
+    pub agents_drained: usize,
+    /// Messages handled while draining.
+    pub messages_drained: u64,
+    /// Accepted messages still queued at the deadline; each is also a dead
+    /// letter with reason `Undelivered`.
+    pub undelivered: Vec<DeadLetter>,
+    /// Accepted messages still in the hands of agents stuck in a handler at
+    /// the deadline: not lost, they are handled if the handler returns.
+    pub in_progress: usize,
+}
+
+struct Inner {
+    registry: Registry,
+    dead_letters: DeadLetters,
+    failures: Mutex<Vec<AgentFailure>>,
+    config: OrchestratorConfig,
+    runtime: tokio::runtime::Handle,
+    live: AtomicUsize,
+    all_exited: Notify,
+    shutting_down: AtomicBool,
+}
+
+/// A handle to the orchestrator; cheap to clone and share.
+///
+/// Routing happens in the caller's context: a send looks up the receiver's
+/// mailbox and pushes to it directly, with no router task in between.
+#[derive(Clone)]
+pub struct Orchestrator {
+    inner: Arc<Inner>,
+}
+
+/// A resolved handle to one agent's mailbox, for senders that address the
+/// same agent many times and want to skip the registry lookup.
+#[derive(Clone)]
+pub struct AgentRef {
+    orch: Orchestrator,
+    shared: Arc<AgentShared>,
+}
+
+impl Orchestrator {
+    /// An orchestrator with default settings on the current tokio runtime.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime.
+    pub fn new() -> Self {
+        Self::with_config(OrchestratorConfig::default())
+    }
+
+    /// An orchestrator with `config` on the current tokio runtime.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime.
+    pub fn with_config(config: OrchestratorConfig) -> Self {
+        Self::on_runtime(config, tokio::runtime::Handle::current())
+    }
+
+    /// An orchestrator whose agents run on the given runtime.
+    pub fn on_runtime(config: OrchestratorConfig, runtime: tokio::runtime::Handle) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry: Registry::new(),
+                dead_letters: DeadLetters::new(config.dead_letter_log),
+                failures: Mutex::new(Vec::new()),
+                config,
+                runtime,
+                live: AtomicUsize::new(0),
+                all_exited: Notify::new(),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &OrchestratorConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub(crate) fn dead_letters(&self) -> &DeadLetters {
+        &self.inner.dead_letters
+    }
+
+    // ---- spawning -------------------------------------------------------
+
+    /// Spawns an agent. It is ready when this returns: messages sent from
+    /// now on are queued for it.
+    pub fn spawn<A: Agent>(&self, spec: AgentSpec<A>) -> Result<AgentId, SpawnError> {
+        if self.inner.shutting_down.load(Ordering::Acquire) {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let capacity = spec.mailbox_capacity.unwrap_or(self.inner.config.mailbox_capacity);
+        if capacity == 0 {
+            return Err(SpawnError::ZeroCapacity);
+        }
+        if let Some(name) = &spec.name
+            && self.inner.registry.names.contains_key(name)
+        {
+            return Err(SpawnError::DuplicateName(name.clone()));
+        }
+        let mut agent = (spec.factory)()?;
+        if let Some(cp) = &spec.initial {
+            agent.restore(&cp.state).map_err(SpawnError::Restore)?;
+        }
+        let shared = Arc::new(AgentShared {
+            id: self.inner.registry.allocate_id(),
+            mailbox: Mailbox::new(capacity),
+            stats: StatsCell::default(),
+            name: spec.name,
+            capabilities: spec.capabilities,
+        });
+        self.inner.registry.register(shared.clone())?;
+        self.inner.live.fetch_add(1, Ordering::AcqRel);
+        let id = shared.id;
+        let task = AgentTask {
+            orch: self.clone(),
+            shared,
+            agent,
+            factory: spec.factory,
+            restart: spec.restart,
+            checkpoints: spec.checkpoints,
+            last_checkpoint: spec.initial,
+        };
+        // The task is tracked by `live`; its JoinHandle is not needed.
+        drop(self.inner.runtime.spawn(task.run()));
+        Ok(id)
+    }
+
+    /// Spawns `n` agents from one spec (which must not carry a name).
+    /// Stops at the first error, keeping the agents already spawned.
+    pub fn spawn_many<A: Agent>(&self, spec: &AgentSpec<A>, n: usize) -> Result<Vec<AgentId>, SpawnError> {
+        if let (Some(name), true) = (&spec.name, n > 1) {
+            return Err(SpawnError::DuplicateName(name.clone()));
+        }
+        (0..n).map(|_| self.spawn(spec.clone())).collect()
+    }
+
+    pub(crate) fn agent_exited(&self) {
+        if self.inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.all_exited.notify_waiters();
+        }
+    }
+
+    pub(crate) fn report_failure(&self, failure: AgentFailure) {
+        self.inner
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(failure);
+    }
+
+    // ---- lookup ---------------------------------------------------------
+
+    /// The id registered under `name`.
+    pub fn lookup(&self, name: &str) -> Option<AgentId> {
+        self.inner.registry.names.get(name).map(|a| a.id)
+    }
+
+    /// Ids of the live agents with `capability`.
+    pub fn with_capability(&self, capability: &str) -> Vec<AgentId> {
+        self.inner.registry.members(capability).iter().map(|a| a.id).collect()
+    }
+
+    /// Picks one live agent for `address` (a capability is resolved with `how`).
+    pub fn resolve(&self, address: &Address, how: Selection) -> Result<AgentId, SendErrorKind> {
+        self.resolve_shared(address, how).map(|a| a.id)
+    }
+
+    fn resolve_shared(&self, address: &Address, how: Selection) -> Result<Arc<AgentShared>, SendErrorKind> {
+        let reg = &self.inner.registry;
+        match address {
+            Address::Id(id) => reg.agents.get(id).map(|a| a.clone()).ok_or_else(|| self.missing(*id)),
+            Address::Name(name) => reg
+                .names
+                .get(name)
+                .map(|a| a.clone())
+                .ok_or_else(|| SendErrorKind::UnknownAgent(address.clone())),
+            Address::Capability(cap) => {
+                let group = reg
+                    .capabilities
+                    .get(cap)
+                    .map(|g| g.clone())
+                    .ok_or_else(|| SendErrorKind::NoCapableAgent(cap.clone()))?;
+                let members = group.members.read().unwrap_or_else(|p| p.into_inner());
+                group
+                    .select(&members, how)
+                    .cloned()
+                    .ok_or_else(|| SendErrorKind::NoCapableAgent(cap.clone()))
+            }
+        }
+    }
+
+    fn missing(&self, id: AgentId) -> SendErrorKind {
+        if self.inner.registry.was_issued(id) {
+            SendErrorKind::AgentStopped(id)
+        } else {
+            SendErrorKind::UnknownAgent(Address::Id(id))
+        }
+    }
+
+    /// A handle that sends to one agent without a registry lookup per message.
+    pub fn agent_ref(&self, id: AgentId) -> Result<AgentRef, SendErrorKind> {
+        let shared = self.resolve_shared(&Address::Id(id), Selection::RoundRobin)?;
+        Ok(AgentRef {
+            orch: self.clone(),
+            shared,
+        })
+    }
+
+    // ---- sending --------------------------------------------------------
+
+    /// Counts `msg` as a dead letter and builds the error handing it back.
+    pub(crate) fn reject(&self, msg: Message, kind: SendErrorKind, agent: Option<AgentId>) -> SendError {
+        let reason = DeadLetterReason::from(&kind);
+        if let Some(id) = agent
+            && let Some(a) = self.inner.registry.agents.get(&id)
+        {
+            StatsCell::add(&a.stats.dead_letters, 1);
+        }
+        // The log keeps a copy; the caller gets the message back.
+        self.inner.dead_letters.record(msg.clone(), agent, reason);
+        SendError {
+            kind,
+            message: Box::new(msg),
+        }
+    }
+
+    /// Records an accepted message that will never be handled and tells a
+    /// waiting requester why.
+    pub(crate) fn fail_envelope(&self, env: Envelope, agent: AgentId, reason: DeadLetterReason, why: &str) {
+        if let Some(tx) = env.reply {
+            let _ = tx.send(Err(why.to_owned()));
+        }
+        self.inner.dead_letters.record(env.msg, Some(agent), reason);
+    }
+
+    fn push_error(&self, err: PushError, shared: &AgentShared) -> SendError {
+        let (env, kind) = match err {
+            PushError::Full(env) => (
+                env,
+                SendErrorKind::MailboxFull {
+                    agent: shared.id,
+                    capacity: shared.mailbox.capacity(),
+                },
+            ),
+            PushError::Closed(env) => (env, SendErrorKind::AgentStopped(shared.id)),
+        };
+        // A dropped reply slot tells a waiting requester nothing is coming;
+        // `request` reports the send error itself.
+        self.reject(env.msg, kind, Some(shared.id))
+    }
+
+    fn try_push(&self, shared: &AgentShared, env: Envelope) -> Result<(), SendError> {
+        shared.mailbox.try_push(env).map_err(|e| self.push_error(e, shared))
+    }
+
+    async fn push_wait(&self, shared: &AgentShared, env: Envelope) -> Result<(), SendError> {
+        let mut slot = Some(env);
+        std::future::poll_fn(|cx| shared.mailbox.poll_push(cx, &mut slot))
+            .await
+            .map_err(|e| self.push_error(e, shared))
+    }
+
+    fn check_open(&self, msg: Message) -> Result<Message, SendError> {
+        if self.inner.shutting_down.load(Ordering::Relaxed) && msg.sender.is_none() {
+            return Err(self.reject(msg, SendErrorKind::ShuttingDown, None));
+        }
+        Ok(msg)
+    }
+
+    /// Routes `msg` to its receiver without waiting: a full mailbox is an
+    /// error, with the message handed back.
+    pub fn try_send(&self, msg: Message) -> Result<(), SendError> {
+        let msg = self.check_open(msg)?;
+        self.route_now(Envelope { msg, reply: None })
+    }
+
+    fn route_now(&self, env: Envelope) -> Result<(), SendError> {
+        if let Address::Id(id) = env.msg.receiver {
+            // Hot path: push while holding the shard's read guard.
+            return match self.inner.registry.agents.get(&id) {
+                Some(a) => self.try_push(&a, env),
+                None => Err(self.reject(env.msg, self.missing(id), None)),
+            };
+        }
+        match self.resolve_shared(&env.msg.receiver, self.inner.config.selection) {
+            Ok(a) => self.try_push(&a, env),
+            Err(kind) => Err(self.reject(env.msg, kind, None)),
+        }
+    }
+
+    /// Routes `msg` to its receiver, waiting while the mailbox is full.
+    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+        let msg = self.check_open(msg)?;
+        self.route_wait(Envelope { msg, reply: None }).await
+    }
+
+    async fn route_wait(&self, env: Envelope) -> Result<(), SendError> {
+        let shared = if let Address::Id(id) = env.msg.receiver {
+            let Some(a) = self.inner.registry.agents.get(&id) else {
+                return Err(self.reject(env.msg, self.missing(id), None));
+            };
+            match a.mailbox.try_push(env) {
+                Ok(()) => return Ok(()),
+                Err(PushError::Closed(env)) => return Err(self.push_error(PushError::Closed(env), &a)),
+                Err(PushError::Full(env)) => {
+                    let shared = a.clone();
+                    drop(a);
+                    return self.push_wait(&shared, env).await;
+                }
+            }
+        } else {
+            match self.resolve_shared(&env.msg.receiver, self.inner.config.selection) {
+                Ok(a) => a,
+                Err(kind) => return Err(self.reject(env.msg, kind, None)),
+            }
+        };
+        self.push_wait(&shared, env).await
+    }
+
+    /// Sends a request and waits for the reply, up to `timeout` in all
+    /// (waiting for mailbox space included). Never hangs: a stopped,
+    /// failing or silent agent yields an error.
+    pub async fn request(&self, mut msg: Message, timeout: Duration) -> Result<Message, RequestError> {
+        msg.reply_with.get_or_insert_with(MessageId::next);
+        let msg = self.check_open(msg)?;
+        let (tx, rx) = oneshot::channel();
+        let env = Envelope { msg, reply: Some(tx) };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let target = match &env.msg.receiver {
+            Address::Id(id) => *id,
+            other => match self.resolve(other, self.inner.config.selection) {
+                Ok(id) => id,
+                Err(kind) => return Err(self.reject(env.msg, kind, None).into()),
+            },
+        };
+        let mut env = env;
+        env.msg.receiver = Address::Id(target);
+        match tokio::time::timeout_at(deadline, self.route_wait(env)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(RequestError::Timeout(timeout)),
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(Ok(reply))) => Ok(reply),
+            Ok(Ok(Err(reason))) => Err(RequestError::Failed { agent: target, reason }),
+            Ok(Err(_)) => Err(RequestError::NoReply(target)),
+            Err(_) => Err(RequestError::Timeout(timeout)),
+        }
+    }
+
+    /// Sends a copy of `msg` to every live agent with `capability`, without
+    /// waiting on full mailboxes. Errors only when no agent has it.
+    pub fn broadcast(&self, capability: &str, msg: Message) -> Result<Broadcast, SendError> {
+        let msg = self.check_open(msg)?;
+        let Some(group) = self.inner.registry.capabilities.get(capability).map(|g| g.clone()) else {
+            return Err(self.reject(msg, SendErrorKind::NoCapableAgent(capability.into()), None));
+        };
+        let members = group.members.read().unwrap_or_else(|p| p.into_inner());
+        if members.is_empty() {
+            drop(members);
+            return Err(self.reject(msg, SendErrorKind::NoCapableAgent(capability.into()), None));
+        }
+        let mut out = Broadcast::default();
+        for a in members.iter() {
+            let env = Envelope {
+                msg: msg.clone(),
+                reply: None,
+            };
+            match self.try_push(a, env) {
+                Ok(()) => out.delivered.push(a.id),
+                Err(e) => out.failed.push((a.id, e.kind)),
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- control --------------------------------------------------------
+
+    async fn control<T>(
+        &self,
+        id: AgentId,
+        make: impl FnOnce(oneshot::Sender<Result<T, CheckpointError>>) -> Control,
+    ) -> Result<T, CheckpointError> {
+        let shared = self
+            .resolve_shared(&Address::Id(id), Selection::RoundRobin)
+            .map_err(|_| CheckpointError::NotRunning(id))?;
+        let (tx, rx) = oneshot::channel();
+        if let Err(c) = shared.mailbox.push_control(make(tx)) {
+            c.refuse(id);
+            return Err(CheckpointError::NotRunning(id));
+        }
+        rx.await.unwrap_or(Err(CheckpointError::NotRunning(id)))
+    }
+
+    /// Checkpoints an agent after the messages already in its mailbox, and
+    /// keeps the checkpoint as its restart point.
+    pub async fn checkpoint(&self, id: AgentId) -> Result<Checkpoint, CheckpointError> {
+        self.control(id, Control::Checkpoint).await
+    }
+
+    /// Restores a checkpoint into a running agent (after the messages
+    /// already in its mailbox); it becomes the agent's restart point.
+    pub async fn restore(&self, id: AgentId, checkpoint: Checkpoint) -> Result<(), CheckpointError> {
+        self.control(id, |tx| Control::Restore(checkpoint, tx)).await
+    }
+
+    /// Stops an agent: it accepts no new messages, handles those it already
+    /// accepted, and exits. Resolves when it has exited.
+    pub async fn stop(&self, id: AgentId) -> Result<(), SendErrorKind> {
+        let shared = self.resolve_shared(&Address::Id(id), Selection::RoundRobin)?;
+        if shared.stats.status() == AgentStatus::Running {
+            shared.stats.set_status(AgentStatus::Stopping);
+        }
+        let exited = shared.mailbox.close();
+        drop(shared);
+        let _ = exited.await;
+        Ok(())
+    }
+
+    /// Stops every agent, letting each drain its mailbox until `deadline`.
+    /// Messages still queued then are reported (and recorded as dead
+    /// letters); no accepted message disappears unreported.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        let agents: Vec<Arc<AgentShared>> = self.inner.registry.agents.iter().map(|e| e.value().clone()).collect();
+        let before: u64 = agents.iter().map(|a| a.stats.handled.load(Ordering::Relaxed)).sum();
+        let mut report = ShutdownReport {
+            agents: agents.len(),
+            ..Default::default()
+        };
+        let exits: Vec<_> = agents
+            .iter()
+            .map(|a| {
+                if a.stats.status() == AgentStatus::Running {
+                    a.stats.set_status(AgentStatus::Stopping);
+                }
+                a.mailbox.close()
+            })
+            .collect();
+        let until = Instant::now() + deadline;
+        let all = async {
+            for rx in exits {
+                let _ = rx.await;
+            }
+        };
+        let _ = tokio::time::timeout_at(until.into(), all).await;
+        for a in &agents {
+            let status = a.stats.status();
+            if matches!(status, AgentStatus::Stopped | AgentStatus::Failed) {
+                report.agents_drained += 1;
+                continue;
+            }
+            let (queued, controls) = a.mailbox.close_and_take();
+            for env in queued {
+                if let Some(tx) = env.reply {
+                    let _ = tx.send(Err("undelivered at shutdown".to_owned()));
+                }
+                report.undelivered.push(DeadLetter {
+                    message: env.msg.clone(),
+                    agent: Some(a.id),
+                    reason: DeadLetterReason::Undelivered,
+                    recorded_at: caxton_core::Timestamp::now(),
+                });
+                self.inner
+                    .dead_letters
+                    .record(env.msg, Some(a.id), DeadLetterReason::Undelivered);
+            }
+            for c in controls {
+                c.refuse(a.id);
+            }
+            report.in_progress += a.mailbox.depth();
+        }
+        let after: u64 = agents.iter().map(|a| a.stats.handled.load(Ordering::Relaxed)).sum();
+        report.messages_drained = after - before;
+        report
+    }
+
+    /// Waits until no agent is live.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.inner.all_exited.notified();
+            if self.inner.live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    // ---- observation ----------------------------------------------------
+
+    /// Live agents.
+    pub fn agent_count(&self) -> usize {
+        self.inner.live.load(Ordering::Acquire)
+    }
+
+    /// Stats of one live agent.
+    pub fn stats(&self, id: AgentId) -> Option<AgentStats> {
+        self.inner.registry.agents.get(&id).map(|a| a.stats_snapshot())
+    }
+
+    /// Stats of every live agent.
+    pub fn all_stats(&self) -> Vec<AgentStats> {
+        self.inner.registry.agents.iter().map(|a| a.stats_snapshot()).collect()
+    }
+
+    /// Dead-letter totals by reason.
+    pub fn dead_letter_counts(&self) -> DeadLetterCounts {
+        self.inner.dead_letters.counts()
+    }
+
+    /// The most recent dead letters, oldest first.
+    pub fn recent_dead_letters(&self) -> Vec<DeadLetter> {
+        self.inner.dead_letters.recent()
+    }
+
+    /// Agents stopped by their supervisor, with the reason.
+    pub fn failures(&self) -> Vec<AgentFailure> {
+        self.inner.failures.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Default for Orchestrator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AgentRef {
+    /// The agent's id.
+    pub fn id(&self) -> AgentId {
+        self.shared.id
+    }
+
+    /// Sends to this agent without waiting (the message's receiver is not
+    /// consulted).
+    pub fn try_send(&self, msg: Message) -> Result<(), SendError> {
+        self.orch.try_push(&self.shared, Envelope { msg, reply: None })
+    }
+
+    /// Sends to this agent, waiting while its mailbox is full.
+    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+        let env = Envelope { msg, reply: None };
+        match self.shared.mailbox.try_push(env) {
+            Ok(()) => Ok(()),
+            Err(PushError::Full(env)) => self.orch.push_wait(&self.shared, env).await,
+            Err(e) => Err(self.orch.push_error(e, &self.shared)),
+        }
+    }
+
+    /// Messages accepted by this agent and not yet handled.
+    pub fn mailbox_depth(&self) -> usize {
+        self.shared.mailbox.depth()
+    }
+}

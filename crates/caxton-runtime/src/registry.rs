@@ -1,0 +1,143 @@
+//! The agent registry: id -> agent, name -> agent, capability -> agents.
+//!
+//! Sharded maps with a fast integer hash: a send by id takes one shard's
+//! read lock (never a global lock) and pushes to the mailbox while holding
+//! it, so the hot path clones no `Arc`.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use caxton_core::AgentId;
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use rustc_hash::FxBuildHasher;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SpawnError;
+use crate::mailbox::Mailbox;
+use crate::stats::{AgentStats, SnapshotMeta, StatsCell};
+
+/// Everything the orchestrator and other senders share with one agent.
+pub(crate) struct AgentShared {
+    pub(crate) id: AgentId,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) stats: StatsCell,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) capabilities: Box<[Arc<str>]>,
+}
+
+impl AgentShared {
+    pub(crate) fn stats_snapshot(&self) -> AgentStats {
+        self.stats.snapshot(SnapshotMeta {
+            id: self.id,
+            name: self.name.as_deref().map(str::to_owned),
+            depth: self.mailbox.depth(),
+            high_water: self.mailbox.high_water(),
+            capacity: self.mailbox.capacity(),
+        })
+    }
+}
+
+/// How one agent is chosen among those with a capability.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Selection {
+    /// Each in turn.
+    #[default]
+    RoundRobin,
+    /// The one with the fewest messages accepted and not yet handled
+    /// (scans every member: O(members)).
+    LeastLoaded,
+}
+
+#[derive(Default)]
+pub(crate) struct CapabilityGroup {
+    pub(crate) members: RwLock<Vec<Arc<AgentShared>>>,
+    next: AtomicUsize,
+}
+
+impl CapabilityGroup {
+    pub(crate) fn select<'a>(&self, members: &'a [Arc<AgentShared>], how: Selection) -> Option<&'a Arc<AgentShared>> {
+        if members.is_empty() {
+            return None;
+        }
+        match how {
+            Selection::RoundRobin => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed) % members.len();
+                members.get(i)
+            }
+            Selection::LeastLoaded => members.iter().min_by_key(|a| a.mailbox.depth()),
+        }
+    }
+}
+
+pub(crate) struct Registry {
+    pub(crate) agents: DashMap<AgentId, Arc<AgentShared>, FxBuildHasher>,
+    pub(crate) names: DashMap<Arc<str>, Arc<AgentShared>, FxBuildHasher>,
+    pub(crate) capabilities: DashMap<Arc<str>, Arc<CapabilityGroup>, FxBuildHasher>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Self {
+        Self {
+            agents: DashMap::with_hasher(FxBuildHasher),
+            names: DashMap::with_hasher(FxBuildHasher),
+            capabilities: DashMap::with_hasher(FxBuildHasher),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn allocate_id(&self) -> AgentId {
+        AgentId::new(self.next_id.fetch_add(1, Ordering::Relaxed)).expect("agent ids start at 1")
+    }
+
+    /// Whether `id` was handed out (so, if not registered, it has stopped).
+    pub(crate) fn was_issued(&self, id: AgentId) -> bool {
+        id.get() < self.next_id.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn register(&self, agent: Arc<AgentShared>) -> Result<(), SpawnError> {
+        if let Some(name) = &agent.name {
+            match self.names.entry(name.clone()) {
+                Entry::Occupied(_) => return Err(SpawnError::DuplicateName(name.clone())),
+                Entry::Vacant(v) => {
+                    v.insert(agent.clone());
+                }
+            }
+        }
+        self.agents.insert(agent.id, agent.clone());
+        for cap in agent.capabilities.iter() {
+            let group = self.capabilities.entry(cap.clone()).or_default().clone();
+            group
+                .members
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(agent.clone());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn deregister(&self, agent: &AgentShared) {
+        self.agents.remove(&agent.id);
+        if let Some(name) = &agent.name {
+            self.names.remove_if(name, |_, a| a.id == agent.id);
+        }
+        for cap in agent.capabilities.iter() {
+            if let Some(group) = self.capabilities.get(cap) {
+                group
+                    .members
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|a| a.id != agent.id);
+            }
+        }
+    }
+
+    /// Live members of a capability, for broadcasts and listing.
+    pub(crate) fn members(&self, cap: &str) -> Vec<Arc<AgentShared>> {
+        self.capabilities
+            .get(cap)
+            .map(|g| g.members.read().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+}
