@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use caxton_core::Timestamp;
@@ -98,6 +99,9 @@ impl<A: Agent> AgentTask<A> {
         let mut fault_at: Option<Instant> = None;
         let cpu_accounting = self.orch.config().cpu_accounting;
         let shared = self.shared.clone();
+        // This task is the only writer of these counters: keep running totals
+        // here and publish them with plain stores, once per batch.
+        let (mut handled_total, mut batches_total, mut cpu_total) = (0u64, 0u64, Duration::ZERO);
 
         'outer: loop {
             let next = std::future::poll_fn(|cx| {
@@ -140,17 +144,16 @@ impl<A: Agent> AgentTask<A> {
                     }
                 }
             }
-            StatsCell::add(&shared.stats.handled, handled);
-            StatsCell::add(&shared.stats.batches, 1);
+            handled_total += handled;
+            batches_total += 1;
+            shared.stats.handled.store(handled_total, Relaxed);
+            shared.stats.batches.store(batches_total, Relaxed);
             if let Some(start) = cpu_start {
-                let spent = thread_cpu_time().saturating_sub(start);
-                StatsCell::add(&shared.stats.cpu_ns, spent.as_nanos() as u64);
+                cpu_total += thread_cpu_time().saturating_sub(start);
+                shared.stats.cpu_ns.store(cpu_total.as_nanos() as u64, Relaxed);
             }
             if let Some(bytes) = self.agent.memory_bytes() {
-                shared
-                    .stats
-                    .memory_bytes
-                    .store(bytes, std::sync::atomic::Ordering::Relaxed);
+                shared.stats.memory_bytes.store(bytes, Relaxed);
             }
             for control in controls.drain(..) {
                 self.run_control(control);
@@ -247,7 +250,7 @@ impl<A: Agent> AgentTask<A> {
             agent: id,
             name: self.shared.name.as_deref().map(str::to_owned),
             reason,
-            restarts: self.shared.stats.restarts.load(std::sync::atomic::Ordering::Relaxed),
+            restarts: self.shared.stats.restarts.load(Relaxed),
         });
     }
 
@@ -262,7 +265,7 @@ impl<A: Agent> AgentTask<A> {
             agent: id,
             sequence: self.last_checkpoint.as_ref().map_or(1, |c| c.sequence + 1),
             taken_at: Timestamp::now(),
-            messages_handled: self.shared.stats.handled.load(std::sync::atomic::Ordering::Relaxed),
+            messages_handled: self.shared.stats.handled.load(Relaxed),
             state,
         };
         self.last_checkpoint = Some(cp.clone());

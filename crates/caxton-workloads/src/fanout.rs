@@ -1,0 +1,192 @@
+//! Fan-out: one producer routes messages round-robin to N agents.
+//!
+//! The Caxton shape sends through the orchestrator by agent id (a registry
+//! lookup and a mailbox push per message); the raw shape sends the same
+//! envelopes over one tokio mpsc channel per consumer task. Both wait for
+//! every message to be handled before the clock stops.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caxton_runtime::{
+    Address, Agent, AgentError, AgentId, AgentSpec, Message, Orchestrator, Performative, SendError, SpawnError,
+};
+use tokio::sync::mpsc;
+
+use crate::agents::{Completion, Counted, Sink};
+use crate::payload::Payloads;
+
+/// Shape of a fan-out run.
+#[derive(Clone, Copy, Debug)]
+pub struct FanoutConfig {
+    /// Receiving agents (or consumer tasks).
+    pub agents: usize,
+    /// Payload size in bytes.
+    pub payload_bytes: usize,
+    /// Mailbox (channel) capacity per receiver.
+    pub mailbox_capacity: usize,
+}
+
+impl Default for FanoutConfig {
+    /// 1000 receivers, 64-byte payloads, 1024-message mailboxes.
+    fn default() -> Self {
+        Self {
+            agents: 1000,
+            payload_bytes: 64,
+            mailbox_capacity: 1024,
+        }
+    }
+}
+
+/// One measured run.
+#[derive(Clone, Copy, Debug)]
+pub struct FanoutRun {
+    /// Messages sent and handled.
+    pub messages: u64,
+    /// First send to last message handled.
+    pub elapsed: Duration,
+}
+
+impl FanoutRun {
+    /// Messages per second.
+    pub fn rate(&self) -> f64 {
+        self.messages as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Rounds a message count up to whole rounds over the receivers.
+fn rounds(messages: u64, receivers: usize) -> u64 {
+    messages.div_ceil(receivers as u64).max(1)
+}
+
+/// Fan-out through the Caxton orchestrator.
+pub struct CaxtonFanout {
+    orch: Orchestrator,
+    targets: Vec<AgentId>,
+    completion: Arc<Completion>,
+    payloads: Payloads,
+}
+
+impl CaxtonFanout {
+    /// Spawns `cfg.agents` native sink agents.
+    pub fn native(orch: &Orchestrator, cfg: &FanoutConfig) -> Result<Self, SpawnError> {
+        Self::with_agents(orch, cfg, || Ok(Sink))
+    }
+
+    /// Spawns `cfg.agents` agents built by `make` (native or hosted), each
+    /// wrapped to report completion.
+    pub fn with_agents<A: Agent>(
+        orch: &Orchestrator,
+        cfg: &FanoutConfig,
+        make: impl Fn() -> Result<A, AgentError> + Send + Sync + 'static,
+    ) -> Result<Self, SpawnError> {
+        let completion = Completion::new();
+        let c = completion.clone();
+        let spec =
+            AgentSpec::try_new(move || Ok(Counted::new(make()?, c.clone()))).mailbox_capacity(cfg.mailbox_capacity);
+        let targets = orch.spawn_many(&spec, cfg.agents)?;
+        Ok(Self {
+            orch: orch.clone(),
+            targets,
+            completion,
+            payloads: Payloads::new(cfg.payload_bytes),
+        })
+    }
+
+    /// The receiving agents.
+    pub fn targets(&self) -> &[AgentId] {
+        &self.targets
+    }
+
+    /// Sends about `messages` (whole rounds over the agents), waiting on full
+    /// mailboxes, and returns when all were handled.
+    pub async fn run(&self, messages: u64) -> Result<FanoutRun, SendError> {
+        let rounds = rounds(messages, self.targets.len());
+        let total = rounds * self.targets.len() as u64;
+        self.completion.arm(total);
+        let start = Instant::now();
+        for r in 0..rounds {
+            let payload = if r + 1 == rounds {
+                &self.payloads.last
+            } else {
+                &self.payloads.more
+            };
+            for id in &self.targets {
+                let msg = Message::new(Address::Id(*id), Performative::Inform, payload.clone());
+                self.orch.send(msg).await?;
+            }
+        }
+        self.completion.wait().await;
+        Ok(FanoutRun {
+            messages: total,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    /// Stops the agents.
+    pub async fn stop(self) {
+        for id in self.targets {
+            let _ = self.orch.stop(id).await;
+        }
+    }
+}
+
+/// The same fan-out on raw tokio channels: the floor.
+pub struct RawFanout {
+    senders: Vec<mpsc::Sender<Message>>,
+    completion: Arc<Completion>,
+    payloads: Payloads,
+}
+
+impl RawFanout {
+    /// Spawns `cfg.agents` consumer tasks, one bounded channel each.
+    pub fn spawn(cfg: &FanoutConfig) -> Self {
+        let completion = Completion::new();
+        let senders = (0..cfg.agents)
+            .map(|_| {
+                let (tx, mut rx) = mpsc::channel::<Message>(cfg.mailbox_capacity);
+                let c = completion.clone();
+                tokio::spawn(async move {
+                    let mut handled = 0u64;
+                    while let Some(msg) = rx.recv().await {
+                        handled += 1;
+                        if Payloads::is_last(&msg.payload) {
+                            c.done(std::mem::take(&mut handled));
+                        }
+                    }
+                });
+                tx
+            })
+            .collect();
+        Self {
+            senders,
+            completion,
+            payloads: Payloads::new(cfg.payload_bytes),
+        }
+    }
+
+    /// Sends about `messages` (whole rounds), returns when all were received.
+    pub async fn run(&self, messages: u64) -> FanoutRun {
+        let rounds = rounds(messages, self.senders.len());
+        let total = rounds * self.senders.len() as u64;
+        self.completion.arm(total);
+        let start = Instant::now();
+        for r in 0..rounds {
+            let payload = if r + 1 == rounds {
+                &self.payloads.last
+            } else {
+                &self.payloads.more
+            };
+            for (i, tx) in self.senders.iter().enumerate() {
+                let to = AgentId::new(i as u64 + 1).expect("non-zero");
+                let msg = Message::new(Address::Id(to), Performative::Inform, payload.clone());
+                tx.send(msg).await.expect("consumer tasks outlive the run");
+            }
+        }
+        self.completion.wait().await;
+        FanoutRun {
+            messages: total,
+            elapsed: start.elapsed(),
+        }
+    }
+}
