@@ -1,0 +1,213 @@
+//! Regression detection between a base and a head run.
+//!
+//! A change is a regression only when it is worse than the threshold *and*
+//! the two confidence intervals do not overlap: on a noisy machine a large
+//! change inside the noise is reported, not flagged.
+
+use serde::{Deserialize, Serialize};
+
+use crate::criterion::Estimate;
+use crate::results::ResultSet;
+use crate::targets::{Better, Targets};
+use crate::units::higher_is_better;
+
+/// The verdict on one benchmark or metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Worse than the threshold, beyond the noise.
+    Regression,
+    /// Better than the threshold, beyond the noise.
+    Improvement,
+    /// Past the threshold but the intervals overlap.
+    WithinNoise,
+    /// Within the threshold.
+    Unchanged,
+    /// Present in only one run.
+    Missing,
+}
+
+/// One compared value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Benchmark id or `metric [variant]`.
+    pub name: String,
+    /// Unit of base/head.
+    pub unit: String,
+    /// Base value.
+    pub base: Option<f64>,
+    /// Head value.
+    pub head: Option<f64>,
+    /// (head - base) / base, in percent.
+    pub change_pct: Option<f64>,
+    /// Whether larger is better for this value.
+    pub higher_is_better: bool,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// One side of a comparison: a value and its confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    /// The value.
+    pub value: f64,
+    /// Its 95 % confidence interval, when known.
+    pub interval: Option<(f64, f64)>,
+}
+
+/// Judges base -> head. `threshold_pct` is the smallest change that counts.
+/// Without intervals on both sides the noise cannot be told apart and the
+/// change is judged on the threshold alone.
+pub fn judge(base: Point, head: Point, higher_better: bool, threshold_pct: f64) -> (f64, Verdict) {
+    let change = (head.value - base.value) / base.value * 100.0;
+    if change.abs() < threshold_pct || !change.is_finite() {
+        return (change, Verdict::Unchanged);
+    }
+    let overlap = match (base.interval, head.interval) {
+        (Some((bl, bh)), Some((hl, hh))) => bl <= hh && hl <= bh,
+        _ => false,
+    };
+    if overlap {
+        return (change, Verdict::WithinNoise);
+    }
+    let worse = if higher_better { change < 0.0 } else { change > 0.0 };
+    (
+        change,
+        if worse {
+            Verdict::Regression
+        } else {
+            Verdict::Improvement
+        },
+    )
+}
+
+/// Compares two criterion baselines (time per iteration: lower is better).
+pub fn compare_criterion(
+    base: &std::collections::BTreeMap<String, Estimate>,
+    head: &std::collections::BTreeMap<String, Estimate>,
+    threshold_pct: f64,
+) -> Vec<Comparison> {
+    let names: std::collections::BTreeSet<&String> = base.keys().chain(head.keys()).collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let b = base.get(name);
+            let h = head.get(name);
+            let (change_pct, verdict) = match (b, h) {
+                (Some(b), Some(h)) => {
+                    let (c, v) = judge(
+                        Point {
+                            value: b.mean_ns,
+                            interval: Some(b.interval_ns),
+                        },
+                        Point {
+                            value: h.mean_ns,
+                            interval: Some(h.interval_ns),
+                        },
+                        false,
+                        threshold_pct,
+                    );
+                    (Some(c), v)
+                }
+                _ => (None, Verdict::Missing),
+            };
+            Comparison {
+                name: name.clone(),
+                unit: "ns/iter".to_owned(),
+                base: b.map(|e| e.mean_ns),
+                head: h.map(|e| e.mean_ns),
+                change_pct,
+                higher_is_better: false,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// Compares two result sets metric by metric. The direction comes from the
+/// targets table when it lists the metric, else from the unit.
+pub fn compare_results(
+    base: &ResultSet,
+    head: &ResultSet,
+    targets: Option<&Targets>,
+    threshold_pct: f64,
+) -> Vec<Comparison> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for m in base.measurements.iter().chain(&head.measurements) {
+        if !keys.contains(&m.key()) {
+            keys.push(m.key());
+        }
+    }
+    keys.into_iter()
+        .map(|key| {
+            let b = base.measurements.iter().find(|m| m.key() == key);
+            let h = head.measurements.iter().find(|m| m.key() == key);
+            let unit = b.or(h).map(|m| m.unit.clone()).unwrap_or_default();
+            let higher = targets
+                .and_then(|t| t.metrics.get(&key.0))
+                .map_or_else(|| higher_is_better(&unit), |t| t.better == Better::Higher);
+            let (change_pct, verdict) = match (b, h) {
+                (Some(b), Some(h)) if b.unit == h.unit => {
+                    let (c, v) = judge(
+                        Point {
+                            value: b.value,
+                            interval: b.interval,
+                        },
+                        Point {
+                            value: h.value,
+                            interval: h.interval,
+                        },
+                        higher,
+                        threshold_pct,
+                    );
+                    (Some(c), v)
+                }
+                _ => (None, Verdict::Missing),
+            };
+            Comparison {
+                name: format!("{} [{}]", key.0, key.1),
+                unit,
+                base: b.map(|m| m.value),
+                head: h.map(|m| m.value),
+                change_pct,
+                higher_is_better: higher,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// Whether any comparison is a regression.
+pub fn has_regression(rows: &[Comparison]) -> bool {
+    rows.iter().any(|r| r.verdict == Verdict::Regression)
+}
+
+/// A Markdown table of comparisons, for a PR comment.
+pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String {
+    let mut s = format!(
+        "### {title}\n\nThreshold {threshold_pct} %; a change counts only when the 95 % intervals do not overlap.\n\n"
+    );
+    s.push_str("| benchmark | unit | base | head | change | verdict |\n| --- | --- | ---: | ---: | ---: | --- |\n");
+    let fmt = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.4}"));
+    for r in rows {
+        let verdict = match r.verdict {
+            Verdict::Regression => "❌ regression",
+            Verdict::Improvement => "✅ improvement",
+            Verdict::WithinNoise => "〰️ within noise",
+            Verdict::Unchanged => "unchanged",
+            Verdict::Missing => "missing in one run",
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.name,
+            r.unit,
+            fmt(r.base),
+            fmt(r.head),
+            r.change_pct.map_or("—".to_owned(), |c| format!("{c:+.1} %")),
+            verdict
+        ));
+    }
+    let n = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
+    s.push_str(&format!("\n{n} regression(s).\n"));
+    s
+}

@@ -1,0 +1,18 @@
+//! Grading, reporting and regression detection for Caxton's benchmark
+//! results.
+//!
+//! * [`targets`]: the tiered targets table (`targets.toml`), as data.
+//! * [`results`]: a result set: every metric measured in one run.
+//! * [`grade`]: each measured value against its tiers.
+//! * [`report`]: Markdown (fits a PR comment), CSV, JSON and one
+//!   self-contained HTML page with charts.
+//! * [`compare`]: two result sets, or two criterion baselines; flags a
+//!   regression only when it passes the threshold *and* the noise.
+
+pub mod compare;
+pub mod criterion;
+pub mod grade;
+pub mod report;
+pub mod results;
+pub mod targets;
+pub mod units;

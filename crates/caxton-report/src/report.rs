@@ -1,0 +1,241 @@
+//! Report writers: Markdown, CSV, JSON and a self-contained HTML page.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::grade::{Graded, Tier};
+use crate::results::ResultSet;
+
+fn fmt_value(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        format!("{v}")
+    } else if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 0.01 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+fn tier_cell(g: &Graded) -> &'static str {
+    match g.tier {
+        Some(Tier::Target) => "🟢 target",
+        Some(Tier::Acceptable) => "🟡 acceptable",
+        Some(Tier::Critical) => "🟠 critical",
+        Some(Tier::Failing) => "🔴 failing",
+        None => "—",
+    }
+}
+
+fn reference_cell(g: &Graded) -> String {
+    g.measurement.reference.as_ref().map_or(String::new(), |r| {
+        format!(
+            "{} {} ({:.2}x)",
+            r.name,
+            fmt_value(r.value),
+            g.measurement.value / r.value
+        )
+    })
+}
+
+/// The graded table as Markdown (fits a PR comment).
+pub fn markdown(results: &ResultSet, graded: &[Graded]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "### Caxton results\n\n{} on {} cores ({}), finished at unix time {}.\n",
+        results.source, results.machine.cores, results.machine.os, results.finished_at_unix
+    );
+    s.push_str(
+        "| metric | variant | value | unit | tier | same-run reference |\n| --- | --- | ---: | --- | --- | --- |\n",
+    );
+    for g in graded {
+        let m = &g.measurement;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            m.metric,
+            m.variant,
+            fmt_value(m.value),
+            m.unit,
+            tier_cell(g),
+            reference_cell(g)
+        );
+    }
+    s
+}
+
+/// All measurements as CSV, one row per measurement.
+pub fn csv(graded: &[Graded]) -> String {
+    let mut s = String::from("metric,variant,value,unit,tier,interval_low,interval_high,reference,reference_value\n");
+    let q = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+    for g in graded {
+        let m = &g.measurement;
+        let (lo, hi) = m
+            .interval
+            .map_or((String::new(), String::new()), |(l, h)| (l.to_string(), h.to_string()));
+        let (rn, rv) = m
+            .reference
+            .as_ref()
+            .map_or((String::new(), String::new()), |r| (q(&r.name), r.value.to_string()));
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{}",
+            q(&m.metric),
+            q(&m.variant),
+            m.value,
+            q(&m.unit),
+            g.tier.map_or("", Tier::name),
+            lo,
+            hi,
+            rn,
+            rv
+        );
+    }
+    s
+}
+
+/// A horizontal bar chart as inline SVG; `bars` are (label, value, is_reference).
+fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, bool)]) -> String {
+    let max = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let row = 26;
+    let (label_w, bar_w) = (260, 420);
+    let h = 40 + row * bars.len();
+    let mut s = format!(
+        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
+        esc(title),
+        label_w + bar_w + 140,
+        esc(title)
+    );
+    for (i, (label, value, reference)) in bars.iter().enumerate() {
+        let y = 10 + i * row;
+        let w = (value / max * bar_w as f64).max(1.0);
+        let color = if *reference { "#9aa0a6" } else { "#3367d6" };
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\">{}</text><rect x=\"{}\" y=\"{y}\" width=\"{w:.1}\" height=\"18\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"12\">{} {}</text>",
+            label_w - 6,
+            y + 13,
+            esc(label),
+            label_w,
+            label_w as f64 + w + 4.0,
+            y + 13,
+            fmt_value(*value),
+            esc(unit)
+        );
+    }
+    s.push_str("</svg></figure>\n");
+    s
+}
+
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One self-contained HTML page: the graded table and a bar chart per
+/// metric (variants side by side, same-run references in grey, percentile
+/// details where recorded). The data behind the charts is embedded as JSON.
+pub fn html(results: &ResultSet, graded: &[Graded]) -> String {
+    let mut body = String::new();
+    body.push_str("<table><thead><tr><th>metric</th><th>variant</th><th>value</th><th>unit</th><th>tier</th><th>same-run reference</th></tr></thead><tbody>");
+    for g in graded {
+        let m = &g.measurement;
+        let class = g.tier.map_or("none", Tier::name);
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"tier {class}\">{}</td><td>{}</td></tr>",
+            esc(&m.metric),
+            esc(&m.variant),
+            fmt_value(m.value),
+            esc(&m.unit),
+            g.tier.map_or("—", Tier::name),
+            esc(&reference_cell(g))
+        );
+    }
+    body.push_str("</tbody></table>\n<h2>Charts</h2>\n");
+    let mut metrics: Vec<&str> = Vec::new();
+    for g in graded {
+        if !metrics.contains(&g.measurement.metric.as_str()) {
+            metrics.push(&g.measurement.metric);
+        }
+    }
+    for metric in metrics {
+        let rows: Vec<&Graded> = graded.iter().filter(|g| g.measurement.metric == metric).collect();
+        let unit = &rows[0].measurement.unit;
+        let mut bars = Vec::new();
+        for g in &rows {
+            let m = &g.measurement;
+            if m.unit != *unit {
+                continue;
+            }
+            bars.push((m.variant.clone(), m.value, false));
+            if let Some(r) = &m.reference {
+                bars.push((format!("{} ({})", r.name, m.variant), r.value, true));
+            }
+        }
+        body.push_str(&bar_chart(metric, unit, &bars));
+        for g in &rows {
+            let m = &g.measurement;
+            if !m.details.is_empty() {
+                let bars: Vec<_> = m.details.iter().map(|(n, v)| (n.clone(), *v, false)).collect();
+                body.push_str(&bar_chart(
+                    &format!("{metric} [{}] distribution", m.variant),
+                    &m.unit,
+                    &bars,
+                ));
+            }
+        }
+    }
+    let data = serde_json::to_string(graded)
+        .unwrap_or_else(|_| "[]".to_owned())
+        .replace("</", "<\\/");
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Caxton results</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}}
+table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ddd;padding:4px 8px}}
+td.num{{text-align:right;font-variant-numeric:tabular-nums}}
+.tier.target{{background:#d7f5dd}}.tier.acceptable{{background:#fff6c7}}.tier.critical{{background:#ffe0b8}}.tier.failing{{background:#ffd0d0}}
+figure{{margin:1rem 0}}figcaption{{font-weight:600;margin-bottom:4px}}
+</style></head><body>
+<h1>Caxton results</h1>
+<p>{} on {} cores ({}), finished at unix time {}. Grey bars: a reference measured in the same run.</p>
+{body}
+<script type="application/json" id="caxton-data">{data}</script>
+</body></html>
+"#,
+        esc(&results.source),
+        results.machine.cores,
+        esc(&results.machine.os),
+        results.finished_at_unix
+    )
+}
+
+/// Writes `report.md`, `report.csv`, `report.json` (graded) and
+/// `report.html` into `dir`; returns their paths.
+pub fn write_all(dir: &Path, results: &ResultSet, graded: &[Graded]) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let files = [
+        ("report.md", markdown(results, graded)),
+        ("report.csv", csv(graded)),
+        (
+            "report.json",
+            serde_json::to_string_pretty(graded).map_err(std::io::Error::other)?,
+        ),
+        ("report.html", html(results, graded)),
+    ];
+    let mut out = Vec::new();
+    for (name, text) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, text)?;
+        out.push(p);
+    }
+    Ok(out)
+}

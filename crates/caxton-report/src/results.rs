@@ -1,0 +1,229 @@
+//! A result set: what one run measured.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Format version of result files.
+pub const SCHEMA: u32 = 1;
+
+/// The machine a result set was measured on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Logical CPUs.
+    pub cores: usize,
+    /// Operating system and architecture.
+    pub os: String,
+}
+
+impl Machine {
+    /// This machine.
+    pub fn current() -> Self {
+        Self {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        }
+    }
+}
+
+/// A reference measured in the same run (e.g. raw tokio doing the same
+/// work), so a reader can judge the value on a noisy machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// What the reference is.
+    pub name: String,
+    /// Its value, in the measurement's unit.
+    pub value: f64,
+}
+
+/// One measured metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Metric name; graded when it matches a key of targets.toml.
+    pub metric: String,
+    /// Which flavour was measured (e.g. "native", "wasm", "1000 agents").
+    pub variant: String,
+    /// The headline value (median of `samples` when there are several).
+    pub value: f64,
+    /// Unit of `value`, `samples` and `interval`.
+    pub unit: String,
+    /// Per-repetition values, for noise estimates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<f64>,
+    /// 95 % confidence interval of `value`, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<(f64, f64)>,
+    /// The same work on a reference, measured in the same run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
+    /// Further named values, e.g. the other percentiles, in `unit`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<(String, f64)>,
+}
+
+impl Measurement {
+    /// A measurement from repeated samples: value = median, interval = a
+    /// 95 % confidence interval of the median (order statistics).
+    pub fn from_samples(metric: &str, variant: &str, unit: &str, samples: Vec<f64>) -> Self {
+        let mut sorted = samples.clone();
+        sorted.sort_by(f64::total_cmp);
+        let value = median_sorted(&sorted);
+        Self {
+            metric: metric.to_owned(),
+            variant: variant.to_owned(),
+            value,
+            unit: unit.to_owned(),
+            interval: median_interval(&sorted),
+            samples,
+            reference: None,
+            details: Vec::new(),
+        }
+    }
+
+    /// A single value.
+    pub fn single(metric: &str, variant: &str, unit: &str, value: f64) -> Self {
+        Self::from_samples(metric, variant, unit, vec![value])
+    }
+
+    /// Adds a reference.
+    pub fn with_reference(mut self, name: &str, value: f64) -> Self {
+        self.reference = Some(Reference {
+            name: name.to_owned(),
+            value,
+        });
+        self
+    }
+
+    /// Adds a named detail value.
+    pub fn with_detail(mut self, name: &str, value: f64) -> Self {
+        self.details.push((name.to_owned(), value));
+        self
+    }
+
+    /// Key identifying the measurement across runs.
+    pub fn key(&self) -> (String, String) {
+        (self.metric.clone(), self.variant.clone())
+    }
+}
+
+fn median_sorted(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// Distribution-free 95 % interval of the median from order statistics
+/// (normal approximation of the binomial); `None` below 5 samples.
+fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
+    let n = sorted.len();
+    if n < 5 {
+        return None;
+    }
+    let half = 1.96 * (n as f64).sqrt() / 2.0;
+    let lo = ((n as f64 / 2.0 - half).floor().max(0.0)) as usize;
+    let hi = ((n as f64 / 2.0 + half).ceil() as usize).min(n - 1);
+    Some((sorted[lo], sorted[hi]))
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultSet {
+    /// File format version.
+    pub schema: u32,
+    /// What produced it (e.g. "caxton-perf run --quick").
+    pub source: String,
+    /// Seconds since the Unix epoch when the run finished.
+    pub finished_at_unix: u64,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The measurements.
+    pub measurements: Vec<Measurement>,
+}
+
+/// Why a result file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// Missing or unreadable.
+    #[error("cannot read results {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not a result set.
+    #[error("{path} is not a Caxton result set: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// Written by an incompatible version.
+    #[error("{path} has schema {found}, this tool reads schema {SCHEMA}")]
+    Schema {
+        /// The file.
+        path: String,
+        /// Its schema.
+        found: u32,
+    },
+}
+
+impl ResultSet {
+    /// An empty result set for this machine, now.
+    pub fn new(source: &str) -> Self {
+        Self {
+            schema: SCHEMA,
+            source: source.to_owned(),
+            finished_at_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            machine: Machine::current(),
+            measurements: Vec::new(),
+        }
+    }
+
+    /// Reads a result file.
+    pub fn load(path: &Path) -> Result<Self, ResultsError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        let set: ResultSet = serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
+            path: name.clone(),
+            source,
+        })?;
+        if set.schema != SCHEMA {
+            return Err(ResultsError::Schema {
+                path: name,
+                found: set.schema,
+            });
+        }
+        Ok(set)
+    }
+
+    /// Writes the result set as pretty JSON.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_interval_of_known_samples() {
+        let m = Measurement::from_samples("x", "v", "ms", (1..=9).map(f64::from).collect());
+        assert_eq!(m.value, 5.0);
+        let (lo, hi) = m.interval.unwrap();
+        assert!(lo < 5.0 && hi > 5.0 && lo >= 1.0 && hi <= 9.0);
+        assert_eq!(Measurement::single("x", "v", "ms", 3.0).interval, None);
+    }
+}

@@ -1,0 +1,167 @@
+//! Regression detection with its noise rule, criterion baselines, and the
+//! report files.
+
+use std::collections::BTreeMap;
+
+use caxton_report::compare::{Point, Verdict, compare_criterion, compare_results, has_regression, judge, markdown};
+use caxton_report::criterion::{BaselineError, Estimate, load_baseline};
+use caxton_report::grade::grade_all;
+use caxton_report::report::write_all;
+use caxton_report::results::{Measurement, ResultSet};
+use caxton_report::targets::Targets;
+
+fn tight(v: f64) -> Point {
+    Point {
+        value: v,
+        interval: Some((v * 0.99, v * 1.01)),
+    }
+}
+
+#[test]
+fn a_twenty_percent_slowdown_with_tight_intervals_is_a_regression() {
+    let (change, verdict) = judge(tight(100.0), tight(120.0), false, 10.0);
+    assert!((change - 20.0).abs() < 1e-9);
+    assert_eq!(verdict, Verdict::Regression);
+    // Same for a rate that drops 20 %.
+    assert_eq!(judge(tight(100.0), tight(80.0), true, 10.0).1, Verdict::Regression);
+    assert_eq!(judge(tight(100.0), tight(80.0), false, 10.0).1, Verdict::Improvement);
+}
+
+#[test]
+fn a_twenty_percent_change_inside_overlapping_intervals_is_noise() {
+    let wide_base = Point {
+        value: 100.0,
+        interval: Some((70.0, 130.0)),
+    };
+    let wide_head = Point {
+        value: 120.0,
+        interval: Some((90.0, 150.0)),
+    };
+    assert_eq!(judge(wide_base, wide_head, false, 10.0).1, Verdict::WithinNoise);
+    assert_eq!(judge(tight(100.0), tight(105.0), false, 10.0).1, Verdict::Unchanged);
+}
+
+#[test]
+fn an_a_a_comparison_reports_nothing() {
+    let mut set = ResultSet::new("test");
+    set.measurements.push(Measurement::from_samples(
+        "message_throughput",
+        "native",
+        "msg/s",
+        vec![9.0, 10.0, 11.0, 10.0, 10.5],
+    ));
+    let rows = compare_results(&set, &set, None, 10.0);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].verdict, Verdict::Unchanged);
+    assert!(!has_regression(&rows));
+}
+
+#[test]
+fn result_sets_use_the_targets_direction() {
+    let mut base = ResultSet::new("base");
+    let mut head = ResultSet::new("head");
+    base.measurements.push(Measurement {
+        interval: Some((99.0, 101.0)),
+        ..Measurement::single("message_throughput", "native", "msg/s", 100.0)
+    });
+    head.measurements.push(Measurement {
+        interval: Some((69.0, 71.0)),
+        ..Measurement::single("message_throughput", "native", "msg/s", 70.0)
+    });
+    head.measurements
+        .push(Measurement::single("latency_p50", "native", "ms", 1.0));
+    let rows = compare_results(&base, &head, None, 10.0);
+    assert_eq!(rows[0].verdict, Verdict::Regression);
+    assert_eq!(rows[1].verdict, Verdict::Missing);
+    assert!(has_regression(&rows));
+    let md = markdown("results", &rows, 10.0);
+    assert!(
+        md.contains("regression") && md.contains("message_throughput [native]"),
+        "{md}"
+    );
+}
+
+fn write_estimate(dir: &std::path::Path, id: &str, baseline: &str, mean: f64, lo: f64, hi: f64) {
+    let d = dir.join(id).join(baseline);
+    std::fs::create_dir_all(&d).unwrap();
+    let json = format!(
+        r#"{{"mean":{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":{lo},"upper_bound":{hi}}},"point_estimate":{mean},"standard_error":1.0}},"median":{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":{lo},"upper_bound":{hi}}},"point_estimate":{mean},"standard_error":1.0}}}}"#
+    );
+    std::fs::write(d.join("estimates.json"), json).unwrap();
+}
+
+#[test]
+fn criterion_baselines_are_read_and_compared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_estimate(dir, "throughput/native/1000", "base", 100.0, 99.0, 101.0);
+    write_estimate(dir, "throughput/native/1000", "head", 120.0, 119.0, 121.0);
+    write_estimate(dir, "latency/request_reply", "base", 50.0, 40.0, 60.0);
+    write_estimate(dir, "latency/request_reply", "head", 60.0, 45.0, 70.0);
+    let base = load_baseline(dir, "base").unwrap();
+    let head = load_baseline(dir, "head").unwrap();
+    assert_eq!(base.len(), 2);
+    assert_eq!(
+        base["throughput/native/1000"],
+        Estimate {
+            mean_ns: 100.0,
+            interval_ns: (99.0, 101.0)
+        }
+    );
+    let rows = compare_criterion(&base, &head, 10.0);
+    let by: BTreeMap<_, _> = rows.iter().map(|r| (r.name.as_str(), r.verdict)).collect();
+    assert_eq!(by["throughput/native/1000"], Verdict::Regression);
+    assert_eq!(by["latency/request_reply"], Verdict::WithinNoise);
+    match load_baseline(dir, "nope") {
+        Err(BaselineError::Missing { available, .. }) => assert_eq!(available, "base, head"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        load_baseline(&dir.join("absent"), "base"),
+        Err(BaselineError::NoCriterionDir(_))
+    ));
+}
+
+#[test]
+fn reports_are_written_with_chart_data() {
+    let targets = Targets::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../targets.toml")).unwrap();
+    let mut set = ResultSet::new("test run");
+    set.measurements.push(
+        Measurement::from_samples(
+            "message_throughput",
+            "native",
+            "msg/s",
+            vec![1e6, 1.1e6, 0.9e6, 1e6, 1.05e6],
+        )
+        .with_reference("raw tokio", 2e6),
+    );
+    set.measurements.push(
+        Measurement::single("latency_p50", "native", "ms", 0.002)
+            .with_detail("p90", 0.004)
+            .with_detail("p99", 0.01),
+    );
+    let graded = grade_all(&set, &targets).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let files = write_all(tmp.path(), &set, &graded).unwrap();
+    assert_eq!(files.len(), 4);
+    let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(html.contains("<svg"), "charts are inline SVG");
+    assert!(html.contains("id=\"caxton-data\""));
+    assert!(html.contains("\"metric\":\"message_throughput\""));
+    assert!(
+        !html.contains("http://")
+            || html
+                .matches("http://")
+                .all(|_| html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+    );
+    let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("| message_throughput | native | 1000000 | msg/s | 🟢 target | raw tokio 2000000 (0.50x) |"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(tmp.path().join("report.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+}
