@@ -41,7 +41,10 @@ impl Agent for CounterAgent {
     fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
         if &msg.payload[..] == COUNT_QUERY {
             return ctx
-                .reply(Performative::Inform, Bytes::copy_from_slice(&self.state.count.to_le_bytes()))
+                .reply(
+                    Performative::Inform,
+                    Bytes::copy_from_slice(&self.state.count.to_le_bytes()),
+                )
                 .map_err(|e| AgentError::handler(e.to_string()));
         }
         self.state.count += 1;

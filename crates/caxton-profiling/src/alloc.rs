@@ -183,11 +183,14 @@ pub fn is_counting(source: &dyn AllocSource) -> bool {
 /// both global allocators, so only one is ever installed). Use it once, at
 /// the top level of a binary, never in a library:
 ///
-/// ```ignore
+/// ```
 /// caxton_profiling::measurement_allocator!();
 ///
 /// fn main() {
 ///     let region = caxton_profiling::alloc::AllocRegion::new(measurement_alloc_source());
+///     let v = vec![0u8; 4096];
+///     assert!(region.change().bytes_allocated >= 4096);
+/// #   drop(v);
 /// }
 /// ```
 ///

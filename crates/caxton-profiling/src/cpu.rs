@@ -187,6 +187,9 @@ mod tests {
 
     #[test]
     fn zero_wall_time_gives_zero() {
-        assert_eq!(agent_cpu_percent(Duration::ZERO, Duration::from_secs(1), Duration::ZERO), 0.0);
+        assert_eq!(
+            agent_cpu_percent(Duration::ZERO, Duration::from_secs(1), Duration::ZERO),
+            0.0
+        );
     }
 }

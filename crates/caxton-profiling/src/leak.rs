@@ -210,6 +210,9 @@ mod tests {
     fn too_few_samples_give_no_verdict() {
         let r = LeakCheck::default().evaluate(&[(0.0, 1.0), (1.0, 2.0)]);
         assert_eq!(r.verdict, LeakVerdict::InsufficientData);
-        assert_eq!(LeakCheck::default().evaluate(&[]).verdict, LeakVerdict::InsufficientData);
+        assert_eq!(
+            LeakCheck::default().evaluate(&[]).verdict,
+            LeakVerdict::InsufficientData
+        );
     }
 }

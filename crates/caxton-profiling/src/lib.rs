@@ -20,7 +20,7 @@
 //!
 //! Counting needs a global allocator, which only a binary may choose:
 //!
-//! ```ignore
+//! ```no_run
 //! caxton_profiling::measurement_allocator!();
 //!
 //! fn main() {

@@ -54,7 +54,9 @@ pub struct AgentKind {
 
 impl std::fmt::Debug for AgentKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentKind").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("AgentKind")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -231,7 +233,9 @@ pub fn run_memory_profile(
         )));
     }
     if config.worker_threads == 0 {
-        return Err(ProfilingError::InvalidSettings("worker_threads must be at least 1".into()));
+        return Err(ProfilingError::InvalidSettings(
+            "worker_threads must be at least 1".into(),
+        ));
     }
     let alloc = alloc.filter(|a| crate::alloc::is_counting(*a));
     let start = Instant::now();
@@ -412,7 +416,15 @@ impl MemoryProfileReport {
         let f = |v: f64| format!("{v:.0}");
         for r in &self.rows {
             let a = r.allocator.map_or_else(
-                || ["-".to_owned(), "-".to_owned(), "-".to_owned(), "-".to_owned(), "-".to_owned()],
+                || {
+                    [
+                        "-".to_owned(),
+                        "-".to_owned(),
+                        "-".to_owned(),
+                        "-".to_owned(),
+                        "-".to_owned(),
+                    ]
+                },
                 |a| {
                     [
                         f(a.creation_bytes_per_agent),
@@ -479,7 +491,10 @@ mod tests {
         let report = run_memory_profile(&cfg, &[AgentKind::native_counter()], None).unwrap();
         assert_eq!(report.rows.len(), 1);
         let row = &report.rows[0];
-        assert_eq!((row.kind.as_str(), row.agents, row.messages_per_agent), ("native-counter", 3, 10));
+        assert_eq!(
+            (row.kind.as_str(), row.agents, row.messages_per_agent),
+            ("native-counter", 3, 10)
+        );
         assert!(row.allocator.is_none());
         assert!(report.allocator.is_none());
         assert!(report.to_table().contains("native-counter"));

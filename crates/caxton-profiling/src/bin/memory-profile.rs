@@ -70,7 +70,11 @@ fn run(args: Args) -> Result<(), ProfilingError> {
         worker_threads: args.workers.unwrap_or_else(process::available_cpus),
         ..MemoryProfileConfig::default()
     };
-    let report = run_memory_profile(&config, &[AgentKind::native_counter()], Some(measurement_alloc_source()))?;
+    let report = run_memory_profile(
+        &config,
+        &[AgentKind::native_counter()],
+        Some(measurement_alloc_source()),
+    )?;
     print!("{}", report.to_table());
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.out, json).map_err(|e| ProfilingError::io(&args.out, e))?;
