@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::ProfilingError;
 use crate::agent::CounterAgent;
 use crate::alloc::{AllocSource, AllocTotals};
-use crate::process::{available_cpus, rss_bytes};
+use crate::process::{available_cpus, peak_rss_bytes, rss_bytes};
 
 /// Spawns one agent of a kind.
 pub type SpawnFn = dyn Fn(&Orchestrator) -> Result<AgentId, SpawnError> + Send + Sync;
@@ -165,6 +165,10 @@ pub struct MemoryProfileRow {
     pub rss_baseline_bytes: u64,
     /// RSS with all agents live after their checkpoint, in bytes.
     pub rss_loaded_bytes: u64,
+    /// Highest RSS of the process so far (kernel high-water mark, so it
+    /// covers the messages phase between readings), in bytes; `None` where
+    /// the platform does not report it.
+    pub rss_peak_bytes: Option<u64>,
     /// Wall time of the messages phase, in milliseconds.
     pub messages_phase_ms: f64,
     /// Wall time of the whole row, in milliseconds.
@@ -324,6 +328,7 @@ pub fn profile_row(
         rss: phase_bytes(readings.map(|r| r.rss as i64), n),
         rss_baseline_bytes: readings[0].rss,
         rss_loaded_bytes: readings[3].rss,
+        rss_peak_bytes: peak_rss_bytes(),
         messages_phase_ms: messages_phase.as_secs_f64() * 1000.0,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
@@ -399,7 +404,7 @@ impl MemoryProfileReport {
         );
         let _ = writeln!(
             out,
-            "{:<16} {:>7} | {:>10} {:>10} {:>10} {:>10} {:>9} | {:>10} {:>10} {:>10} {:>10} | {:>8}",
+            "{:<16} {:>7} | {:>10} {:>10} {:>10} {:>10} {:>9} | {:>10} {:>10} {:>10} {:>10} | {:>8} {:>9}",
             "kind",
             "agents",
             "alloc:new",
@@ -411,7 +416,8 @@ impl MemoryProfileReport {
             "+msgs",
             "+ckpt",
             "total",
-            "msgs ms"
+            "msgs ms",
+            "peak MiB"
         );
         let f = |v: f64| format!("{v:.0}");
         for r in &self.rows {
@@ -437,7 +443,7 @@ impl MemoryProfileReport {
             );
             let _ = writeln!(
                 out,
-                "{:<16} {:>7} | {:>10} {:>10} {:>10} {:>10} {:>9} | {:>10} {:>10} {:>10} {:>10} | {:>8.0}",
+                "{:<16} {:>7} | {:>10} {:>10} {:>10} {:>10} {:>9} | {:>10} {:>10} {:>10} {:>10} | {:>8.0} {:>9}",
                 r.kind,
                 r.agents,
                 a[0],
@@ -449,7 +455,9 @@ impl MemoryProfileReport {
                 f(r.rss.messages_bytes_per_agent),
                 f(r.rss.checkpoint_bytes_per_agent),
                 f(r.rss.total_bytes_per_agent),
-                r.messages_phase_ms
+                r.messages_phase_ms,
+                r.rss_peak_bytes
+                    .map_or_else(|| "-".to_owned(), |b| format!("{:.0}", b as f64 / 1048576.0))
             );
         }
         out

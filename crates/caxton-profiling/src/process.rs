@@ -38,6 +38,15 @@ pub fn rss_bytes() -> Result<u64, ProfilingError> {
     }
 }
 
+/// The highest RSS this process has had so far, in bytes (the kernel's
+/// `VmHWM`); `None` where the platform does not report it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(target_os = "linux")]
 fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
@@ -69,6 +78,13 @@ mod tests {
     #[test]
     fn rss_is_positive() {
         assert!(rss_bytes().unwrap() > 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn peak_rss_is_at_least_current_rss() {
+        let now = rss_bytes().unwrap();
+        assert!(peak_rss_bytes().unwrap() >= now / 2);
     }
 
     #[test]
