@@ -51,6 +51,16 @@ pub enum ProfilingError {
     /// Checkpointing a profiled agent failed.
     #[error("checkpointing a profiled agent: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// Profiled agents stopped handling messages before all were handled.
+    #[error("agents handled {handled} of {expected} messages and made no progress for {stalled_for:?}")]
+    Stalled {
+        /// Messages the agents should have handled.
+        expected: u64,
+        /// Messages they had handled.
+        handled: u64,
+        /// How long the count stood still.
+        stalled_for: Duration,
+    },
     /// A profile was asked for with settings it cannot run.
     #[error("invalid profile settings: {0}")]
     InvalidSettings(String),

@@ -141,7 +141,8 @@ pub struct PhaseBytes {
     pub checkpoint_bytes_per_agent: f64,
     /// Growth over all three phases, per agent.
     pub total_bytes_per_agent: f64,
-    /// What was still held after shutdown, per agent (should be near zero).
+    /// What was still held after every agent exited (the orchestrator
+    /// itself still alive), per agent: near zero unless agents leak.
     pub residual_after_shutdown_bytes_per_agent: f64,
 }
 
@@ -289,7 +290,7 @@ pub fn profile_row(
 
         let t = Instant::now();
         send_all(&orch, kind, &ids, m, config.worker_threads).await?;
-        wait_handled(&orch, n as u64 * m).await;
+        wait_handled(&orch, n as u64 * m).await?;
         let messages_phase = t.elapsed();
         tokio::time::sleep(settle).await;
         readings[2] = Reading::take(alloc)?;
@@ -300,11 +301,13 @@ pub fn profile_row(
         tokio::time::sleep(settle).await;
         readings[3] = Reading::take(alloc)?;
 
+        // The orchestrator itself stays alive for this reading, so what its
+        // own structures free on drop is not mistaken for agent memory.
         orch.shutdown(Duration::from_secs(10)).await;
-        drop(orch);
-        drop(ids);
         tokio::time::sleep(settle).await;
         readings[4] = Reading::take(alloc)?;
+        drop(orch);
+        drop(ids);
         Ok::<_, ProfilingError>((readings, messages_phase))
     })?;
     drop(rt);
@@ -340,7 +343,7 @@ pub fn profile_row(
 async fn warm_up(orch: &Orchestrator, kind: &AgentKind, m: u64, senders: usize) -> Result<(), ProfilingError> {
     let id = kind.spawn(orch)?;
     send_all(orch, kind, &[id], m, senders).await?;
-    wait_handled(orch, m).await;
+    wait_handled(orch, m).await?;
     orch.checkpoint(id).await?;
     // The agent was just resolved, so it can only be gone if it stopped itself.
     let _ = orch.stop(id).await;
@@ -380,18 +383,39 @@ async fn send_all(
     Ok(())
 }
 
-/// Waits until the live agents have handled `expected` messages in all.
-async fn wait_handled(orch: &Orchestrator, expected: u64) {
+/// How long the handled count may stand still before the profile gives up.
+const STALL_LIMIT: Duration = Duration::from_secs(10);
+
+/// Waits until the live agents have handled `expected` messages in all;
+/// an error when the count stops growing (an agent failed or lost messages).
+async fn wait_handled(orch: &Orchestrator, expected: u64) -> Result<(), ProfilingError> {
+    let mut last = 0;
+    let mut since = Instant::now();
     loop {
         let handled: u64 = orch.all_stats().iter().map(|s| s.messages_handled).sum();
         if handled >= expected {
-            return;
+            return Ok(());
+        }
+        if handled != last {
+            last = handled;
+            since = Instant::now();
+        } else if since.elapsed() > STALL_LIMIT {
+            return Err(ProfilingError::Stalled {
+                expected,
+                handled,
+                stalled_for: since.elapsed(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
 impl MemoryProfileReport {
+    /// The row of `kind` at `agents` live agents, if it was profiled.
+    pub fn row(&self, kind: &str, agents: usize) -> Option<&MemoryProfileRow> {
+        self.rows.iter().find(|r| r.kind == kind && r.agents == agents)
+    }
+
     /// The report as a fixed-width text table, one line per row.
     pub fn to_table(&self) -> String {
         use std::fmt::Write;
@@ -506,5 +530,7 @@ mod tests {
         assert!(row.allocator.is_none());
         assert!(report.allocator.is_none());
         assert!(report.to_table().contains("native-counter"));
+        assert!(report.row("native-counter", 3).is_some());
+        assert!(report.row("native-counter", 4).is_none());
     }
 }
