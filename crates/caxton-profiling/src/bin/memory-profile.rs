@@ -12,17 +12,40 @@ use std::process::ExitCode;
 
 use caxton_profiling::memory::{AgentKind, MemoryProfileConfig, run_memory_profile};
 use caxton_profiling::{ProfilingError, process};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 caxton_profiling::measurement_allocator!();
 
+/// The agent kinds this binary can profile. A hosted kind (WASM) is one
+/// more variant whose `kind()` spawns it through its host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    /// The crate's native `CounterAgent`, checkpointed with serde.
+    NativeCounter,
+}
+
+impl Kind {
+    fn kind(self) -> AgentKind {
+        match self {
+            Kind::NativeCounter => AgentKind::native_counter(),
+        }
+    }
+}
+
 /// Memory per live agent: at creation, after messages, after a checkpoint.
 #[derive(Debug, Parser)]
-#[command(name = "memory-profile", version, about)]
+#[command(
+    name = "memory-profile",
+    version,
+    about = "Memory per live agent (allocator-counted and RSS): at creation, after messages, after a checkpoint"
+)]
 struct Args {
     /// Agent counts to profile, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 100, 10_000])]
     agents: Vec<usize>,
+    /// Agent kinds to profile, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Kind::NativeCounter])]
+    kinds: Vec<Kind>,
     /// Messages each agent handles before the "after messages" reading.
     #[arg(long, default_value_t = 1000)]
     messages: u64,
@@ -70,11 +93,8 @@ fn run(args: Args) -> Result<(), ProfilingError> {
         worker_threads: args.workers.unwrap_or_else(process::available_cpus),
         ..MemoryProfileConfig::default()
     };
-    let report = run_memory_profile(
-        &config,
-        &[AgentKind::native_counter()],
-        Some(measurement_alloc_source()),
-    )?;
+    let kinds: Vec<AgentKind> = args.kinds.iter().map(|k| k.kind()).collect();
+    let report = run_memory_profile(&config, &kinds, Some(measurement_alloc_source()))?;
     print!("{}", report.to_table());
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.out, json).map_err(|e| ProfilingError::io(&args.out, e))?;
