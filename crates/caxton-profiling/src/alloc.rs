@@ -195,7 +195,7 @@ pub fn is_counting(source: &dyn AllocSource) -> bool {
 /// ```
 ///
 /// Under `dhat-heap` the source reads `dhat::HeapStats`, which needs a
-/// running [`HeapProfile`](crate::heap::HeapProfile).
+/// running `heap::HeapProfile` (feature `dhat-heap`).
 #[cfg(not(feature = "dhat-heap"))]
 #[macro_export]
 macro_rules! measurement_allocator {
