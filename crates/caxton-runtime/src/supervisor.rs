@@ -16,10 +16,13 @@ use crate::checkpoint::{Checkpoint, CheckpointPolicy};
 use crate::cpu::thread_cpu_time;
 use crate::dead_letter::DeadLetterReason;
 use crate::error::{AgentError, CheckpointError, FaultKind};
-use crate::mailbox::{Batch, Control, Envelope, hook_error};
+use crate::mailbox::{Batch, Control, Envelope, ReplySender, hook_error};
 use crate::orchestrator::Orchestrator;
 use crate::registry::AgentShared;
 use crate::stats::{AgentStatus, StatsCell};
+
+/// Largest batch buffer (in messages) an agent keeps between batches.
+const KEEP_BUFFER: usize = 64;
 
 /// How many restarts a supervisor allows before it gives up on an agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +79,9 @@ pub(crate) struct AgentTask<A> {
 /// Outcome of handling one message.
 enum Handled {
     Ok,
-    Fault(AgentError),
+    /// The agent faulted; a waiting requester is answered only after the
+    /// restart (or failure), so it observes the supervisor's decision.
+    Fault(AgentError, Option<(ReplySender, String)>),
 }
 
 fn panic_detail(payload: &(dyn std::any::Any + Send)) -> String {
@@ -133,11 +138,15 @@ impl<A: Agent> AgentTask<A> {
                             }
                         }
                     }
-                    Handled::Fault(error) => {
+                    Handled::Fault(error, reply) => {
                         handled += 1;
                         let now = Instant::now();
                         fault_at.get_or_insert(now);
-                        if let Err(reason) = self.restart(&mut restarts, now, &error) {
+                        let restarted = self.restart(&mut restarts, now, &error);
+                        if let Some((tx, why)) = reply {
+                            let _ = tx.send(Err(why));
+                        }
+                        if let Err(reason) = restarted {
                             self.fail(reason, &mut batch, &mut controls);
                             break 'outer;
                         }
@@ -158,6 +167,11 @@ impl<A: Agent> AgentTask<A> {
             for control in controls.drain(..) {
                 self.run_control(control);
             }
+            // A burst leaves a large buffer behind; give it back rather than
+            // hold it for the agent's lifetime (it swaps with the mailbox's).
+            if batch.capacity() > KEEP_BUFFER {
+                batch = VecDeque::new();
+            }
             // Let other tasks on this worker run between batches.
             tokio::task::consume_budget().await;
         }
@@ -177,36 +191,31 @@ impl<A: Agent> AgentTask<A> {
         let agent = &mut self.agent;
         let result = catch_unwind(AssertUnwindSafe(|| agent.handle(&mut ctx, &msg)));
         let reply = ctx.reply.take();
-        let (reason, outcome) = match result {
+        let (kind, detail) = match result {
             Ok(Ok(())) => return Handled::Ok,
-            Ok(Err(AgentError::Handler(e))) => (DeadLetterReason::HandlerError(e), Handled::Ok),
-            Ok(Err(AgentError::Fault { kind, detail })) => (
-                DeadLetterReason::Fault {
-                    kind,
-                    detail: detail.clone(),
-                },
-                Handled::Fault(AgentError::Fault { kind, detail }),
-            ),
-            Err(payload) => {
-                let detail = panic_detail(payload.as_ref());
-                (
-                    DeadLetterReason::Fault {
-                        kind: FaultKind::Panic,
-                        detail: detail.clone(),
-                    },
-                    Handled::Fault(AgentError::Fault {
-                        kind: FaultKind::Panic,
-                        detail,
-                    }),
-                )
+            Ok(Err(AgentError::Handler(e))) => {
+                let reason = DeadLetterReason::HandlerError(e);
+                if let Some(tx) = reply {
+                    let _ = tx.send(Err(describe(&reason)));
+                }
+                self.dead_letter(msg, reason);
+                return Handled::Ok;
             }
+            Ok(Err(AgentError::Fault { kind, detail })) => (kind, detail),
+            Err(payload) => (FaultKind::Panic, panic_detail(payload.as_ref())),
         };
-        if let Some(tx) = reply {
-            let _ = tx.send(Err(describe(&reason)));
-        }
+        let reason = DeadLetterReason::Fault {
+            kind,
+            detail: detail.clone(),
+        };
+        let reply = reply.map(|tx| (tx, describe(&reason)));
+        self.dead_letter(msg, reason);
+        Handled::Fault(AgentError::Fault { kind, detail }, reply)
+    }
+
+    fn dead_letter(&self, msg: caxton_core::Message, reason: DeadLetterReason) {
         StatsCell::add(&self.shared.stats.dead_letters, 1);
         self.orch.dead_letters().record(msg, Some(self.shared.id), reason);
-        outcome
     }
 
     /// Replaces the faulted instance with a fresh one restored from the last

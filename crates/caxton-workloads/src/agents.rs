@@ -109,3 +109,33 @@ impl Agent for Echo {
         Ok(())
     }
 }
+
+/// Payload that makes a [`Fragile`] agent panic.
+pub const PANIC: &[u8] = b"panic";
+
+/// A stateful agent that counts messages, checkpoints its count with serde,
+/// and panics on [`PANIC`]: the fault-injection target.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fragile {
+    /// Messages counted (the [`PANIC`] ones excluded).
+    pub count: u64,
+}
+
+impl Agent for Fragile {
+    fn handle(&mut self, _ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
+        if &msg.payload[..] == PANIC {
+            panic!("fault injected into agent with count {}", self.count);
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Option<bytes::Bytes>, AgentError> {
+        caxton_runtime::checkpoint::encode(&self.count).map(Some)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), AgentError> {
+        self.count = caxton_runtime::checkpoint::decode(state)?;
+        Ok(())
+    }
+}

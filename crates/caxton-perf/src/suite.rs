@@ -1,0 +1,400 @@
+//! The suite `caxton-perf run` measures: one step per metric of the
+//! targets table, each built from the shared workloads and the profiling
+//! crate, each with a same-run reference where one exists.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use caxton_profiling::alloc::AllocSource;
+use caxton_profiling::memory::run_memory_profile;
+use caxton_profiling::{AgentKind, CpuSnapshot, CpuWindow, LatencyRecorder, MemoryProfileConfig};
+use caxton_report::results::{Measurement, ResultSet};
+use caxton_runtime::{AgentSpec, CheckpointPolicy, Message, Orchestrator};
+use caxton_workloads::agents::{Fragile, PANIC, Sink};
+use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
+use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
+use caxton_workloads::spawn::{RawTasks, caxton_spawn_batch, stop_all};
+use indicatif::{ProgressBar, ProgressStyle};
+
+type Error = Box<dyn std::error::Error>;
+
+/// Sizes of one suite run.
+#[derive(Clone, Debug)]
+pub struct SuiteConfig {
+    /// Label written into the results.
+    pub mode: &'static str,
+    /// Repetitions (interleaved Caxton/reference pairs) per throughput figure.
+    pub reps: usize,
+    /// Messages per throughput repetition.
+    pub fanout_messages: u64,
+    /// Round trips per latency repetition.
+    pub round_trips: u64,
+    /// Agents per spawn batch.
+    pub spawn_batch: usize,
+    /// Agent counts of the throughput-by-count chart.
+    pub agent_counts: Vec<usize>,
+    /// Agent counts of the memory profile.
+    pub memory_counts: Vec<usize>,
+    /// Injected faults for the recovery figure.
+    pub faults: usize,
+}
+
+impl SuiteConfig {
+    /// The quick default (about a minute) or `--full`.
+    pub fn new(full: bool) -> Self {
+        if full {
+            Self {
+                mode: "full",
+                reps: 15,
+                fanout_messages: 2_000_000,
+                round_trips: 50_000,
+                spawn_batch: 10_000,
+                agent_counts: vec![1, 10, 100, 1000, 10_000],
+                memory_counts: vec![1, 100, 10_000],
+                faults: 50,
+            }
+        } else {
+            Self {
+                mode: "quick",
+                reps: 5,
+                fanout_messages: 500_000,
+                round_trips: 20_000,
+                spawn_batch: 10_000,
+                agent_counts: vec![1, 10, 1000],
+                memory_counts: vec![1, 100, 10_000],
+                faults: 20,
+            }
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs the driver of a measurement inside a runtime task: where agents and
+/// services that send messages run.
+async fn in_runtime<F>(f: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(f).await.expect("measurement task panicked")
+}
+
+/// Runs the whole suite.
+pub fn run(cfg: &SuiteConfig, alloc: &'static dyn AllocSource, progress: bool) -> Result<ResultSet, Error> {
+    let steps = [
+        "throughput",
+        "throughput by agent count",
+        "latency",
+        "spawn",
+        "cpu per agent",
+        "recovery",
+        "memory per agent",
+    ];
+    let bar = if progress {
+        ProgressBar::new(steps.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+    )?);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut results = ResultSet::new(&format!("caxton-perf run ({})", cfg.mode));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let step = |name: &str| {
+        bar.set_message(name.to_owned());
+    };
+    rt.block_on(async {
+        let orch = Orchestrator::new();
+        step(steps[0]);
+        results.measurements.extend(throughput(&orch, cfg).await?);
+        bar.inc(1);
+        step(steps[1]);
+        results.measurements.extend(throughput_by_count(&orch, cfg).await?);
+        bar.inc(1);
+        step(steps[2]);
+        results.measurements.extend(latency(&orch, cfg).await?);
+        bar.inc(1);
+        step(steps[3]);
+        results.measurements.extend(spawn(&orch, cfg).await?);
+        bar.inc(1);
+        step(steps[4]);
+        results.measurements.extend(cpu_per_agent(&orch, cfg).await?);
+        bar.inc(1);
+        step(steps[5]);
+        results.measurements.extend(recovery(&orch, cfg).await?);
+        bar.inc(1);
+        orch.shutdown(Duration::from_secs(10)).await;
+        Ok::<_, Error>(())
+    })?;
+    drop(rt);
+    step(steps[6]);
+    results.measurements.extend(memory(cfg, alloc)?);
+    bar.inc(1);
+    bar.finish_and_clear();
+    Ok(results)
+}
+
+/// Routed throughput, 1 producer -> 1000 native agents, 64 B, against raw
+/// tokio channels in interleaved pairs; producer in the runtime and outside it.
+async fn throughput(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let fan = FanoutConfig::default();
+    let caxton = Arc::new(CaxtonFanout::native(orch, &fan)?);
+    let raw = Arc::new(RawFanout::spawn(&fan));
+    let mut out = Vec::new();
+    for (label, inside) in [("producer in runtime", true), ("producer outside runtime", false)] {
+        let (mut c_rates, mut r_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..=cfg.reps {
+            let n = cfg.fanout_messages;
+            let (c, r) = (caxton.clone(), raw.clone());
+            let c_run = async move { c.run(n).await.map(|r| r.rate()) };
+            let r_run = async move { r.run(n).await.rate() };
+            let (c, r) = if inside {
+                (in_runtime(c_run).await?, in_runtime(r_run).await)
+            } else {
+                (c_run.await?, r_run.await)
+            };
+            if i > 0 {
+                c_rates.push(c);
+                r_rates.push(r);
+                ratios.push(c / r);
+            }
+        }
+        out.push(
+            Measurement::from_samples(
+                "message_throughput",
+                &format!("native, {} agents, {} B, {label}", fan.agents, fan.payload_bytes),
+                "msg/s",
+                c_rates,
+            )
+            .with_reference("raw tokio mpsc", median(r_rates))
+            .with_detail("median pairwise ratio to raw tokio", median(ratios)),
+        );
+    }
+    if let Ok(c) = Arc::try_unwrap(caxton) {
+        c.stop().await;
+    }
+    Ok(out)
+}
+
+/// Throughput at each agent count of the chart (producer in the runtime).
+async fn throughput_by_count(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let mut out = Vec::new();
+    for &agents in &cfg.agent_counts {
+        let fan = FanoutConfig {
+            agents,
+            ..FanoutConfig::default()
+        };
+        let caxton = Arc::new(CaxtonFanout::native(orch, &fan)?);
+        let mut rates = Vec::new();
+        for i in 0..=cfg.reps.min(5) {
+            let c = caxton.clone();
+            let n = cfg.fanout_messages / 2;
+            let rate = in_runtime(async move { c.run(n).await.map(|r| r.rate()) }).await?;
+            if i > 0 {
+                rates.push(rate);
+            }
+        }
+        out.push(Measurement::from_samples(
+            "throughput_by_agent_count",
+            &format!("native, {agents} agents"),
+            "msg/s",
+            rates,
+        ));
+        if let Ok(c) = Arc::try_unwrap(caxton) {
+            c.stop().await;
+        }
+    }
+    Ok(out)
+}
+
+/// Request/reply at light load (one in flight), requester in the runtime.
+async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let echo = spawn_echo(orch)?;
+    let raw = Arc::new(RawEcho::spawn());
+    let payload = Bytes::from_static(&[7u8; 64]);
+    let (o, n, reps) = (orch.clone(), cfg.round_trips, cfg.reps);
+    let (c_reps, r_all) = in_runtime(async move {
+        caxton_round_trips(&o, echo, n / 2, payload.clone(), |_| {}).await?;
+        raw.round_trips(n / 2, payload.clone(), |_| {}).await;
+        let mut c_reps = Vec::new();
+        let mut r_all = LatencyRecorder::new();
+        for _ in 0..reps {
+            let mut rec = LatencyRecorder::new();
+            caxton_round_trips(&o, echo, n, payload.clone(), |d| rec.record(d)).await?;
+            raw.round_trips(n, payload.clone(), |d| r_all.record(d)).await;
+            c_reps.push(rec);
+        }
+        Ok::<_, caxton_runtime::RequestError>((c_reps, r_all))
+    })
+    .await?;
+    let mut all = LatencyRecorder::new();
+    for r in &c_reps {
+        all.merge(r)?;
+    }
+    let s = all.summary();
+    let raw_s = r_all.summary();
+    let p = |q: f64| {
+        c_reps
+            .iter()
+            .map(|r| r.quantile_ns(q) as f64 / 1000.0)
+            .collect::<Vec<_>>()
+    };
+    let variant = "native, request/reply, 64 B, one in flight";
+    Ok(vec![
+        Measurement::from_samples("latency_p50", variant, "us", p(0.5))
+            .with_reference("raw tokio mpsc + oneshot", raw_s.p50_us)
+            .with_detail("p50", s.p50_us)
+            .with_detail("p90", s.p90_us)
+            .with_detail("p95", s.p95_us)
+            .with_detail("p99", s.p99_us)
+            .with_detail("p99.9", s.p999_us)
+            .with_detail("max", s.max_us),
+        Measurement::from_samples("latency_p99", variant, "us", p(0.99))
+            .with_reference("raw tokio mpsc + oneshot", raw_s.p99_us),
+    ])
+}
+
+/// Spawn time per agent (spawn call to ready), batches, against raw tokio
+/// tasks with a channel each.
+async fn spawn(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let spec = AgentSpec::new(|| Sink);
+    let n = cfg.spawn_batch;
+    let (mut c, mut r) = (Vec::new(), Vec::new());
+    for i in 0..=cfg.reps {
+        let (ids, took) = caxton_spawn_batch(orch, &spec, n)?;
+        let (tasks, raw_took) = RawTasks::spawn(n, 1024);
+        if i > 0 {
+            c.push(took.as_secs_f64() * 1e6 / n as f64);
+            r.push(raw_took.as_secs_f64() * 1e6 / n as f64);
+        }
+        drop(tasks);
+        stop_all(orch, &ids).await;
+    }
+    Ok(vec![
+        Measurement::from_samples("agent_spawn_time", &format!("native, batch of {n}, per agent"), "us", c)
+            .with_reference("raw tokio task + mpsc", median(r)),
+    ])
+}
+
+/// CPU per agent while 1000 agents take routed load.
+async fn cpu_per_agent(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let fan = FanoutConfig::default();
+    let caxton = Arc::new(CaxtonFanout::native(orch, &fan)?);
+    let before = CpuSnapshot::take(orch);
+    let mut sent = 0u64;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        let c = caxton.clone();
+        let n = cfg.fanout_messages / 5;
+        sent += in_runtime(async move { c.run(n).await.map(|r| r.messages) }).await?;
+    }
+    let window = CpuWindow::between(&before, &CpuSnapshot::take(orch));
+    let variant = format!(
+        "native, {} agents, {sent} msgs in {:.1} s",
+        fan.agents,
+        window.wall_ms / 1000.0
+    );
+    let out = vec![
+        Measurement::single(
+            "cpu_per_agent",
+            &format!("{variant}, handler CPU (max agent)"),
+            "%",
+            window.agent_cpu_percent_max,
+        )
+        .with_detail("mean agent", window.agent_cpu_percent_mean)
+        .with_detail("sum of agents", window.agent_cpu_percent_sum),
+        Measurement::single(
+            "cpu_per_agent",
+            &format!("{variant}, process CPU / agents"),
+            "%",
+            window.process_cpu_percent_per_agent,
+        )
+        .with_detail("process", window.process_cpu_percent),
+    ];
+    if let Ok(c) = Arc::try_unwrap(caxton) {
+        c.stop().await;
+    }
+    Ok(out)
+}
+
+/// Recovery time: a panic injected into a checkpointed native agent, to the
+/// first message it handles after its restart (as the runtime records it).
+/// One fresh agent per fault.
+async fn recovery(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let spec = AgentSpec::new(Fragile::default).checkpoint_policy(CheckpointPolicy::EveryMessages(1));
+    let mut samples = Vec::new();
+    let previous_hook = std::panic::take_hook();
+    // The injected panics are expected; keep the terminal clean.
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = async {
+        for _ in 0..cfg.faults {
+            let id = orch.spawn(spec.clone())?;
+            orch.send(Message::inform(id, Bytes::from_static(b"tick"))).await?;
+            orch.send(Message::inform(id, Bytes::from_static(PANIC))).await?;
+            orch.send(Message::inform(id, Bytes::from_static(b"tick"))).await?;
+            let recovered = loop {
+                let st = orch.stats(id).ok_or("the recovery agent stopped")?;
+                if let Some(t) = st.recovery_times.first() {
+                    break *t;
+                }
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            };
+            samples.push(recovered.as_secs_f64() * 1e6);
+            let _ = orch.stop(id).await;
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    std::panic::set_hook(previous_hook);
+    result?;
+    Ok(vec![Measurement::from_samples(
+        "recovery_time",
+        "native, panic -> first message after restart",
+        "us",
+        samples,
+    )])
+}
+
+/// Memory per agent from the profiling crate's memory profile.
+fn memory(cfg: &SuiteConfig, alloc: &'static dyn AllocSource) -> Result<Vec<Measurement>, Error> {
+    let config = MemoryProfileConfig {
+        agent_counts: cfg.memory_counts.clone(),
+        ..MemoryProfileConfig::default()
+    };
+    let report = run_memory_profile(&config, &[AgentKind::native_counter()], Some(alloc))?;
+    let mut out = Vec::new();
+    for row in &report.rows {
+        if let Some(a) = &row.allocator {
+            out.push(
+                Measurement::single(
+                    "memory_per_agent",
+                    &format!(
+                        "{}, {} agents, heap after {} msgs + checkpoint",
+                        row.kind, row.agents, row.messages_per_agent
+                    ),
+                    "B",
+                    a.total_bytes_per_agent,
+                )
+                .with_detail("creation", a.creation_bytes_per_agent)
+                .with_detail("messages", a.messages_bytes_per_agent)
+                .with_detail("checkpoint", a.checkpoint_bytes_per_agent),
+            );
+        }
+        out.push(Measurement::single(
+            "memory_per_agent",
+            &format!("{}, {} agents, RSS delta / N", row.kind, row.agents),
+            "B",
+            row.rss.total_bytes_per_agent,
+        ));
+    }
+    Ok(out)
+}
