@@ -205,7 +205,7 @@ async fn throughput_by_count(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<V
         }
         out.push(Measurement::from_samples(
             "throughput_by_agent_count",
-            &format!("native, {agents} agents"),
+            &format!("native, {agents} agent(s)"),
             "msg/s",
             rates,
         ));
