@@ -56,8 +56,11 @@ pub struct Point {
 }
 
 /// Judges base -> head. `threshold_pct` is the smallest change that counts.
-/// Without intervals on both sides the noise cannot be told apart and the
-/// change is judged on the threshold alone.
+/// A change past the threshold is a regression (or improvement) only when
+/// both sides carry an interval and the intervals do not overlap; without
+/// an interval the noise is unknown, so the change is reported as within
+/// noise, never flagged. Exact (deterministic) values carry a zero-width
+/// interval and are judged on the threshold alone.
 pub fn judge(base: Point, head: Point, higher_better: bool, threshold_pct: f64) -> (f64, Verdict) {
     let change = (head.value - base.value) / base.value * 100.0;
     if change.abs() < threshold_pct || !change.is_finite() {
@@ -65,7 +68,7 @@ pub fn judge(base: Point, head: Point, higher_better: bool, threshold_pct: f64) 
     }
     let overlap = match (base.interval, head.interval) {
         (Some((bl, bh)), Some((hl, hh))) => bl <= hh && hl <= bh,
-        _ => false,
+        _ => true,
     };
     if overlap {
         return (change, Verdict::WithinNoise);

@@ -80,7 +80,17 @@ impl Measurement {
         }
     }
 
-    /// A single value.
+    /// A deterministic value (e.g. allocator-counted bytes): exact, so its
+    /// interval has zero width and any change past a threshold counts.
+    pub fn exact(metric: &str, variant: &str, unit: &str, value: f64) -> Self {
+        Self {
+            interval: Some((value, value)),
+            ..Self::single(metric, variant, unit, value)
+        }
+    }
+
+    /// A single noisy value: no interval, so comparisons report changes in
+    /// it but never flag them.
     pub fn single(metric: &str, variant: &str, unit: &str, value: f64) -> Self {
         Self::from_samples(metric, variant, unit, vec![value])
     }
