@@ -1,8 +1,14 @@
 //! Regression detection between a base and a head run.
 //!
 //! A change is a regression only when it is worse than the threshold *and*
-//! the two confidence intervals do not overlap: on a noisy machine a large
+//! the two runs' noise bands do not overlap: on a noisy machine a large
 //! change inside the noise is reported, not flagged.
+//!
+//! The noise band of a value is the 5th..95th percentile of its repeated
+//! samples (criterion's per-sample times, or a result's `samples`). That is
+//! wider than a confidence interval of the median on purpose: this machine's
+//! speed shifts between runs, which no within-run interval captures, and an
+//! A/A comparison (a commit against itself) must flag nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -46,13 +52,25 @@ pub struct Comparison {
     pub verdict: Verdict,
 }
 
-/// One side of a comparison: a value and its confidence interval.
+/// One side of a comparison: a value and its noise band.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
     /// The value.
     pub value: f64,
-    /// Its 95 % confidence interval, when known.
+    /// Where repeated measurements of it fell (see the module docs); a
+    /// zero-width band for exact values; `None` when the noise is unknown.
     pub interval: Option<(f64, f64)>,
+}
+
+/// The 5th..95th percentile band of repeated samples; `None` below two.
+pub fn noise_band(samples: &[f64]) -> Option<(f64, f64)> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.05), at(0.95)))
 }
 
 /// Judges base -> head. `threshold_pct` is the smallest change that counts.
@@ -101,11 +119,11 @@ pub fn compare_criterion(
                     let (c, v) = judge(
                         Point {
                             value: b.mean_ns,
-                            interval: Some(b.interval_ns),
+                            interval: noise_band(&b.per_iteration_ns).or(Some(b.interval_ns)),
                         },
                         Point {
                             value: h.mean_ns,
-                            interval: Some(h.interval_ns),
+                            interval: noise_band(&h.per_iteration_ns).or(Some(h.interval_ns)),
                         },
                         false,
                         threshold_pct,
@@ -154,11 +172,11 @@ pub fn compare_results(
                     let (c, v) = judge(
                         Point {
                             value: b.value,
-                            interval: b.interval,
+                            interval: noise_band(&b.samples).or(b.interval),
                         },
                         Point {
                             value: h.value,
-                            interval: h.interval,
+                            interval: noise_band(&h.samples).or(h.interval),
                         },
                         higher,
                         threshold_pct,
@@ -188,7 +206,7 @@ pub fn has_regression(rows: &[Comparison]) -> bool {
 /// A Markdown table of comparisons, for a PR comment.
 pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String {
     let mut s = format!(
-        "### {title}\n\nThreshold {threshold_pct} %; a change counts only when the 95 % intervals do not overlap.\n\n"
+        "### {title}\n\nThreshold {threshold_pct} %; a change counts only when the two runs' noise bands (5th..95th percentile of their samples) do not overlap.\n\n"
     );
     s.push_str("| benchmark | unit | base | head | change | verdict |\n| --- | --- | ---: | ---: | ---: | --- |\n");
     let fmt = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.4}"));

@@ -12,6 +12,15 @@ pub struct Estimate {
     pub mean_ns: f64,
     /// 95 % confidence interval of the mean, in ns.
     pub interval_ns: (f64, f64),
+    /// Time per iteration of each sample (from `sample.json`), in ns; empty
+    /// when the file is absent.
+    pub per_iteration_ns: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct Samples {
+    iters: Vec<f64>,
+    times: Vec<f64>,
 }
 
 #[derive(Deserialize)]
@@ -125,11 +134,24 @@ fn read_estimate(path: &Path) -> Result<Estimate, BaselineError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| corrupt(e.to_string()))?;
     let e: Estimates = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+    let per_iteration_ns = match std::fs::read_to_string(path.with_file_name("sample.json")) {
+        Ok(text) => {
+            let s: Samples = serde_json::from_str(&text).map_err(|e| corrupt(format!("sample.json: {e}")))?;
+            s.iters
+                .iter()
+                .zip(&s.times)
+                .filter(|(i, _)| **i > 0.0)
+                .map(|(i, t)| t / i)
+                .collect()
+        }
+        Err(_) => Vec::new(),
+    };
     Ok(Estimate {
         mean_ns: e.mean.point_estimate,
         interval_ns: (
             e.mean.confidence_interval.lower_bound,
             e.mean.confidence_interval.upper_bound,
         ),
+        per_iteration_ns,
     })
 }

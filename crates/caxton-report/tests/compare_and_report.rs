@@ -57,22 +57,46 @@ fn an_a_a_comparison_reports_nothing() {
 }
 
 #[test]
-fn result_sets_use_the_targets_direction() {
+fn result_sets_use_the_targets_direction_and_the_noise_rule() {
     let mut base = ResultSet::new("base");
     let mut head = ResultSet::new("head");
-    base.measurements.push(Measurement {
-        interval: Some((99.0, 101.0)),
-        ..Measurement::single("message_throughput", "native", "msg/s", 100.0)
-    });
-    head.measurements.push(Measurement {
-        interval: Some((69.0, 71.0)),
-        ..Measurement::single("message_throughput", "native", "msg/s", 70.0)
-    });
+    base.measurements
+        .push(Measurement::exact("message_throughput", "native", "msg/s", 100.0));
+    head.measurements
+        .push(Measurement::exact("message_throughput", "native", "msg/s", 70.0));
     head.measurements
         .push(Measurement::single("latency_p50", "native", "ms", 1.0));
+    base.measurements
+        .push(Measurement::single("cpu_per_agent", "native", "%", 1.0));
+    head.measurements
+        .push(Measurement::single("cpu_per_agent", "native", "%", 2.0));
+    base.measurements
+        .push(Measurement::exact("memory_per_agent", "heap", "B", 1000.0));
+    head.measurements
+        .push(Measurement::exact("memory_per_agent", "heap", "B", 1200.0));
+    // Samples that shift between runs but overlap: noise, not a regression.
+    let a = vec![0.12, 0.2, 0.26, 0.3, 0.46, 1.15];
+    let b = vec![0.41, 0.5, 0.72, 0.8, 0.97, 2.3];
+    base.measurements
+        .push(Measurement::from_samples("recovery_time", "native", "us", a));
+    head.measurements
+        .push(Measurement::from_samples("recovery_time", "native", "us", b));
+    // Samples that do not overlap at all: a regression.
+    let fast = vec![1.0, 1.1, 1.05, 0.95, 1.0];
+    let slow = vec![2.0, 2.1, 2.05, 1.95, 2.0];
+    base.measurements
+        .push(Measurement::from_samples("agent_spawn_time", "native", "us", fast));
+    head.measurements
+        .push(Measurement::from_samples("agent_spawn_time", "native", "us", slow));
     let rows = compare_results(&base, &head, None, 10.0);
-    assert_eq!(rows[0].verdict, Verdict::Regression);
-    assert_eq!(rows[1].verdict, Verdict::Missing);
+    let by: BTreeMap<_, _> = rows.iter().map(|r| (r.name.as_str(), r.verdict)).collect();
+    assert_eq!(by["message_throughput [native]"], Verdict::Regression);
+    assert_eq!(by["latency_p50 [native]"], Verdict::Missing);
+    // A noisy single value is reported, never flagged; an exact count is.
+    assert_eq!(by["cpu_per_agent [native]"], Verdict::WithinNoise);
+    assert_eq!(by["memory_per_agent [heap]"], Verdict::Regression);
+    assert_eq!(by["recovery_time [native]"], Verdict::WithinNoise);
+    assert_eq!(by["agent_spawn_time [native]"], Verdict::Regression);
     assert!(has_regression(&rows));
     let md = markdown("results", &rows, 10.0);
     assert!(
@@ -105,15 +129,42 @@ fn criterion_baselines_are_read_and_compared() {
         base["throughput/native/1000"],
         Estimate {
             mean_ns: 100.0,
-            interval_ns: (99.0, 101.0)
+            interval_ns: (99.0, 101.0),
+            per_iteration_ns: vec![],
         }
     );
     let rows = compare_criterion(&base, &head, 10.0);
     let by: BTreeMap<_, _> = rows.iter().map(|r| (r.name.as_str(), r.verdict)).collect();
     assert_eq!(by["throughput/native/1000"], Verdict::Regression);
     assert_eq!(by["latency/request_reply"], Verdict::WithinNoise);
+    // With criterion's per-sample times, the band comes from them.
+    let d = dir.join("throughput/native/1000/wide");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::copy(
+        dir.join("throughput/native/1000/head/estimates.json"),
+        d.join("estimates.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("sample.json"),
+        r#"{"sampling_mode":"Linear","iters":[1,2,3,4],"times":[90,240,300,520]}"#,
+    )
+    .unwrap();
+    let wide = load_baseline(dir, "wide").unwrap();
+    assert_eq!(
+        wide["throughput/native/1000"].per_iteration_ns,
+        vec![90.0, 120.0, 100.0, 130.0]
+    );
+    let rows = compare_criterion(&base, &wide, 10.0);
+    let by: BTreeMap<_, _> = rows.iter().map(|r| (r.name.as_str(), r.verdict)).collect();
+    assert_eq!(by["latency/request_reply"], Verdict::Missing);
+    assert_eq!(
+        by["throughput/native/1000"],
+        Verdict::WithinNoise,
+        "its samples spread over 90..130 ns"
+    );
     match load_baseline(dir, "nope") {
-        Err(BaselineError::Missing { available, .. }) => assert_eq!(available, "base, head"),
+        Err(BaselineError::Missing { available, .. }) => assert_eq!(available, "base, head, wide"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
