@@ -38,9 +38,15 @@ impl Fixture {
         Self { runtime, orch, agent }
     }
 
-    /// One idle sink agent.
+    /// One idle sink agent whose mailbox has handled traffic before, so
+    /// its buffers are allocated: the steady state a send meets.
     pub fn sink() -> Self {
-        Self::with_spec(AgentSpec::new(|| Sink))
+        let f = Self::with_spec(AgentSpec::new(|| Sink));
+        for _ in 0..2 {
+            f.orch.try_send(f.message()).expect("warm-up send");
+            f.runtime.block_on(tokio::task::yield_now());
+        }
+        f
     }
 
     /// One idle stateful agent whose state is checkpointable.
