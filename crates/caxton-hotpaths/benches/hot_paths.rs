@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use caxton_hotpaths::Fixture;
+use caxton_hotpaths::{Fixture, RawFixture};
 use caxton_runtime::AgentSpec;
 use caxton_workloads::agents::Sink;
 use gungraun::{library_benchmark, library_benchmark_group, main};
@@ -22,6 +22,22 @@ fn routed() -> (Fixture, caxton_runtime::Message) {
 fn route_one_message(input: (Fixture, caxton_runtime::Message)) -> Fixture {
     let (f, m) = input;
     black_box(f.orch.try_send(m)).expect("routed");
+    f
+}
+
+fn raw_routed() -> (RawFixture, caxton_runtime::Message) {
+    let f = RawFixture::new();
+    let m = f.message();
+    (f, m)
+}
+
+// The floor for `route_one_message`: the same envelope into a raw tokio
+// channel whose consumer task is parked.
+#[library_benchmark]
+#[bench::idle_task(setup = raw_routed)]
+fn raw_tokio_send(input: (RawFixture, caxton_runtime::Message)) -> RawFixture {
+    let (f, m) = input;
+    black_box(f.tx.try_send(m)).expect("sent");
     f
 }
 
@@ -46,7 +62,7 @@ fn checkpoint(f: Fixture) -> Fixture {
 
 library_benchmark_group!(
     name = hot_paths;
-    benchmarks = route_one_message, spawn_agent, checkpoint
+    benchmarks = route_one_message, raw_tokio_send, spawn_agent, checkpoint
 );
 
 main!(library_benchmark_groups = hot_paths);

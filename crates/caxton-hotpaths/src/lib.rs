@@ -59,3 +59,43 @@ impl Fixture {
         Message::inform(self.agent, Bytes::from_static(&[0u8; 64]))
     }
 }
+
+/// The floor for [`Fixture::sink`]: a raw tokio task parked on an mpsc
+/// channel that has carried traffic before.
+pub struct RawFixture {
+    /// The runtime the task runs on.
+    pub runtime: tokio::runtime::Runtime,
+    /// The task's channel.
+    pub tx: tokio::sync::mpsc::Sender<Message>,
+    to: AgentId,
+}
+
+impl RawFixture {
+    /// One idle consumer task.
+    pub fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1024);
+        runtime.spawn(async move { while rx.recv().await.is_some() {} });
+        let f = Self {
+            runtime,
+            tx,
+            to: AgentId::new(1).expect("non-zero"),
+        };
+        for _ in 0..2 {
+            f.tx.try_send(f.message()).expect("warm-up send");
+            f.runtime.block_on(tokio::task::yield_now());
+        }
+        f
+    }
+
+    /// The same 64-byte message [`Fixture::message`] builds.
+    pub fn message(&self) -> Message {
+        Message::inform(self.to, Bytes::from_static(&[0u8; 64]))
+    }
+}
+
+impl Default for RawFixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
