@@ -80,8 +80,12 @@ pub fn noise_band(samples: &[f64]) -> Option<(f64, f64)> {
 /// noise, never flagged. Exact (deterministic) values carry a zero-width
 /// interval and are judged on the threshold alone.
 pub fn judge(base: Point, head: Point, higher_better: bool, threshold_pct: f64) -> (f64, Verdict) {
-    let change = (head.value - base.value) / base.value * 100.0;
-    if change.abs() < threshold_pct || !change.is_finite() {
+    let change = if base.value == head.value {
+        0.0
+    } else {
+        (head.value - base.value) / base.value.abs() * 100.0
+    };
+    if change.abs() < threshold_pct || change.is_nan() {
         return (change, Verdict::Unchanged);
     }
     let overlap = match (base.interval, head.interval) {
