@@ -188,6 +188,28 @@ impl WasmAgent {
         })
     }
 
+    /// Delivers one payload outside any orchestrator (for benchmarks and
+    /// tests of the raw host->guest path): the same copy-in and call as a
+    /// routed message, with the guest's outgoing messages counted and then
+    /// dropped. Returns how many the guest queued.
+    pub fn call(&mut self, performative: Performative, payload: &[u8]) -> Result<usize, AgentError> {
+        let len = self.write_inbox(payload)?;
+        arm(&mut self.store, self.budget);
+        match self.handle.call(&mut self.store, (performative as u32, 0, len)) {
+            Ok(0) => {
+                let outbox = &mut self.store.data_mut().outbox;
+                let n = outbox.len();
+                outbox.clear();
+                Ok(n)
+            }
+            Ok(code) => {
+                self.store.data_mut().outbox.clear();
+                Err(AgentError::handler(format!("guest handler returned status {code}")))
+            }
+            Err(e) => Err(self.fault(&e)),
+        }
+    }
+
     /// Current linear-memory size in bytes.
     pub fn linear_memory_bytes(&self) -> usize {
         self.memory.data_size(&self.store)

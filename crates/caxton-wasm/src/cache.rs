@@ -81,13 +81,13 @@ pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module, LoadError
 }
 
 fn read(engine: &Engine, path: &Path) -> Option<Module> {
-    if !path.exists() {
-        return None;
-    }
-    // SAFETY: the file is one this cache wrote with `Module::serialize`
-    // (atomically, via rename); wasmtime checks its header and that it
-    // matches this engine's configuration and version before using it.
-    unsafe { Module::deserialize_file(engine, path) }.ok()
+    // Read into memory rather than mmap the file, so a cache file replaced
+    // or truncated later cannot pull code out from under a live module.
+    let bytes = std::fs::read(path).ok()?;
+    // SAFETY: the bytes come from a file this cache wrote with
+    // `Module::serialize` (atomically, via rename); wasmtime checks their
+    // header and that they match this engine's configuration and version.
+    unsafe { Module::deserialize(engine, &bytes) }.ok()
 }
 
 /// Best effort: a failed write only costs a recompile next run.

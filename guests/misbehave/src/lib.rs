@@ -1,7 +1,7 @@
 //! Misbehaving guest for fault tests. Commands (the payload): `loop` spins
 //! forever, `grow` allocates without bound, `unreachable` traps, `oob`
-//! reads far outside linear memory, `stack` recurses until the stack
-//! overflows, `fail` returns a handler error; anything else replies `ok`.
+//! reads far outside linear memory, `stack` recurses until the native
+//! stack overflows, `fail` returns a handler error; anything else replies `ok`.
 use core::hint::black_box;
 
 use caxton_guest::{Agent, Incoming, performative, reply};
@@ -11,12 +11,16 @@ struct Misbehave {
     hoard: Vec<Vec<u8>>,
 }
 
+/// Recurses until the native WebAssembly stack is exhausted. Everything
+/// stays in wasm locals (no linear-memory shadow stack), and rotating the
+/// result before combining it keeps the compiler from turning the
+/// recursion into a loop.
 #[inline(never)]
 fn recurse(depth: u64) -> u64 {
-    // An indirect call through `black_box` keeps the compiler from turning
-    // the recursion into a loop.
-    let next: fn(u64) -> u64 = black_box(recurse);
-    next(depth + 1).wrapping_add(depth)
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).rotate_left(7) ^ depth
 }
 
 impl Agent for Misbehave {
