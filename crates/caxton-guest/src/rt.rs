@@ -37,21 +37,13 @@ impl<T: Default> Default for Slot<T> {
     }
 }
 
+#[derive(Default)]
 struct Buffers {
     inbox: Vec<u8>,
     snapshot: Vec<u8>,
 }
 
 static BUFFERS: Slot<Buffers> = Slot::new();
-
-impl Default for Buffers {
-    fn default() -> Self {
-        Self {
-            inbox: Vec::new(),
-            snapshot: Vec::new(),
-        }
-    }
-}
 
 /// `caxton_inbox`: a buffer of at least `len` bytes for the host to write
 /// into; it stays put until the next `caxton_inbox` call.

@@ -44,7 +44,7 @@ pub fn collatz_mix(seed: u64, rounds: u32) -> u64 {
         let mut n = (x % 1_000_000) + 1;
         let mut steps = 0u64;
         while n != 1 {
-            n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+            n = if n.is_multiple_of(2) { n / 2 } else { 3 * n + 1 };
             steps += 1;
         }
         acc = acc.wrapping_mul(31).wrapping_add(steps);

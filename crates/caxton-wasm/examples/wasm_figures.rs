@@ -37,7 +37,11 @@ fn pooling() -> HostConfig {
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
     pages * page
@@ -124,9 +128,7 @@ async fn throughput<A: Agent>(spec: AgentSpec<A>) -> f64 {
 
 /// Median request->reply time through the orchestrator, in µs.
 async fn request_rtt_us(orch: &Orchestrator, id: AgentId) -> f64 {
-    let mut times: Vec<Duration> = (0..20_000)
-        .map(|_| Duration::ZERO)
-        .collect();
+    let mut times: Vec<Duration> = (0..20_000).map(|_| Duration::ZERO).collect();
     for t in &mut times {
         let start = Instant::now();
         orch.request(Message::request(id, "ping"), Duration::from_secs(1))
@@ -139,7 +141,10 @@ async fn request_rtt_us(orch: &Orchestrator, id: AgentId) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(run());
 }
 
@@ -216,9 +221,7 @@ async fn run() {
     ] {
         let h = WasmHost::new(HostConfig { cpu, ..pooling() }).expect("host");
         let compute = h.load(guests::COMPUTE).expect("load compute");
-        let mut wasm_compute = compute
-            .instantiate(limits.cpu_time(None).fuel(None))
-            .expect("instance");
+        let mut wasm_compute = compute.instantiate(limits.cpu_time(None).fuel(None)).expect("instance");
         let reps = 40;
         let mut best_wasm = Duration::MAX;
         let mut best_native = Duration::MAX;
@@ -266,7 +269,10 @@ async fn run() {
             "memory per live {label} agent (after one message): {:.1} KiB RSS{}",
             after.saturating_sub(before) as f64 / 1024.0 / AGENTS as f64,
             if wasm {
-                format!(", linear memory {:.0} KiB reserved each", linear as f64 / 1024.0 / AGENTS as f64)
+                format!(
+                    ", linear memory {:.0} KiB reserved each",
+                    linear as f64 / 1024.0 / AGENTS as f64
+                )
             } else {
                 String::new()
             }

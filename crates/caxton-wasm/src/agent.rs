@@ -302,11 +302,10 @@ impl Agent for WasmAgent {
             return Ok(None);
         }
         let (ptr, len) = ((packed & 0xffff_ffff) as usize, (packed >> 32) as usize);
-        let state = self
-            .memory
-            .data(&self.store)
-            .get(ptr..ptr + len)
-            .ok_or_else(|| AgentError::fault(FaultKind::MemoryOutOfBounds, "guest snapshot lies outside its memory"))?;
+        let state =
+            self.memory.data(&self.store).get(ptr..ptr + len).ok_or_else(|| {
+                AgentError::fault(FaultKind::MemoryOutOfBounds, "guest snapshot lies outside its memory")
+            })?;
         Ok(Some(Bytes::copy_from_slice(state)))
     }
 

@@ -94,7 +94,11 @@ fn read(engine: &Engine, path: &Path) -> Option<Module> {
 fn write(module: &Module, path: &Path) {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let Ok(bytes) = module.serialize() else { return };
-    let tmp = path.with_extension(format!("tmp{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    let tmp = path.with_extension(format!(
+        "tmp{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -73,9 +73,17 @@ fn unknown_imports_are_named() {
 fn host_imports_with_the_wrong_type_are_refused() {
     let host = common::host();
     let err = host
-        .load(&module(&[TYPE_VOID, &import("caxton", "reply"), MEMORY_1, EXPORT_MEMORY]))
+        .load(&module(&[
+            TYPE_VOID,
+            &import("caxton", "reply"),
+            MEMORY_1,
+            EXPORT_MEMORY,
+        ]))
         .unwrap_err();
-    assert!(matches!(&err, LoadError::ImportType { name, .. } if name == "reply"), "{err}");
+    assert!(
+        matches!(&err, LoadError::ImportType { name, .. } if name == "reply"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

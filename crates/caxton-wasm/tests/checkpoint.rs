@@ -53,7 +53,9 @@ async fn automatic_checkpoints_and_restore_from() {
     let host = common::host();
     let module = host.load(guests::COUNTER).unwrap();
     let orch = Orchestrator::new();
-    let spec = module.spec(limits()).checkpoint_policy(CheckpointPolicy::EveryMessages(1));
+    let spec = module
+        .spec(limits())
+        .checkpoint_policy(CheckpointPolicy::EveryMessages(1));
     let a = orch.spawn(spec.clone()).unwrap();
     for _ in 0..4 {
         orch.send(Message::inform(a, "tick")).await.unwrap();

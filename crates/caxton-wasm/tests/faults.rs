@@ -18,7 +18,10 @@ async fn assert_fault(host: &WasmHost, command: &'static str, kind: FaultKind) {
         .request(Message::request(bad, command), T)
         .await
         .expect_err("the command must fault");
-    assert!(matches!(err, RequestError::Failed { agent, .. } if agent == bad), "{command}: {err:?}");
+    assert!(
+        matches!(err, RequestError::Failed { agent, .. } if agent == bad),
+        "{command}: {err:?}"
+    );
 
     // The dead letter is recorded just after the caller hears of the failure.
     let is_ours = |d: &caxton_runtime::DeadLetter| &d.message.payload[..] == command.as_bytes();
@@ -90,7 +93,9 @@ async fn stack_overflow_traps() {
 async fn guest_handler_errors_are_dead_letters_without_restart() {
     let host = common::host();
     let orch = Orchestrator::new();
-    let bad = orch.spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits())).unwrap();
+    let bad = orch
+        .spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits()))
+        .unwrap();
     let err = orch.request(Message::request(bad, "fail"), T).await.unwrap_err();
     assert!(matches!(err, RequestError::Failed { .. }), "{err:?}");
     assert!(common::eventually(|| !orch.recent_dead_letters().is_empty()).await);

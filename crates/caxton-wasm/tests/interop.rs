@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use caxton_runtime::{Agent, AgentError, AgentId, AgentSpec, Context, Message, Orchestrator, Performative};
 use caxton_wasm::{AgentLimits, guests, native};
-use common::{Recorder, T, eventually, limits};
+use common::{Recorder, Seen, T, eventually, limits};
 
 /// On `go`, sends `ping` to the WASM agent; records what comes back.
 struct Pinger {
     target: AgentId,
-    got: Arc<Mutex<Vec<(Option<AgentId>, bytes::Bytes)>>>,
+    got: Seen,
 }
 
 impl Agent for Pinger {
@@ -42,10 +42,9 @@ async fn native_to_wasm_and_back() {
         .unwrap();
     orch.send(Message::inform(pinger, "go")).await.unwrap();
     assert!(eventually(|| !got.lock().unwrap().is_empty()).await);
-    let got = got.lock().unwrap();
-    assert_eq!(got[0].0, Some(wasm));
-    assert_eq!(&got[0].1[..], b"ping");
-    drop(got);
+    let first = got.lock().unwrap()[0].clone();
+    assert_eq!(first.0, Some(wasm));
+    assert_eq!(&first.1[..], b"ping");
     orch.shutdown(T).await;
 }
 
@@ -62,10 +61,9 @@ async fn wasm_sends_to_a_native_agent() {
     payload.extend_from_slice(b"hello native");
     orch.send(Message::inform(wasm, payload)).await.unwrap();
     assert!(eventually(|| !got.lock().unwrap().is_empty()).await);
-    let got = got.lock().unwrap();
-    assert_eq!(got[0].0, Some(wasm));
-    assert_eq!(&got[0].1[..], b"hello native");
-    drop(got);
+    let first = got.lock().unwrap()[0].clone();
+    assert_eq!(first.0, Some(wasm));
+    assert_eq!(&first.1[..], b"hello native");
     orch.shutdown(T).await;
 }
 
@@ -91,7 +89,7 @@ async fn stats_report_linear_memory() {
     let wasm = orch.spawn(host.load(guests::ECHO).unwrap().spec(limits())).unwrap();
     orch.request(Message::request(wasm, "x"), T).await.unwrap();
     let bytes = orch.stats(wasm).unwrap().memory_bytes.expect("memory_bytes");
-    assert!(bytes > 0 && bytes % 65536 == 0, "{bytes}");
+    assert!(bytes > 0 && bytes.is_multiple_of(65536), "{bytes}");
     orch.shutdown(T).await;
 }
 

@@ -35,8 +35,11 @@ pub fn limits() -> AgentLimits {
         .fuel(Some(10_000_000))
 }
 
+/// Messages seen by a [`Recorder`]: sender and payload.
+pub type Seen = Arc<Mutex<Vec<(Option<AgentId>, Bytes)>>>;
+
 /// Records every message it receives.
-pub struct Recorder(pub Arc<Mutex<Vec<(Option<AgentId>, Bytes)>>>);
+pub struct Recorder(pub Seen);
 
 impl Agent for Recorder {
     fn handle(&mut self, _ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
