@@ -111,7 +111,10 @@ fn engine_config(config: &HostConfig) -> Config {
             pool.total_core_instances(instances)
                 .total_memories(instances)
                 .total_tables(instances)
-                .max_memory_size(memory_per_instance);
+                .max_memory_size(memory_per_instance)
+                // Keep every freed slot's memory image mapped (pages are
+                // still decommitted), so a respawn skips re-mapping it.
+                .max_unused_warm_slots(instances);
             cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         Allocator::OnDemand => {
