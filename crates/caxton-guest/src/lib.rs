@@ -24,6 +24,7 @@
 //! macro emits nothing and [`reply`] / [`send`] do nothing, so SDK users
 //! still compile and unit-test natively.
 #![no_std]
+#![warn(missing_docs)]
 
 extern crate alloc;
 

@@ -26,6 +26,7 @@
 //! orch.shutdown(Duration::from_secs(1)).await;
 //! # });
 //! ```
+#![warn(missing_docs)]
 
 pub mod abi;
 mod agent;
