@@ -174,6 +174,31 @@ async fn run() {
     );
     let echo_od = on_demand.load(guests::ECHO).expect("load echo on-demand");
 
+    // Memory per live agent: first, before other phases free heap that new
+    // agents could reuse, and on a fresh pool so no slot is warm.
+    {
+        let mem_host = WasmHost::new(pooling()).expect("host");
+        let echo_fresh = mem_host.load(guests::ECHO).expect("load echo");
+        let orch = Orchestrator::new();
+        let before = rss_bytes();
+        let ids = orch.spawn_many(&echo_fresh.spec(limits), AGENTS).expect("spawn");
+        for &id in &ids {
+            let _ = orch.request(Message::request(id, "x"), Duration::from_secs(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let after = rss_bytes();
+        let linear: u64 = ids
+            .iter()
+            .filter_map(|&id| orch.stats(id).and_then(|s| s.memory_bytes))
+            .sum();
+        println!(
+            "memory per live WASM echo agent (after one message): {:.2} KiB RSS (delta / {AGENTS}), linear memory {:.0} KiB reserved each",
+            after.saturating_sub(before) as f64 / 1024.0 / AGENTS as f64,
+            linear as f64 / 1024.0 / AGENTS as f64
+        );
+        orch.shutdown(Duration::from_secs(10)).await;
+    }
+
     // Spawn.
     let raw_pool = raw_instantiate_us(&echo);
     let raw_od = raw_instantiate_us(&echo_od);
@@ -191,15 +216,30 @@ async fn run() {
     println!(
         "WasmAgent instantiate ({AGENTS} kept alive, store + instance + ABI exports resolved): {agent_inst:.2} us"
     );
-    // Round 1 takes pool slots the run has not used yet; round 2 reuses them.
-    for round in 1..=2 {
-        let spawn_pool = spawn_batch_us(&echo.spec(limits)).await;
-        let spawn_od = spawn_batch_us(&echo_od.spec(limits)).await;
-        let spawn_native = spawn_batch_us(&AgentSpec::new(|| native::Echo)).await;
-        println!(
-            "agent spawn round {round} (orch.spawn x{AGENTS}, ready to receive): WASM pooling+InstancePre {spawn_pool:.2} us, WASM on-demand {spawn_od:.2} us, native {spawn_native:.2} us"
-        );
-    }
+    // Agent spawn through the orchestrator. Cold: a fresh pool whose slots
+    // were never used; reused: the same slots again; prewarmed: a fresh
+    // pool after `WasmModule::prewarm`.
+    let spawn_od = spawn_batch_us(&echo_od.spec(limits)).await;
+    let (cold, reused) = {
+        let spawn_host = WasmHost::new(pooling()).expect("host");
+        let echo_spawn = spawn_host.load(guests::ECHO).expect("load echo");
+        let cold = spawn_batch_us(&echo_spawn.spec(limits)).await;
+        (cold, spawn_batch_us(&echo_spawn.spec(limits)).await)
+    };
+    let prewarmed = {
+        let spawn_host = WasmHost::new(pooling()).expect("host");
+        let echo_spawn = spawn_host.load(guests::ECHO).expect("load echo");
+        let start = Instant::now();
+        echo_spawn.prewarm(AGENTS).expect("prewarm");
+        let prewarm_ms = start.elapsed().as_secs_f64() * 1e3;
+        let us = spawn_batch_us(&echo_spawn.spec(limits)).await;
+        println!("prewarm({AGENTS}) took {prewarm_ms:.1} ms");
+        us
+    };
+    let spawn_native = spawn_batch_us(&AgentSpec::new(|| native::Echo)).await;
+    println!(
+        "agent spawn (orch.spawn x{AGENTS}, ready to receive), WASM pooling+InstancePre: cold pool {cold:.2} us, reused slots {reused:.2} us, prewarmed {prewarmed:.2} us; WASM on-demand {spawn_od:.2} us; native {spawn_native:.2} us"
+    );
 
     // Host -> guest round trip.
     let mut agent = echo.instantiate(limits).expect("instance");
@@ -229,7 +269,15 @@ async fn run() {
         ("fuel", CpuMode::Fuel),
         ("no CPU limit", CpuMode::Off),
     ] {
-        let h = WasmHost::new(HostConfig { cpu, ..pooling() }).expect("host");
+        let h = WasmHost::new(HostConfig {
+            cpu,
+            allocator: Allocator::Pooling {
+                instances: 4,
+                memory_per_instance: 64 << 20,
+            },
+            ..HostConfig::default()
+        })
+        .expect("host");
         let compute = h.load(guests::COMPUTE).expect("load compute");
         let mut wasm_compute = compute.instantiate(limits.cpu_time(None).fuel(None)).expect("instance");
         // Best of several interleaved runs, to shed noise from other load.
@@ -257,44 +305,7 @@ async fn run() {
     }
     drop(agent);
 
-    // Memory per live agent, on a fresh pool so no earlier slot is reused.
-    let mem_host = WasmHost::new(pooling()).expect("host");
-    let echo_fresh = mem_host.load(guests::ECHO).expect("load echo");
-    for (label, wasm) in [("WASM echo", true), ("native echo", false)] {
-        let orch = Orchestrator::new();
-        let before = rss_bytes();
-        let ids = if wasm {
-            orch.spawn_many(&echo_fresh.spec(limits), AGENTS)
-        } else {
-            orch.spawn_many(&AgentSpec::new(|| native::Echo), AGENTS)
-        }
-        .expect("spawn");
-        for &id in &ids {
-            let _ = orch.request(Message::request(id, "x"), Duration::from_secs(1)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let after = rss_bytes();
-        let linear: u64 = ids
-            .iter()
-            .filter_map(|&id| orch.stats(id).and_then(|s| s.memory_bytes))
-            .sum();
-        println!(
-            "memory per live {label} agent (after one message): {:.2} KiB RSS{}",
-            after.saturating_sub(before) as f64 / 1024.0 / AGENTS as f64,
-            if wasm {
-                format!(
-                    ", linear memory {:.0} KiB reserved each",
-                    linear as f64 / 1024.0 / AGENTS as f64
-                )
-            } else {
-                String::new()
-            }
-        );
-        orch.shutdown(Duration::from_secs(10)).await;
-    }
-
-    // Routed throughput.
-    // Best of three interleaved runs each.
+    // Routed throughput, best of three interleaved runs each.
     let (mut wasm_rate, mut native_rate) = (0f64, 0f64);
     for _ in 0..3 {
         wasm_rate = wasm_rate.max(throughput(echo.spec(limits)).await);

@@ -106,6 +106,18 @@ impl WasmModule {
         AgentSpec::try_new(move || module.instantiate(limits))
     }
 
+    /// Instantiates `n` instances at once and drops them, so that with the
+    /// pooling allocator `n` pool slots hold this module's memory image
+    /// and resident instance state, and the next `n` spawns skip that
+    /// first-use cost. A no-op in effect with the on-demand allocator.
+    pub fn prewarm(&self, n: usize) -> wasmtime::Result<()> {
+        let stores = (0..n)
+            .map(|_| self.instantiate_raw())
+            .collect::<wasmtime::Result<Vec<_>>>()?;
+        drop(stores);
+        Ok(())
+    }
+
     /// Raw wasmtime instantiation (a fresh store plus
     /// `InstancePre::instantiate`, no ABI lookups), for comparing the
     /// agent spawn cost with wasmtime's own.
