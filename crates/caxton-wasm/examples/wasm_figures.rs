@@ -1,0 +1,320 @@
+//! Prints the WASM host's headline figures, measured in one run: module
+//! compile time, spawn cost (pooling + `InstancePre` vs on-demand, beside
+//! raw wasmtime instantiation), host->guest round trip, the compute
+//! kernel's WASM/native ratio, memory per live agent, and routed
+//! throughput to 1000 WASM vs 1000 native echo agents.
+//!
+//! Run with `cargo run --release -p caxton-wasm --example wasm_figures`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use caxton_runtime::{
+    Agent, AgentError, AgentId, AgentSpec, Context, Message, Orchestrator, OrchestratorConfig, Performative,
+};
+use caxton_wasm::{AgentLimits, Allocator, CpuMode, HostConfig, WasmHost, WasmModule, guests, native};
+
+/// Agents per spawn batch and per throughput fleet.
+const AGENTS: usize = 1000;
+/// Messages routed per throughput run.
+const MESSAGES: u64 = 400_000;
+/// Calls per round-trip measurement.
+const CALLS: u32 = 200_000;
+/// Pool large enough for a spawn batch plus a live fleet.
+const POOL: u32 = 2 * AGENTS as u32 + 64;
+
+fn pooling() -> HostConfig {
+    HostConfig {
+        allocator: Allocator::Pooling {
+            instances: POOL,
+            memory_per_instance: 64 << 20,
+        },
+        ..HostConfig::default()
+    }
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    pages * page
+}
+
+fn per_us(total: Duration, n: usize) -> f64 {
+    total.as_secs_f64() * 1e6 / n as f64
+}
+
+/// Counts the replies it receives.
+struct Sink(Arc<AtomicU64>);
+
+impl Agent for Sink {
+    fn handle(&mut self, _ctx: &mut Context<'_>, _msg: &Message) -> Result<(), AgentError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Raw wasmtime: fresh store + `InstancePre::instantiate` + drop.
+fn raw_instantiate_us(module: &WasmModule) -> f64 {
+    let start = Instant::now();
+    for _ in 0..AGENTS {
+        drop(black_box(module.instantiate_raw().expect("instantiate")));
+    }
+    per_us(start.elapsed(), AGENTS)
+}
+
+/// Raw wasmtime with the whole batch alive at once (fresh pool slots).
+fn raw_batch_us(module: &WasmModule) -> f64 {
+    let mut live = Vec::with_capacity(AGENTS);
+    let start = Instant::now();
+    for _ in 0..AGENTS {
+        live.push(module.instantiate_raw().expect("instantiate"));
+    }
+    let elapsed = start.elapsed();
+    drop(live);
+    per_us(elapsed, AGENTS)
+}
+
+/// `orch.spawn` of a batch of agents (each ready to receive on return).
+async fn spawn_batch_us<A: Agent>(spec: &AgentSpec<A>) -> f64 {
+    let orch = Orchestrator::new();
+    let start = Instant::now();
+    for _ in 0..AGENTS {
+        orch.spawn(spec.clone()).expect("spawn");
+    }
+    let elapsed = start.elapsed();
+    orch.shutdown(Duration::from_secs(10)).await;
+    per_us(elapsed, AGENTS)
+}
+
+/// Routes `MESSAGES` round-robin to `AGENTS` echo agents whose replies go
+/// to one sink; returns messages per second (request + reply delivered).
+async fn throughput<A: Agent>(spec: AgentSpec<A>) -> f64 {
+    let orch = Orchestrator::with_config(OrchestratorConfig {
+        cpu_accounting: false,
+        ..OrchestratorConfig::default()
+    });
+    let ids = orch.spawn_many(&spec, AGENTS).expect("spawn");
+    let count = Arc::new(AtomicU64::new(0));
+    let c = count.clone();
+    let sink = orch
+        .spawn(AgentSpec::new(move || Sink(c.clone())).mailbox_capacity(MESSAGES as usize))
+        .expect("sink");
+    let payload = bytes::Bytes::from_static(b"0123456789abcdef");
+    let start = Instant::now();
+    for i in 0..MESSAGES {
+        let to = ids[(i as usize) % ids.len()];
+        let msg = Message::new(to, Performative::Inform, payload.clone()).with_sender(sink);
+        orch.send(msg).await.expect("send");
+    }
+    while count.load(Ordering::Relaxed) < MESSAGES {
+        if start.elapsed() > Duration::from_secs(120) {
+            eprintln!("throughput run timed out: {} replies", count.load(Ordering::Relaxed));
+            break;
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let rate = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    orch.shutdown(Duration::from_secs(10)).await;
+    rate
+}
+
+/// Median request->reply time through the orchestrator, in µs.
+async fn request_rtt_us(orch: &Orchestrator, id: AgentId) -> f64 {
+    let mut times: Vec<Duration> = (0..20_000).map(|_| Duration::ZERO).collect();
+    for t in &mut times {
+        let start = Instant::now();
+        orch.request(Message::request(id, "ping"), Duration::from_secs(1))
+            .await
+            .expect("reply");
+        *t = start.elapsed();
+    }
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1e6
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    println!("caxton-wasm figures ({AGENTS} agents per batch)");
+    let host = WasmHost::new(pooling()).expect("pooling host");
+    let on_demand = WasmHost::new(HostConfig::on_demand()).expect("on-demand host");
+    let limits = AgentLimits::default();
+
+    // Compile and cache.
+    let start = Instant::now();
+    host.compile_uncached(guests::ECHO).expect("compile");
+    let compile = start.elapsed();
+    let start = Instant::now();
+    let echo = host.load(guests::ECHO).expect("load echo");
+    let load = start.elapsed();
+    let start = Instant::now();
+    host.load(guests::ECHO).expect("load echo again");
+    let reload = start.elapsed();
+    println!(
+        "compile echo.wasm ({} bytes): {:.1} ms uncached; load {:.1} ms ({:?}); second load {:.1} us (memory cache)",
+        guests::ECHO.len(),
+        compile.as_secs_f64() * 1e3,
+        load.as_secs_f64() * 1e3,
+        echo.origin(),
+        reload.as_secs_f64() * 1e6,
+    );
+    let echo_od = on_demand.load(guests::ECHO).expect("load echo on-demand");
+
+    // Memory per live agent: first, before other phases free heap that new
+    // agents could reuse, and on a fresh pool so no slot is warm.
+    {
+        let mem_host = WasmHost::new(pooling()).expect("host");
+        let echo_fresh = mem_host.load(guests::ECHO).expect("load echo");
+        let orch = Orchestrator::new();
+        let before = rss_bytes();
+        let ids = orch.spawn_many(&echo_fresh.spec(limits), AGENTS).expect("spawn");
+        for &id in &ids {
+            let _ = orch.request(Message::request(id, "x"), Duration::from_secs(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let after = rss_bytes();
+        let linear: u64 = ids
+            .iter()
+            .filter_map(|&id| orch.stats(id).and_then(|s| s.memory_bytes))
+            .sum();
+        println!(
+            "memory per live WASM echo agent (after one message): {:.2} KiB RSS (delta / {AGENTS}), linear memory {:.0} KiB reserved each",
+            after.saturating_sub(before) as f64 / 1024.0 / AGENTS as f64,
+            linear as f64 / 1024.0 / AGENTS as f64
+        );
+        orch.shutdown(Duration::from_secs(10)).await;
+    }
+
+    // Spawn.
+    let raw_pool = raw_instantiate_us(&echo);
+    let raw_od = raw_instantiate_us(&echo_od);
+    let raw_batch_pool = raw_batch_us(&echo);
+    let raw_batch_od = raw_batch_us(&echo_od);
+    println!(
+        "raw wasmtime instantiate: create+drop loop pooling {raw_pool:.2} us, on-demand {raw_od:.2} us; {AGENTS} kept alive pooling {raw_batch_pool:.2} us, on-demand {raw_batch_od:.2} us"
+    );
+    let start = Instant::now();
+    let held: Vec<_> = (0..AGENTS)
+        .map(|_| echo.instantiate(limits).expect("instance"))
+        .collect();
+    let agent_inst = per_us(start.elapsed(), AGENTS);
+    drop(held);
+    println!(
+        "WasmAgent instantiate ({AGENTS} kept alive, store + instance + ABI exports resolved): {agent_inst:.2} us"
+    );
+    // Agent spawn through the orchestrator. Cold: a fresh pool whose slots
+    // were never used; reused: the same slots again; prewarmed: a fresh
+    // pool after `WasmModule::prewarm`.
+    let spawn_od = spawn_batch_us(&echo_od.spec(limits)).await;
+    let (cold, reused) = {
+        let spawn_host = WasmHost::new(pooling()).expect("host");
+        let echo_spawn = spawn_host.load(guests::ECHO).expect("load echo");
+        let cold = spawn_batch_us(&echo_spawn.spec(limits)).await;
+        (cold, spawn_batch_us(&echo_spawn.spec(limits)).await)
+    };
+    let prewarmed = {
+        let spawn_host = WasmHost::new(pooling()).expect("host");
+        let echo_spawn = spawn_host.load(guests::ECHO).expect("load echo");
+        let start = Instant::now();
+        echo_spawn.prewarm(AGENTS).expect("prewarm");
+        let prewarm_ms = start.elapsed().as_secs_f64() * 1e3;
+        let us = spawn_batch_us(&echo_spawn.spec(limits)).await;
+        println!("prewarm({AGENTS}) took {prewarm_ms:.1} ms");
+        us
+    };
+    let spawn_native = spawn_batch_us(&AgentSpec::new(|| native::Echo)).await;
+    println!(
+        "agent spawn (orch.spawn x{AGENTS}, ready to receive), WASM pooling+InstancePre: cold pool {cold:.2} us, reused slots {reused:.2} us, prewarmed {prewarmed:.2} us; WASM on-demand {spawn_od:.2} us; native {spawn_native:.2} us"
+    );
+
+    // Host -> guest round trip.
+    let mut agent = echo.instantiate(limits).expect("instance");
+    let payload = [7u8; 16];
+    for _ in 0..10_000 {
+        agent.call(Performative::Inform, &payload).expect("call");
+    }
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        black_box(agent.call(Performative::Inform, black_box(&payload)).expect("call"));
+    }
+    let call_ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS);
+    let orch = Orchestrator::new();
+    let wasm_id = orch.spawn(echo.spec(limits)).expect("spawn");
+    let native_id = orch.spawn(AgentSpec::new(|| native::Echo)).expect("spawn");
+    let rtt_wasm = request_rtt_us(&orch, wasm_id).await;
+    let rtt_native = request_rtt_us(&orch, native_id).await;
+    orch.shutdown(Duration::from_secs(5)).await;
+    println!(
+        "host->guest echo call (copy in, handle, reply copied out): {call_ns:.0} ns; orch.request round trip p50: WASM {rtt_wasm:.2} us, native {rtt_native:.2} us"
+    );
+
+    // Compute kernel, under each CPU-limit mechanism.
+    let req = caxton_kernels::encode_request(0x9e37_79b9_7f4a_7c15, 4_000);
+    for (label, cpu) in [
+        ("epoch", CpuMode::default()),
+        ("fuel", CpuMode::Fuel),
+        ("no CPU limit", CpuMode::Off),
+    ] {
+        let h = WasmHost::new(HostConfig {
+            cpu,
+            allocator: Allocator::Pooling {
+                instances: 4,
+                memory_per_instance: 64 << 20,
+            },
+            ..HostConfig::default()
+        })
+        .expect("host");
+        let compute = h.load(guests::COMPUTE).expect("load compute");
+        let mut wasm_compute = compute.instantiate(limits.cpu_time(None).fuel(None)).expect("instance");
+        // Best of several interleaved runs, to shed noise from other load.
+        let reps = 20;
+        let mut best_wasm = Duration::MAX;
+        let mut best_native = Duration::MAX;
+        for _ in 0..7 {
+            let start = Instant::now();
+            for _ in 0..reps {
+                wasm_compute.call(Performative::Request, &req).expect("compute");
+            }
+            best_wasm = best_wasm.min(start.elapsed());
+            let start = Instant::now();
+            for _ in 0..reps {
+                black_box(caxton_kernels::handle_request(black_box(&req)));
+            }
+            best_native = best_native.min(start.elapsed());
+        }
+        println!(
+            "compute kernel (collatz_mix, 4000 rounds), {label}: WASM {:.0} us, native {:.0} us, WASM/native ratio {:.2}",
+            per_us(best_wasm, reps),
+            per_us(best_native, reps),
+            best_wasm.as_secs_f64() / best_native.as_secs_f64()
+        );
+    }
+    drop(agent);
+
+    // Routed throughput, best of three interleaved runs each.
+    let (mut wasm_rate, mut native_rate) = (0f64, 0f64);
+    for _ in 0..3 {
+        wasm_rate = wasm_rate.max(throughput(echo.spec(limits)).await);
+        native_rate = native_rate.max(throughput(AgentSpec::new(|| native::Echo)).await);
+    }
+    println!(
+        "routed throughput (best of 3), {MESSAGES} msgs to {AGENTS} echo agents (replies to one sink): WASM {:.2} M msg/s, native {:.2} M msg/s, WASM/native {:.0} %",
+        wasm_rate / 1e6,
+        native_rate / 1e6,
+        100.0 * wasm_rate / native_rate
+    );
+}

@@ -1,0 +1,332 @@
+//! [`WasmAgent`]: one guest instance behind the [`caxton_runtime::Agent`]
+//! trait, plus the host functions the guest imports.
+
+use bytes::Bytes;
+use caxton_runtime::{Agent, AgentError, AgentId, Context, FaultKind, Message, Performative};
+use wasmtime::{Caller, Engine, Extern, Linker, Memory, Store, TypedFunc};
+
+use crate::abi;
+use crate::config::CpuMode;
+use crate::limits::{AgentLimits, Limiter};
+use crate::module::WasmModule;
+use crate::trap;
+
+/// Epoch deadline standing for "no CPU limit".
+const NO_DEADLINE: u64 = 1 << 48;
+
+/// Host-side state of one instance (the wasmtime store's data).
+pub struct HostState {
+    limiter: Limiter,
+    memory: Option<Memory>,
+    outbox: Vec<Outgoing>,
+}
+
+impl HostState {
+    pub(crate) fn new(max_memory: usize) -> Self {
+        Self {
+            limiter: Limiter { max_memory, hit: false },
+            memory: None,
+            outbox: Vec::new(),
+        }
+    }
+}
+
+/// A message the guest asked to send during a call; applied when the call
+/// returns without trapping.
+enum Outgoing {
+    Reply(Performative, Bytes),
+    Send(AgentId, Performative, Bytes),
+}
+
+/// Status codes the host functions return to the guest.
+mod status {
+    pub const OK: u32 = 0;
+    pub const BAD_PERFORMATIVE: u32 = 1;
+    pub const OUT_OF_BOUNDS: u32 = 2;
+    pub const BAD_RECEIVER: u32 = 3;
+}
+
+/// Copies `len` bytes at `ptr` out of the caller's memory.
+fn read_guest(caller: &Caller<'_, HostState>, ptr: u32, len: u32) -> Option<Bytes> {
+    let memory = caller.data().memory?;
+    let start = ptr as usize;
+    let bytes = memory.data(caller).get(start..start.checked_add(len as usize)?)?;
+    Some(Bytes::copy_from_slice(bytes))
+}
+
+fn performative(code: u32) -> Option<Performative> {
+    u8::try_from(code).ok().and_then(Performative::from_u8)
+}
+
+/// The linker with the ABI's host functions (`caxton::reply`, `caxton::send`).
+pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    linker.func_wrap(
+        abi::IMPORT_MODULE,
+        abi::REPLY,
+        |mut caller: Caller<'_, HostState>, perf: u32, ptr: u32, len: u32| -> u32 {
+            let Some(perf) = performative(perf) else {
+                return status::BAD_PERFORMATIVE;
+            };
+            let Some(payload) = read_guest(&caller, ptr, len) else {
+                return status::OUT_OF_BOUNDS;
+            };
+            caller.data_mut().outbox.push(Outgoing::Reply(perf, payload));
+            status::OK
+        },
+    )?;
+    linker.func_wrap(
+        abi::IMPORT_MODULE,
+        abi::SEND,
+        |mut caller: Caller<'_, HostState>, to: u64, perf: u32, ptr: u32, len: u32| -> u32 {
+            let Some(to) = AgentId::new(to) else {
+                return status::BAD_RECEIVER;
+            };
+            let Some(perf) = performative(perf) else {
+                return status::BAD_PERFORMATIVE;
+            };
+            let Some(payload) = read_guest(&caller, ptr, len) else {
+                return status::OUT_OF_BOUNDS;
+            };
+            caller.data_mut().outbox.push(Outgoing::Send(to, perf, payload));
+            status::OK
+        },
+    )?;
+    Ok(linker)
+}
+
+/// The CPU budget armed before each call into the guest.
+#[derive(Clone, Copy, Debug)]
+enum Budget {
+    EpochTicks(u64),
+    Fuel(u64),
+    None,
+}
+
+/// One WASM guest instance, driven by the orchestrator like a native agent.
+pub struct WasmAgent {
+    store: Store<HostState>,
+    memory: Memory,
+    inbox: TypedFunc<u32, u32>,
+    handle: TypedFunc<(u32, u64, u32), u32>,
+    checkpoint: Option<(TypedFunc<(), u64>, TypedFunc<u32, u32>)>,
+    budget: Budget,
+    inbox_ptr: u32,
+    inbox_cap: u32,
+}
+
+impl std::fmt::Debug for WasmAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmAgent")
+            .field("memory_bytes", &self.memory.data_size(&self.store))
+            .field("budget", &self.budget)
+            .finish()
+    }
+}
+
+fn missing(what: &str) -> AgentError {
+    AgentError::fault(FaultKind::Other, format!("instance lacks {what}"))
+}
+
+impl WasmAgent {
+    pub(crate) fn new(module: &WasmModule, limits: AgentLimits) -> Result<Self, AgentError> {
+        let inner = &module.inner;
+        let budget = match inner.host.inner.config.cpu {
+            CpuMode::Epoch { tick } => Budget::EpochTicks(match limits.cpu_time {
+                // +1: the next tick may come right after the deadline is set.
+                Some(t) => (t.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).saturating_add(1),
+                None => NO_DEADLINE,
+            }),
+            CpuMode::Fuel => Budget::Fuel(limits.fuel.unwrap_or(u64::MAX)),
+            CpuMode::Off => Budget::None,
+        };
+        let mut store = Store::new(&inner.host.inner.engine, HostState::new(limits.max_memory));
+        store.limiter(|s| &mut s.limiter);
+        arm(&mut store, budget);
+        let instance = inner
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| trap::fault(&e, store.data().limiter.hit))?;
+        let mut get = |export| instance.get_module_export(&mut store, export);
+        let memory = get(&inner.exports.memory)
+            .and_then(Extern::into_memory)
+            .ok_or_else(|| missing(abi::MEMORY))?;
+        let inbox = get(&inner.exports.inbox)
+            .and_then(Extern::into_func)
+            .ok_or_else(|| missing(abi::INBOX))?;
+        let handle = get(&inner.exports.handle)
+            .and_then(Extern::into_func)
+            .ok_or_else(|| missing(abi::HANDLE))?;
+        let checkpoint = match &inner.exports.checkpoint {
+            Some((snapshot, restore)) => Some((
+                get(snapshot)
+                    .and_then(Extern::into_func)
+                    .ok_or_else(|| missing(abi::SNAPSHOT))?,
+                get(restore)
+                    .and_then(Extern::into_func)
+                    .ok_or_else(|| missing(abi::RESTORE))?,
+            )),
+            None => None,
+        };
+        let typed_err = |e: wasmtime::Error| AgentError::fault(FaultKind::Other, format!("{e}"));
+        let inbox = inbox.typed(&store).map_err(typed_err)?;
+        let handle = handle.typed(&store).map_err(typed_err)?;
+        let checkpoint = match checkpoint {
+            Some((s, r)) => Some((s.typed(&store).map_err(typed_err)?, r.typed(&store).map_err(typed_err)?)),
+            None => None,
+        };
+        store.data_mut().memory = Some(memory);
+        Ok(Self {
+            store,
+            memory,
+            inbox,
+            handle,
+            checkpoint,
+            budget,
+            inbox_ptr: 0,
+            inbox_cap: 0,
+        })
+    }
+
+    /// Delivers one payload outside any orchestrator (for benchmarks and
+    /// tests of the raw host->guest path): the same copy-in and call as a
+    /// routed message, with the guest's outgoing messages counted and then
+    /// dropped. Returns how many the guest queued.
+    pub fn call(&mut self, performative: Performative, payload: &[u8]) -> Result<usize, AgentError> {
+        let len = self.write_inbox(payload)?;
+        arm(&mut self.store, self.budget);
+        match self.handle.call(&mut self.store, (performative as u32, 0, len)) {
+            Ok(0) => {
+                let outbox = &mut self.store.data_mut().outbox;
+                let n = outbox.len();
+                outbox.clear();
+                Ok(n)
+            }
+            Ok(code) => {
+                self.store.data_mut().outbox.clear();
+                Err(AgentError::handler(format!("guest handler returned status {code}")))
+            }
+            Err(e) => Err(self.fault(&e)),
+        }
+    }
+
+    /// Current linear-memory size in bytes.
+    pub fn linear_memory_bytes(&self) -> usize {
+        self.memory.data_size(&self.store)
+    }
+
+    fn fault(&mut self, err: &wasmtime::Error) -> AgentError {
+        self.store.data_mut().outbox.clear();
+        trap::fault(err, self.store.data().limiter.hit)
+    }
+
+    /// Copies `bytes` into the guest's inbox, asking for a bigger inbox
+    /// when needed. Returns the length as the ABI's `u32`.
+    fn write_inbox(&mut self, bytes: &[u8]) -> Result<u32, AgentError> {
+        let len = u32::try_from(bytes.len()).map_err(|_| AgentError::handler("payload over 4 GiB"))?;
+        if len > self.inbox_cap {
+            arm(&mut self.store, self.budget);
+            self.inbox_ptr = self.inbox.call(&mut self.store, len).map_err(|e| self.fault(&e))?;
+            self.inbox_cap = len;
+        }
+        let start = self.inbox_ptr as usize;
+        let dst = self
+            .memory
+            .data_mut(&mut self.store)
+            .get_mut(start..start + bytes.len())
+            .ok_or_else(|| AgentError::fault(FaultKind::MemoryOutOfBounds, "guest inbox lies outside its memory"))?;
+        dst.copy_from_slice(bytes);
+        Ok(len)
+    }
+
+    /// Applies the sends the guest queued during a successful call.
+    fn flush(&mut self, ctx: &mut Context<'_>) -> Result<(), AgentError> {
+        let mut outbox = std::mem::take(&mut self.store.data_mut().outbox);
+        let mut first_err = None;
+        for out in outbox.drain(..) {
+            let res = match out {
+                Outgoing::Reply(perf, payload) => ctx.reply(perf, payload),
+                Outgoing::Send(to, perf, payload) => ctx.send(Message::new(to, perf, payload)),
+            };
+            if let Err(e) = res {
+                first_err.get_or_insert(e);
+            }
+        }
+        self.store.data_mut().outbox = outbox;
+        match first_err {
+            None => Ok(()),
+            Some(e) => Err(AgentError::handler(e.to_string())),
+        }
+    }
+}
+
+/// Sets the per-call CPU budget.
+fn arm(store: &mut Store<HostState>, budget: Budget) {
+    match budget {
+        Budget::EpochTicks(ticks) => store.set_epoch_deadline(ticks),
+        Budget::Fuel(fuel) => {
+            // Only fails when fuel is disabled, which `Budget::Fuel` rules out.
+            let _ = store.set_fuel(fuel);
+        }
+        Budget::None => {}
+    }
+}
+
+impl Agent for WasmAgent {
+    fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
+        let len = self.write_inbox(&msg.payload)?;
+        let sender = msg.sender.map_or(0, AgentId::get);
+        arm(&mut self.store, self.budget);
+        match self
+            .handle
+            .call(&mut self.store, (msg.performative as u32, sender, len))
+        {
+            Ok(code) => {
+                let sent = self.flush(ctx);
+                if code != 0 {
+                    return Err(AgentError::handler(format!("guest handler returned status {code}")));
+                }
+                sent
+            }
+            Err(e) => Err(self.fault(&e)),
+        }
+    }
+
+    fn snapshot(&mut self) -> Result<Option<Bytes>, AgentError> {
+        let Some((snapshot, _)) = self.checkpoint.clone() else {
+            return Ok(None);
+        };
+        arm(&mut self.store, self.budget);
+        let packed = snapshot.call(&mut self.store, ()).map_err(|e| self.fault(&e))?;
+        if packed == abi::NO_STATE {
+            return Ok(None);
+        }
+        let (ptr, len) = ((packed & 0xffff_ffff) as usize, (packed >> 32) as usize);
+        let state =
+            self.memory.data(&self.store).get(ptr..ptr + len).ok_or_else(|| {
+                AgentError::fault(FaultKind::MemoryOutOfBounds, "guest snapshot lies outside its memory")
+            })?;
+        Ok(Some(Bytes::copy_from_slice(state)))
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), AgentError> {
+        let Some((_, restore)) = self.checkpoint.clone() else {
+            return if state.is_empty() {
+                Ok(())
+            } else {
+                Err(AgentError::handler("module has no caxton_restore export"))
+            };
+        };
+        let len = self.write_inbox(state)?;
+        arm(&mut self.store, self.budget);
+        match restore.call(&mut self.store, len) {
+            Ok(0) => Ok(()),
+            Ok(code) => Err(AgentError::handler(format!("guest refused the state (status {code})"))),
+            Err(e) => Err(self.fault(&e)),
+        }
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        Some(self.linear_memory_bytes() as u64)
+    }
+}

@@ -1,0 +1,11 @@
+//! The bundled guest agents, built from `guests/` by this crate's build
+//! script for `wasm32-unknown-unknown`.
+
+/// Replies with its payload; `forward:` + 8-byte id + body sends the body on.
+pub const ECHO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/echo.wasm"));
+/// Counts messages, replies to `count`, traps on `trap`; checkpointable.
+pub const COUNTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/counter.wasm"));
+/// Runs `caxton_kernels::handle_request`, the twin of [`crate::native::Compute`].
+pub const COMPUTE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compute.wasm"));
+/// Misbehaves on command: `loop`, `grow`, `unreachable`, `oob`, `stack`, `fail`.
+pub const MISBEHAVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/misbehave.wasm"));

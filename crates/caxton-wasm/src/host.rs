@@ -1,0 +1,138 @@
+//! The host: one shared wasmtime [`Engine`], the [`Linker`] with the ABI's
+//! host functions, the module cache and the epoch ticker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+
+use crate::agent::{self, HostState};
+use crate::cache::{self, ModuleCache, ModuleOrigin};
+use crate::config::{Allocator, CpuMode, HostConfig};
+use crate::error::{HostError, LoadError};
+use crate::module::WasmModule;
+use crate::ticker::Ticker;
+
+/// Hosts WASM agents: compiles and caches modules, and prepares them for
+/// fast instantiation. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct WasmHost {
+    pub(crate) inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) config: HostConfig,
+    cache: ModuleCache,
+    _ticker: Option<Ticker>,
+}
+
+impl std::fmt::Debug for WasmHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmHost").field("config", &self.inner.config).finish()
+    }
+}
+
+impl WasmHost {
+    /// Builds a host: the engine (reserving the pool, if pooling), the
+    /// linker, the cache directory and, in epoch mode, the ticker thread.
+    pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let engine = Engine::new(&engine_config(&config)).map_err(|e| HostError::Engine(format!("{e}")))?;
+        let linker = agent::linker(&engine).map_err(|e| HostError::Engine(format!("{e}")))?;
+        let dir = if config.no_disk_cache {
+            None
+        } else {
+            let dir = cache_dir(&config);
+            std::fs::create_dir_all(&dir).map_err(|source| HostError::CacheDir {
+                path: dir.clone(),
+                source,
+            })?;
+            Some(dir)
+        };
+        let cache = ModuleCache::new(&engine, dir);
+        let ticker = match config.cpu {
+            CpuMode::Epoch { tick } => Some(Ticker::start(engine.clone(), tick).map_err(HostError::Ticker)?),
+            CpuMode::Fuel | CpuMode::Off => None,
+        };
+        Ok(Self {
+            inner: Arc::new(HostInner {
+                engine,
+                linker,
+                config,
+                cache,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The shared engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The configuration this host was built with.
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// Loads a module: from the in-memory cache, else the disk cache, else
+    /// by compiling it (synchronously; run it off async workers). The module
+    /// is checked against the guest ABI and prepared for instantiation.
+    pub fn load(&self, bytes: &[u8]) -> Result<WasmModule, LoadError> {
+        let (module, origin) = self.inner.cache.get_or_compile(&self.inner.engine, bytes)?;
+        WasmModule::prepare(self.clone(), module, origin)
+    }
+
+    /// Compiles a module without consulting or filling any cache, e.g. to
+    /// time compilation.
+    pub fn compile_uncached(&self, bytes: &[u8]) -> Result<WasmModule, LoadError> {
+        let module = cache::compile(&self.inner.engine, bytes)?;
+        WasmModule::prepare(self.clone(), module, ModuleOrigin::Compiled)
+    }
+}
+
+fn cache_dir(config: &HostConfig) -> PathBuf {
+    config
+        .cache_dir
+        .clone()
+        .or_else(|| std::env::var_os("CAXTON_WASM_CACHE").map(PathBuf::from))
+        .unwrap_or_else(|| std::env::temp_dir().join("caxton-wasm-cache"))
+}
+
+fn engine_config(config: &HostConfig) -> Config {
+    let mut cfg = Config::new();
+    match config.allocator {
+        Allocator::Pooling {
+            instances,
+            memory_per_instance,
+        } => {
+            let mut pool = PoolingAllocationConfig::new();
+            pool.total_core_instances(instances)
+                .total_memories(instances)
+                .total_tables(instances)
+                .max_memory_size(memory_per_instance)
+                // Keep every freed slot's memory image mapped (pages are
+                // still decommitted), so a respawn skips re-mapping it.
+                .max_unused_warm_slots(instances);
+            cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        Allocator::OnDemand => {
+            cfg.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        }
+    }
+    cfg.memory_init_cow(true);
+    match config.cpu {
+        CpuMode::Epoch { .. } => {
+            cfg.epoch_interruption(true);
+        }
+        CpuMode::Fuel => {
+            cfg.consume_fuel(true);
+        }
+        CpuMode::Off => {}
+    }
+    if let Some(stack) = config.max_wasm_stack {
+        cfg.max_wasm_stack(stack);
+    }
+    cfg
+}

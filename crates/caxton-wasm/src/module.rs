@@ -1,0 +1,130 @@
+//! A loaded, ABI-checked module, pre-instantiated for fast spawns.
+
+use std::sync::Arc;
+
+use caxton_runtime::{AgentError, AgentSpec};
+use wasmtime::{InstancePre, Module, ModuleExport};
+
+use crate::abi;
+use crate::agent::{HostState, WasmAgent};
+use crate::cache::ModuleOrigin;
+use crate::error::LoadError;
+use crate::host::WasmHost;
+use crate::limits::AgentLimits;
+
+/// A guest module ready to spawn agents from. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct WasmModule {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) host: WasmHost,
+    pub(crate) module: Module,
+    pub(crate) pre: InstancePre<HostState>,
+    pub(crate) exports: Exports,
+    origin: ModuleOrigin,
+}
+
+/// Pre-resolved export indices (no name lookups per spawn).
+pub(crate) struct Exports {
+    pub(crate) memory: ModuleExport,
+    pub(crate) inbox: ModuleExport,
+    pub(crate) handle: ModuleExport,
+    pub(crate) checkpoint: Option<(ModuleExport, ModuleExport)>,
+}
+
+impl std::fmt::Debug for WasmModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmModule")
+            .field("origin", &self.inner.origin)
+            .field("checkpointable", &self.is_checkpointable())
+            .finish()
+    }
+}
+
+impl WasmModule {
+    pub(crate) fn prepare(host: WasmHost, module: Module, origin: ModuleOrigin) -> Result<Self, LoadError> {
+        let checkpointable = abi::check(&module)?;
+        let index = |name: &'static str| module.get_export_index(name).ok_or(LoadError::MissingExport(name));
+        let exports = Exports {
+            memory: index(abi::MEMORY)?,
+            inbox: index(abi::INBOX)?,
+            handle: index(abi::HANDLE)?,
+            checkpoint: if checkpointable {
+                Some((index(abi::SNAPSHOT)?, index(abi::RESTORE)?))
+            } else {
+                None
+            },
+        };
+        let pre = host
+            .inner
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| LoadError::Prepare(format!("{e}")))?;
+        Ok(Self {
+            inner: Arc::new(ModuleInner {
+                host,
+                module,
+                pre,
+                exports,
+                origin,
+            }),
+        })
+    }
+
+    /// Where this module came from (compiled now, or a cache).
+    pub fn origin(&self) -> ModuleOrigin {
+        self.inner.origin
+    }
+
+    /// Whether the module exports `caxton_snapshot` / `caxton_restore`.
+    pub fn is_checkpointable(&self) -> bool {
+        self.inner.exports.checkpoint.is_some()
+    }
+
+    /// The compiled wasmtime module.
+    pub fn module(&self) -> &Module {
+        &self.inner.module
+    }
+
+    /// The host this module was loaded by.
+    pub fn host(&self) -> &WasmHost {
+        &self.inner.host
+    }
+
+    /// Creates one agent instance under `limits` (a store, an instance from
+    /// the pre-instantiated module, and the ABI functions resolved).
+    pub fn instantiate(&self, limits: AgentLimits) -> Result<WasmAgent, AgentError> {
+        WasmAgent::new(self, limits)
+    }
+
+    /// An orchestrator spawn spec whose factory instantiates this module
+    /// under `limits` (again on every supervised restart).
+    pub fn spec(&self, limits: AgentLimits) -> AgentSpec<WasmAgent> {
+        let module = self.clone();
+        AgentSpec::try_new(move || module.instantiate(limits))
+    }
+
+    /// Instantiates `n` instances at once and drops them, so that with the
+    /// pooling allocator `n` pool slots hold this module's memory image
+    /// and resident instance state, and the next `n` spawns skip that
+    /// first-use cost. A no-op in effect with the on-demand allocator.
+    pub fn prewarm(&self, n: usize) -> wasmtime::Result<()> {
+        let stores = (0..n)
+            .map(|_| self.instantiate_raw())
+            .collect::<wasmtime::Result<Vec<_>>>()?;
+        drop(stores);
+        Ok(())
+    }
+
+    /// Raw wasmtime instantiation (a fresh store plus
+    /// `InstancePre::instantiate`, no ABI lookups), for comparing the
+    /// agent spawn cost with wasmtime's own.
+    pub fn instantiate_raw(&self) -> wasmtime::Result<wasmtime::Store<HostState>> {
+        let mut store = wasmtime::Store::new(&self.inner.host.inner.engine, HostState::new(usize::MAX));
+        store.set_epoch_deadline(1 << 40);
+        self.inner.pre.instantiate(&mut store)?;
+        Ok(store)
+    }
+}

@@ -1,0 +1,126 @@
+//! Every trap becomes a typed fault; the supervisor restarts the agent and
+//! the orchestrator keeps serving everyone else.
+
+mod common;
+
+use caxton_runtime::{AgentSpec, DeadLetterReason, FaultKind, Message, Orchestrator, RequestError, RestartPolicy};
+use caxton_wasm::{CpuMode, HostConfig, WasmHost, guests, native};
+use common::{T, limits};
+
+async fn assert_fault(host: &WasmHost, command: &'static str, kind: FaultKind) {
+    let orch = Orchestrator::new();
+    let module = host.load(guests::MISBEHAVE).expect("load misbehave");
+    let bad = orch.spawn(module.spec(limits())).unwrap();
+    let echo = orch.spawn(host.load(guests::ECHO).unwrap().spec(limits())).unwrap();
+    let twin = orch.spawn(AgentSpec::new(|| native::Echo)).unwrap();
+
+    let err = orch
+        .request(Message::request(bad, command), T)
+        .await
+        .expect_err("the command must fault");
+    assert!(
+        matches!(err, RequestError::Failed { agent, .. } if agent == bad),
+        "{command}: {err:?}"
+    );
+
+    // The dead letter is recorded just after the caller hears of the failure.
+    let is_ours = |d: &caxton_runtime::DeadLetter| &d.message.payload[..] == command.as_bytes();
+    assert!(common::eventually(|| orch.recent_dead_letters().iter().any(is_ours)).await);
+    let dead = orch.recent_dead_letters();
+    let faulted = dead
+        .iter()
+        .find(|d| &d.message.payload[..] == command.as_bytes())
+        .unwrap_or_else(|| panic!("{command}: no dead letter in {dead:?}"));
+    assert!(
+        matches!(&faulted.reason, DeadLetterReason::Fault { kind: k, .. } if *k == kind),
+        "{command}: {:?}",
+        faulted.reason
+    );
+
+    // The agent was restarted and serves again; so do the others.
+    let ok = orch.request(Message::request(bad, "hello"), T).await.unwrap();
+    assert_eq!(&ok.payload[..], b"ok");
+    // Stats are published per batch, so they may trail the reply a little.
+    let restarted = common::eventually(|| {
+        orch.stats(bad)
+            .is_some_and(|s| s.restarts == 1 && s.recovery_times.len() == 1)
+    })
+    .await;
+    assert!(restarted, "{command}: {:?}", orch.stats(bad));
+    for id in [echo, twin] {
+        let reply = orch.request(Message::request(id, "still here"), T).await.unwrap();
+        assert_eq!(&reply.payload[..], b"still here");
+    }
+    orch.shutdown(T).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_loop_hits_the_epoch_cpu_limit() {
+    assert_fault(&common::host(), "loop", FaultKind::CpuLimit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_loop_runs_out_of_fuel() {
+    let host = WasmHost::new(HostConfig {
+        cpu: CpuMode::Fuel,
+        ..common::config()
+    })
+    .unwrap();
+    assert_fault(&host, "loop", FaultKind::CpuLimit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_growth_hits_the_memory_limit() {
+    assert_fault(&common::host(), "grow", FaultKind::MemoryLimit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_traps() {
+    assert_fault(&common::host(), "unreachable", FaultKind::Unreachable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_bounds_access_traps() {
+    assert_fault(&common::host(), "oob", FaultKind::MemoryOutOfBounds).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stack_overflow_traps() {
+    assert_fault(&common::host(), "stack", FaultKind::StackOverflow).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_handler_errors_are_dead_letters_without_restart() {
+    let host = common::host();
+    let orch = Orchestrator::new();
+    let bad = orch
+        .spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits()))
+        .unwrap();
+    let err = orch.request(Message::request(bad, "fail"), T).await.unwrap_err();
+    assert!(matches!(err, RequestError::Failed { .. }), "{err:?}");
+    assert!(common::eventually(|| !orch.recent_dead_letters().is_empty()).await);
+    let dead = orch.recent_dead_letters();
+    assert!(matches!(&dead[0].reason, DeadLetterReason::HandlerError(_)), "{dead:?}");
+    assert_eq!(orch.stats(bad).unwrap().restarts, 0);
+    orch.shutdown(T).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_faults_exhaust_the_restart_policy() {
+    let host = common::host();
+    let orch = Orchestrator::new();
+    let spec = host
+        .load(guests::MISBEHAVE)
+        .unwrap()
+        .spec(limits())
+        .restart_policy(RestartPolicy {
+            max_restarts: 1,
+            window: std::time::Duration::from_secs(60),
+        });
+    let bad = orch.spawn(spec).unwrap();
+    for _ in 0..2 {
+        let _ = orch.request(Message::request(bad, "unreachable"), T).await;
+    }
+    assert!(common::eventually(|| orch.failures().iter().any(|f| f.agent == bad)).await);
+    orch.shutdown(T).await;
+}

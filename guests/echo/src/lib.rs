@@ -1,0 +1,24 @@
+//! Echo guest: replies with the payload it got. A payload of
+//! `forward:` + 8-byte little-endian agent id + rest sends `rest` to that
+//! agent instead (WASM -> native messaging).
+use caxton_guest::{Agent, Incoming, performative, reply, send};
+
+#[derive(Default)]
+struct Echo;
+
+const FORWARD: &[u8] = b"forward:";
+
+impl Agent for Echo {
+    fn handle(&mut self, msg: &Incoming<'_>) -> Result<(), u32> {
+        if let Some(rest) = msg.payload.strip_prefix(FORWARD) {
+            let (to, body) = rest.split_at_checked(8).ok_or(2u32)?;
+            let to = u64::from_le_bytes(to.try_into().map_err(|_| 2u32)?);
+            send(to, performative::INFORM, body);
+            return Ok(());
+        }
+        reply(performative::INFORM, msg.payload);
+        Ok(())
+    }
+}
+
+caxton_guest::export_agent!(Echo);

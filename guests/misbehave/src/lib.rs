@@ -1,0 +1,58 @@
+//! Misbehaving guest for fault tests. Commands (the payload): `loop` spins
+//! forever, `grow` allocates without bound, `unreachable` traps, `oob`
+//! reads far outside linear memory, `stack` recurses until the native
+//! stack overflows, `fail` returns a handler error; anything else replies `ok`.
+use core::hint::black_box;
+
+use caxton_guest::{Agent, Incoming, performative, reply};
+
+#[derive(Default)]
+struct Misbehave {
+    hoard: Vec<Vec<u8>>,
+}
+
+/// Recurses until the native WebAssembly stack is exhausted. Everything
+/// stays in wasm locals (no linear-memory shadow stack), and rotating the
+/// result before combining it keeps the compiler from turning the
+/// recursion into a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).rotate_left(7) ^ depth
+}
+
+impl Agent for Misbehave {
+    fn handle(&mut self, msg: &Incoming<'_>) -> Result<(), u32> {
+        match msg.payload {
+            b"loop" => {
+                let mut i = 0u64;
+                while black_box(i) != u64::MAX {
+                    i = black_box(i.wrapping_add(1) % 7);
+                }
+            }
+            b"grow" => loop {
+                let mut chunk = vec![0u8; 1 << 20];
+                chunk[black_box(0)] = 1;
+                self.hoard.push(chunk);
+            },
+            b"unreachable" => core::arch::wasm32::unreachable(),
+            b"oob" => {
+                let addr = black_box(u32::MAX as usize - 16) as *const u64;
+                // SAFETY: deliberately invalid; the host traps the access.
+                let v = unsafe { core::ptr::read_volatile(addr) };
+                black_box(v);
+            }
+            b"stack" => {
+                black_box(recurse(black_box(0)));
+            }
+            b"fail" => return Err(7),
+            _ => {}
+        }
+        reply(performative::INFORM, b"ok");
+        Ok(())
+    }
+}
+
+caxton_guest::export_agent!(Misbehave);
