@@ -3,6 +3,7 @@
 
 mod compare_cmd;
 mod suite;
+mod wasm_steps;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

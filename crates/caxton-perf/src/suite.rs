@@ -17,7 +17,7 @@ use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
 use caxton_workloads::spawn::{RawTasks, caxton_spawn_batch, stop_all};
 use indicatif::{ProgressBar, ProgressStyle};
 
-type Error = Box<dyn std::error::Error>;
+pub(crate) type Error = Box<dyn std::error::Error>;
 
 /// Sizes of one suite run.
 #[derive(Clone, Debug)]
@@ -34,8 +34,11 @@ pub struct SuiteConfig {
     pub spawn_batch: usize,
     /// Agent counts of the throughput-by-count chart.
     pub agent_counts: Vec<usize>,
-    /// Agent counts of the memory profile.
+    /// Agent counts of the native memory profile.
     pub memory_counts: Vec<usize>,
+    /// Agent counts of the WASM memory profile (each live guest takes a
+    /// pooling-allocator slot).
+    pub wasm_memory_counts: Vec<usize>,
     /// Injected faults for the recovery figure.
     pub faults: usize,
 }
@@ -52,6 +55,7 @@ impl SuiteConfig {
                 spawn_batch: 10_000,
                 agent_counts: vec![1, 10, 100, 1000, 10_000],
                 memory_counts: vec![1, 100, 10_000],
+                wasm_memory_counts: vec![1, 100, 1000],
                 faults: 50,
             }
         } else {
@@ -63,20 +67,21 @@ impl SuiteConfig {
                 spawn_batch: 10_000,
                 agent_counts: vec![1, 10, 1000],
                 memory_counts: vec![1, 100, 10_000],
+                wasm_memory_counts: vec![1, 100, 1000],
                 faults: 20,
             }
         }
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
 /// Runs the driver of a measurement inside a runtime task: where agents and
 /// services that send messages run.
-async fn in_runtime<F>(f: F) -> F::Output
+pub(crate) async fn in_runtime<F>(f: F) -> F::Output
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
@@ -86,17 +91,9 @@ where
 
 /// Runs the whole suite.
 pub fn run(cfg: &SuiteConfig, alloc: &'static dyn AllocSource, progress: bool) -> Result<ResultSet, Error> {
-    let steps = [
-        "throughput",
-        "throughput by agent count",
-        "latency",
-        "spawn",
-        "cpu per agent",
-        "recovery",
-        "memory per agent",
-    ];
+    const STEPS: u64 = 13;
     let bar = if progress {
-        ProgressBar::new(steps.len() as u64)
+        ProgressBar::new(STEPS)
     } else {
         ProgressBar::hidden()
     };
@@ -104,40 +101,61 @@ pub fn run(cfg: &SuiteConfig, alloc: &'static dyn AllocSource, progress: bool) -
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
     )?);
     bar.enable_steady_tick(Duration::from_millis(200));
+    let step = |name: &str| bar.set_message(name.to_owned());
     let mut results = ResultSet::new(&format!("caxton-perf run ({})", cfg.mode));
+    let m = &mut results.measurements;
+    step("compiling WASM guests (or loading them from the disk cache)");
+    // Room for the 1000-agent fan-out, its native twins' WASM peers, and the
+    // WASM memory profile's largest N, with spare slots.
+    let largest = cfg.wasm_memory_counts.iter().copied().max().unwrap_or(0);
+    let wasm = crate::wasm_steps::Wasm::new((2 * 1000 + largest + 64) as u32)?;
+    bar.inc(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let step = |name: &str| {
-        bar.set_message(name.to_owned());
-    };
     rt.block_on(async {
         let orch = Orchestrator::new();
-        step(steps[0]);
-        results.measurements.extend(throughput(&orch, cfg).await?);
+        step("throughput, native vs raw tokio");
+        m.extend(throughput(&orch, cfg).await?);
         bar.inc(1);
-        step(steps[1]);
-        results.measurements.extend(throughput_by_count(&orch, cfg).await?);
+        step("throughput, WASM vs native");
+        m.extend(crate::wasm_steps::throughput(&orch, &wasm, cfg).await?);
         bar.inc(1);
-        step(steps[2]);
-        results.measurements.extend(latency(&orch, cfg).await?);
+        step("throughput by agent count");
+        m.extend(throughput_by_count(&orch, cfg).await?);
         bar.inc(1);
-        step(steps[3]);
-        results.measurements.extend(spawn(&orch, cfg).await?);
+        step("latency, native");
+        m.extend(latency(&orch, cfg).await?);
         bar.inc(1);
-        step(steps[4]);
-        results.measurements.extend(cpu_per_agent(&orch, cfg).await?);
+        step("latency, WASM");
+        m.extend(crate::wasm_steps::latency(&orch, &wasm, cfg).await?);
         bar.inc(1);
-        step(steps[5]);
-        results.measurements.extend(recovery(&orch, cfg).await?);
+        step("spawn, native");
+        m.extend(spawn(&orch, cfg).await?);
+        bar.inc(1);
+        step("spawn, WASM");
+        m.extend(crate::wasm_steps::spawn(&orch, &wasm, cfg).await?);
+        bar.inc(1);
+        step("cpu per agent");
+        m.extend(cpu_per_agent(&orch, cfg).await?);
+        bar.inc(1);
+        step("recovery, native panic and WASM trap");
+        m.extend(recovery(&orch, cfg).await?);
+        m.extend(crate::wasm_steps::recovery(&orch, &wasm, cfg).await?);
         bar.inc(1);
         orch.shutdown(Duration::from_secs(10)).await;
         Ok::<_, Error>(())
     })?;
     drop(rt);
-    step(steps[6]);
-    results.measurements.extend(memory(cfg, alloc)?);
+    step("WASM overhead (compute kernel)");
+    m.extend(crate::wasm_steps::overhead(&wasm, cfg)?);
+    bar.inc(1);
+    step("memory per agent, native");
+    m.extend(memory(&cfg.memory_counts, AgentKind::native_counter(), alloc)?);
+    bar.inc(1);
+    step("memory per agent, WASM");
+    m.extend(memory(&cfg.wasm_memory_counts, wasm.counter_kind(), alloc)?);
     bar.inc(1);
     bar.finish_and_clear();
     Ok(results)
@@ -360,13 +378,13 @@ async fn recovery(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurem
     )])
 }
 
-/// Memory per agent from the profiling crate's memory profile.
-fn memory(cfg: &SuiteConfig, alloc: &'static dyn AllocSource) -> Result<Vec<Measurement>, Error> {
+/// Memory per agent of one kind from the profiling crate's memory profile.
+fn memory(counts: &[usize], kind: AgentKind, alloc: &'static dyn AllocSource) -> Result<Vec<Measurement>, Error> {
     let config = MemoryProfileConfig {
-        agent_counts: cfg.memory_counts.clone(),
+        agent_counts: counts.to_vec(),
         ..MemoryProfileConfig::default()
     };
-    let report = run_memory_profile(&config, &[AgentKind::native_counter()], Some(alloc))?;
+    let report = run_memory_profile(&config, &[kind], Some(alloc))?;
     let mut out = Vec::new();
     for row in &report.rows {
         if let Some(a) = &row.allocator {

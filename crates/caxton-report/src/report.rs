@@ -98,31 +98,50 @@ pub fn csv(graded: &[Graded]) -> String {
     s
 }
 
-/// A horizontal bar chart as inline SVG; `bars` are (label, value, is_reference).
+/// A horizontal bar chart as inline SVG; `bars` are (label, value,
+/// is_reference). Each label sits above its bar, so long variant names fit.
+/// Values spanning more than two decades are drawn on a log scale (and the
+/// caption says so).
 fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, bool)]) -> String {
-    let max = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
-    let row = 26;
-    let (label_w, bar_w) = (260, 420);
-    let h = 40 + row * bars.len();
+    let positive: Vec<f64> = bars.iter().map(|b| b.1).filter(|v| *v > 0.0).collect();
+    let max = positive.iter().copied().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let min = positive.iter().copied().fold(f64::INFINITY, f64::min);
+    let log = min.is_finite() && max / min > 100.0;
+    // On a log scale the shortest bar keeps a tenth of the width.
+    let lo = if log { (min / 10.0).log10() } else { 0.0 };
+    let scale = |v: f64| -> f64 {
+        if v <= 0.0 {
+            0.0
+        } else if log {
+            (v.log10() - lo) / (max.log10() - lo)
+        } else {
+            v / max
+        }
+    };
+    let (row, bar_w) = (36, 560);
+    let h = 10 + row * bars.len();
+    let caption = if log {
+        format!("{} (log scale)", esc(title))
+    } else {
+        esc(title)
+    };
     let mut s = format!(
-        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
-        esc(title),
-        label_w + bar_w + 140,
+        "<figure><figcaption>{caption}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
+        bar_w + 160,
         esc(title)
     );
     for (i, (label, value, reference)) in bars.iter().enumerate() {
-        let y = 10 + i * row;
-        let w = (value / max * bar_w as f64).max(1.0);
+        let y = 4 + i * row;
+        let w = (scale(*value) * bar_w as f64).max(1.0);
         let color = if *reference { "#9aa0a6" } else { "#3367d6" };
         let _ = write!(
             s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\">{}</text><rect x=\"{}\" y=\"{y}\" width=\"{w:.1}\" height=\"18\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"12\">{} {}</text>",
-            label_w - 6,
-            y + 13,
+            "<text x=\"0\" y=\"{}\" font-size=\"11\" fill=\"#333\">{}</text><rect x=\"0\" y=\"{}\" width=\"{w:.1}\" height=\"14\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{} {}</text>",
+            y + 10,
             esc(label),
-            label_w,
-            label_w as f64 + w + 4.0,
-            y + 13,
+            y + 14,
+            w + 4.0,
+            y + 25,
             fmt_value(*value),
             esc(unit)
         );
@@ -182,7 +201,9 @@ pub fn html(results: &ResultSet, graded: &[Graded]) -> String {
         body.push_str(&bar_chart(metric, unit, &bars));
         for g in &rows {
             let m = &g.measurement;
-            if !m.details.is_empty() {
+            // Percentile details (same unit as the value) get a chart of
+            // their own; other details stay in the JSON.
+            if m.details.iter().any(|(n, _)| n == "p50") {
                 let bars: Vec<_> = m.details.iter().map(|(n, v)| (n.clone(), *v, false)).collect();
                 body.push_str(&bar_chart(
                     &format!("{metric} [{}] distribution", m.variant),

@@ -111,7 +111,7 @@ async fn throughput<A: Agent>(spec: AgentSpec<A>) -> f64 {
     let start = Instant::now();
     for i in 0..MESSAGES {
         let to = ids[(i as usize) % ids.len()];
-        let msg = Message::new(to, Performative::Inform, payload.clone()).with_sender(sink);
+        let msg = Message::new(to, Performative::Request, payload.clone()).with_sender(sink);
         orch.send(msg).await.expect("send");
     }
     while count.load(Ordering::Relaxed) < MESSAGES {
@@ -245,11 +245,11 @@ async fn run() {
     let mut agent = echo.instantiate(limits).expect("instance");
     let payload = [7u8; 16];
     for _ in 0..10_000 {
-        agent.call(Performative::Inform, &payload).expect("call");
+        agent.call(Performative::Request, &payload).expect("call");
     }
     let start = Instant::now();
     for _ in 0..CALLS {
-        black_box(agent.call(Performative::Inform, black_box(&payload)).expect("call"));
+        black_box(agent.call(Performative::Request, black_box(&payload)).expect("call"));
     }
     let call_ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS);
     let orch = Orchestrator::new();

@@ -97,8 +97,10 @@ async fn stats_report_linear_memory() {
 fn direct_calls_count_outgoing_messages() {
     let host = common::host();
     let mut agent = host.load(guests::ECHO).unwrap().instantiate(limits()).unwrap();
-    assert_eq!(agent.call(Performative::Inform, b"abc").unwrap(), 1);
+    assert_eq!(agent.call(Performative::Request, b"abc").unwrap(), 1);
+    // An inform gets no answer.
+    assert_eq!(agent.call(Performative::Inform, b"abc").unwrap(), 0);
     // A payload bigger than the inbox so far grows it.
-    assert_eq!(agent.call(Performative::Inform, &[1u8; 100_000]).unwrap(), 1);
+    assert_eq!(agent.call(Performative::Request, &[1u8; 100_000]).unwrap(), 1);
     assert!(agent.linear_memory_bytes() >= 100_000);
 }

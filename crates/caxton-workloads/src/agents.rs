@@ -95,18 +95,19 @@ impl Agent for Sink {
     }
 }
 
-/// Replies with the payload it got (to the waiting caller or the sender);
-/// messages with nowhere to reply to are handled silently.
+/// Answers a request or query with the payload it got (to the waiting
+/// caller or the sender); an inform expects no answer and gets none. The
+/// same contract as the `echo` WASM guest.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Echo;
 
 impl Agent for Echo {
     fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
-        if ctx.reply_expected() || msg.sender.is_some() {
-            ctx.reply(Performative::Inform, msg.payload.clone())
-                .map_err(|e| AgentError::handler(e.to_string()))?;
+        if !matches!(msg.performative, Performative::Request | Performative::Query) {
+            return Ok(());
         }
-        Ok(())
+        ctx.reply(Performative::Inform, msg.payload.clone())
+            .map_err(|e| AgentError::handler(e.to_string()))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Echo guest: replies with the payload it got. A payload of
+//! Echo guest: answers a request or query with the payload it got (an
+//! inform expects no answer and gets none). A payload of
 //! `forward:` + 8-byte little-endian agent id + rest sends `rest` to that
 //! agent instead (WASM -> native messaging).
 use caxton_guest::{Agent, Incoming, performative, reply, send};
@@ -16,7 +17,9 @@ impl Agent for Echo {
             send(to, performative::INFORM, body);
             return Ok(());
         }
-        reply(performative::INFORM, msg.payload);
+        if msg.performative == performative::REQUEST || msg.performative == performative::QUERY {
+            reply(performative::INFORM, msg.payload);
+        }
         Ok(())
     }
 }

@@ -1,0 +1,221 @@
+//! The suite's WASM measurements: the same workloads on WASM guest agents,
+//! each beside its native twin measured in the same run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use caxton_profiling::{AgentKind, LatencyRecorder};
+use caxton_report::results::Measurement;
+use caxton_runtime::{AgentSpec, CheckpointPolicy, Message, Orchestrator, Performative};
+use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, WasmModule, guests, native};
+use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
+use caxton_workloads::pingpong::caxton_round_trips;
+use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
+
+use crate::suite::{Error, SuiteConfig, in_runtime, median};
+
+/// Guest memory limit in the suite: far above what the guests use.
+const GUEST_MEMORY: usize = 4 << 20;
+
+/// Limits for the suite's guests: 4 MiB of memory, no CPU deadline (the
+/// throughput and latency figures measure the host path, not a limit).
+pub fn limits() -> AgentLimits {
+    AgentLimits::default().max_memory(GUEST_MEMORY).cpu_time(None).fuel(None)
+}
+
+/// The WASM hosts and modules the suite uses.
+pub struct Wasm {
+    echo: WasmModule,
+    echo_on_demand: WasmModule,
+    counter: WasmModule,
+    compute: WasmModule,
+}
+
+impl Wasm {
+    /// A pooling host with room for `instances` live guests, and an
+    /// on-demand one for comparison; modules compiled (or loaded from the
+    /// on-disk cache).
+    pub fn new(instances: u32) -> Result<Self, Error> {
+        let pooling = WasmHost::new(HostConfig {
+            allocator: Allocator::Pooling {
+                instances,
+                memory_per_instance: GUEST_MEMORY,
+            },
+            ..HostConfig::default()
+        })?;
+        let on_demand = WasmHost::new(HostConfig::on_demand())?;
+        Ok(Self {
+            echo: pooling.load(guests::ECHO)?,
+            echo_on_demand: on_demand.load(guests::ECHO)?,
+            counter: pooling.load(guests::COUNTER)?,
+            compute: pooling.load(guests::COMPUTE)?,
+        })
+    }
+
+    /// The memory-profile kind: the checkpointable counter guest.
+    pub fn counter_kind(&self) -> AgentKind {
+        let spec = self.counter.spec(limits());
+        AgentKind::new("wasm-counter", move |orch| orch.spawn(spec.clone()))
+    }
+}
+
+/// Routed throughput to 1000 WASM echo agents against 1000 native echo
+/// twins, interleaved.
+pub async fn throughput(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let fan = FanoutConfig::default();
+    let echo = wasm.echo.clone();
+    let w = Arc::new(CaxtonFanout::with_agents(orch, &fan, move || echo.instantiate(limits()))?);
+    let n = Arc::new(CaxtonFanout::with_agents(orch, &fan, || Ok(native::Echo))?);
+    let (mut wr, mut nr, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..=cfg.reps {
+        let (a, b, m) = (w.clone(), n.clone(), cfg.fanout_messages);
+        let x = in_runtime(async move { a.run(m).await.map(|r| r.rate()) }).await?;
+        let y = in_runtime(async move { b.run(m).await.map(|r| r.rate()) }).await?;
+        if i > 0 {
+            wr.push(x);
+            nr.push(y);
+            ratios.push(x / y);
+        }
+    }
+    for f in [w, n] {
+        if let Ok(f) = Arc::try_unwrap(f) {
+            f.stop().await;
+        }
+    }
+    Ok(vec![
+        Measurement::from_samples(
+            "message_throughput",
+            &format!("wasm echo, {} agents, {} B, producer in runtime", fan.agents, fan.payload_bytes),
+            "msg/s",
+            wr,
+        )
+        .with_reference("native echo twins", median(nr))
+        .with_detail("median pairwise ratio to native", median(ratios)),
+    ])
+}
+
+/// Request/reply round trips to a WASM echo agent, beside its native twin.
+pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let w = orch.spawn(wasm.echo.spec(limits()))?;
+    let n = orch.spawn(AgentSpec::new(|| native::Echo))?;
+    let (o, count, reps) = (orch.clone(), cfg.round_trips, cfg.reps);
+    let payload = Bytes::from_static(&[7u8; 64]);
+    let (w_reps, native_all) = in_runtime(async move {
+        caxton_round_trips(&o, w, count / 2, payload.clone(), |_| {}).await?;
+        let mut w_reps = Vec::new();
+        let mut native_all = LatencyRecorder::new();
+        for _ in 0..reps {
+            let mut rec = LatencyRecorder::new();
+            caxton_round_trips(&o, w, count, payload.clone(), |d| rec.record(d)).await?;
+            caxton_round_trips(&o, n, count, payload.clone(), |d| native_all.record(d)).await?;
+            w_reps.push(rec);
+        }
+        Ok::<_, caxton_runtime::RequestError>((w_reps, native_all))
+    })
+    .await?;
+    let mut all = LatencyRecorder::new();
+    for r in &w_reps {
+        all.merge(r)?;
+    }
+    let s = all.summary();
+    let ns = native_all.summary();
+    let p = |q: f64| w_reps.iter().map(|r| r.quantile_ns(q) as f64 / 1000.0).collect::<Vec<_>>();
+    let variant = "wasm echo, request/reply, 64 B, one in flight";
+    let _ = orch.stop(w).await;
+    let _ = orch.stop(n).await;
+    Ok(vec![
+        Measurement::from_samples("latency_p50", variant, "us", p(0.5))
+            .with_reference("native echo twin", ns.p50_us)
+            .with_detail("p50", s.p50_us)
+            .with_detail("p90", s.p90_us)
+            .with_detail("p95", s.p95_us)
+            .with_detail("p99", s.p99_us)
+            .with_detail("p99.9", s.p999_us)
+            .with_detail("max", s.max_us),
+        Measurement::from_samples("latency_p99", variant, "us", p(0.99)).with_reference("native echo twin", ns.p99_us),
+    ])
+}
+
+/// WASM agent spawn (spawn call to ready): pooling allocator + InstancePre,
+/// and on-demand, in batches.
+pub async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let batch = 1000;
+    let mut out = Vec::new();
+    for (label, module) in [("pooling + InstancePre", &wasm.echo), ("on-demand", &wasm.echo_on_demand)] {
+        let spec = module.spec(limits());
+        let mut samples = Vec::new();
+        for i in 0..=cfg.reps {
+            let (ids, took) = caxton_spawn_batch(orch, &spec, batch)?;
+            if i > 0 {
+                samples.push(took.as_secs_f64() * 1e6 / batch as f64);
+            }
+            stop_all(orch, &ids).await;
+        }
+        out.push(Measurement::from_samples(
+            "agent_spawn_time",
+            &format!("wasm echo, {label}, batch of {batch}, per agent"),
+            "us",
+            samples,
+        ));
+    }
+    Ok(out)
+}
+
+/// The compute kernel through the host->guest path vs the same Rust code
+/// natively: time per call, WASM / native.
+pub fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let req = caxton_kernels::encode_request(0x9e37_79b9_7f4a_7c15, 4_000);
+    let mut agent = wasm.compute.instantiate(limits())?;
+    let calls = 20;
+    let mut ratios = Vec::new();
+    for i in 0..=cfg.reps {
+        let start = Instant::now();
+        for _ in 0..calls {
+            agent.call(Performative::Request, &req)?;
+        }
+        let w = start.elapsed();
+        let start = Instant::now();
+        for _ in 0..calls {
+            std::hint::black_box(caxton_kernels::handle_request(std::hint::black_box(&req)));
+        }
+        let n = start.elapsed();
+        if i > 0 {
+            ratios.push(w.as_secs_f64() / n.as_secs_f64());
+        }
+    }
+    Ok(vec![Measurement::from_samples(
+        "wasm_overhead",
+        "compute kernel (collatz_mix, 4000 rounds), WASM time / native time",
+        "ratio",
+        ratios,
+    )])
+}
+
+/// Recovery after a guest trap: the counter guest executes `unreachable`,
+/// the supervisor restarts it from its checkpoint; one fresh agent per fault.
+pub async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let spec = wasm.counter.spec(limits()).checkpoint_policy(CheckpointPolicy::EveryMessages(1));
+    let mut samples = Vec::new();
+    for _ in 0..cfg.faults {
+        let id = orch.spawn(spec.clone())?;
+        for payload in [&b"tick"[..], b"trap", b"tick"] {
+            orch.send(Message::inform(id, Bytes::from_static(payload))).await?;
+        }
+        let recovered = loop {
+            let st = orch.stats(id).ok_or("the recovery agent stopped")?;
+            if let Some(t) = st.recovery_times.first() {
+                break *t;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        samples.push(recovered.as_secs_f64() * 1e6);
+        let _ = orch.stop(id).await;
+    }
+    Ok(vec![Measurement::from_samples(
+        "recovery_time",
+        "wasm counter, trap -> first message after restart",
+        "us",
+        samples,
+    )])
+}
