@@ -40,7 +40,10 @@ async fn assert_fault(host: &WasmHost, command: &'static str, kind: FaultKind) {
     let DeadLetterReason::Fault { detail, .. } = &faulted.reason else {
         unreachable!()
     };
-    assert!(detail.contains("wasm trap") || detail.contains("limit"), "{command}: {detail}");
+    assert!(
+        detail.contains("wasm trap") || detail.contains("limit"),
+        "{command}: {detail}"
+    );
 
     // The agent was restarted and serves again; so do the others.
     let ok = orch.request(Message::request(bad, "hello"), T).await.unwrap();
