@@ -192,7 +192,7 @@ async fn run() {
             .filter_map(|&id| orch.stats(id).and_then(|s| s.memory_bytes))
             .sum();
         println!(
-            "memory per live WASM echo agent (after one message): {:.2} KiB RSS (delta / {AGENTS}), linear memory {:.0} KiB reserved each",
+            "memory per live WASM echo agent (after one message): {:.2} KiB RSS (delta / {AGENTS}), linear memory size {:.0} KiB each (mostly untouched)",
             after.saturating_sub(before) as f64 / 1024.0 / AGENTS as f64,
             linear as f64 / 1024.0 / AGENTS as f64
         );
@@ -255,6 +255,12 @@ async fn run() {
         black_box(agent.call(Performative::Inform, black_box(&payload)).expect("call"));
     }
     let call_ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS);
+    // An empty payload: no copy in, and an empty reply (no allocation).
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        black_box(agent.call(Performative::Inform, black_box(b"")).expect("call"));
+    }
+    let empty_ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS);
     let orch = Orchestrator::new();
     let wasm_id = orch.spawn(echo.spec(limits)).expect("spawn");
     let native_id = orch.spawn(AgentSpec::new(|| native::Echo)).expect("spawn");
@@ -262,7 +268,7 @@ async fn run() {
     let rtt_native = request_rtt_us(&orch, native_id).await;
     orch.shutdown(Duration::from_secs(5)).await;
     println!(
-        "host->guest echo call (copy in, handle, reply copied out): {call_ns:.0} ns; orch.request round trip p50: WASM {rtt_wasm:.2} us, native {rtt_native:.2} us"
+        "host->guest echo call (16-byte payload copied in, handle, reply copied out): {call_ns:.0} ns; empty payload {empty_ns:.0} ns; orch.request round trip p50: WASM {rtt_wasm:.2} us, native {rtt_native:.2} us"
     );
 
     // Compute kernel, under each CPU-limit mechanism.
