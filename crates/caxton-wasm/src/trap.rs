@@ -29,7 +29,19 @@ pub fn fault(err: &wasmtime::Error, memory_limit_hit: bool) -> AgentError {
     } else {
         FaultKind::Other
     };
-    AgentError::fault(kind, format!("{err}"))
+    AgentError::fault(kind, describe(err))
+}
+
+/// The root cause (e.g. "wasm trap: interrupt") first, then the outer
+/// context (wasmtime's guest backtrace), on one line.
+fn describe(err: &wasmtime::Error) -> String {
+    let root = err.root_cause().to_string();
+    let outer = err.to_string();
+    if root == outer {
+        root
+    } else {
+        format!("{root} ({})", outer.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
 }
 
 #[cfg(test)]

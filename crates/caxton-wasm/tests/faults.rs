@@ -36,6 +36,14 @@ async fn assert_fault(host: &WasmHost, command: &'static str, kind: FaultKind) {
         "{command}: {:?}",
         faulted.reason
     );
+    // The detail names the cause: the trap, or the limit that was hit.
+    let DeadLetterReason::Fault { detail, .. } = &faulted.reason else {
+        unreachable!()
+    };
+    assert!(
+        detail.contains("wasm trap") || detail.contains("limit"),
+        "{command}: {detail}"
+    );
 
     // The agent was restarted and serves again; so do the others.
     let ok = orch.request(Message::request(bad, "hello"), T).await.unwrap();
