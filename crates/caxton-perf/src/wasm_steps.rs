@@ -21,7 +21,10 @@ const GUEST_MEMORY: usize = 4 << 20;
 /// Limits for the suite's guests: 4 MiB of memory, no CPU deadline (the
 /// throughput and latency figures measure the host path, not a limit).
 pub fn limits() -> AgentLimits {
-    AgentLimits::default().max_memory(GUEST_MEMORY).cpu_time(None).fuel(None)
+    AgentLimits::default()
+        .max_memory(GUEST_MEMORY)
+        .cpu_time(None)
+        .fuel(None)
 }
 
 /// The WASM hosts and modules the suite uses.
@@ -65,7 +68,9 @@ impl Wasm {
 pub async fn throughput(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let fan = FanoutConfig::default();
     let echo = wasm.echo.clone();
-    let w = Arc::new(CaxtonFanout::with_agents(orch, &fan, move || echo.instantiate(limits()))?);
+    let w = Arc::new(CaxtonFanout::with_agents(orch, &fan, move || {
+        echo.instantiate(limits())
+    })?);
     let n = Arc::new(CaxtonFanout::with_agents(orch, &fan, || Ok(native::Echo))?);
     let (mut wr, mut nr, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..=cfg.reps {
@@ -86,7 +91,10 @@ pub async fn throughput(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> 
     Ok(vec![
         Measurement::from_samples(
             "message_throughput",
-            &format!("wasm echo, {} agents, {} B, producer in runtime", fan.agents, fan.payload_bytes),
+            &format!(
+                "wasm echo, {} agents, {} B, producer in runtime",
+                fan.agents, fan.payload_bytes
+            ),
             "msg/s",
             wr,
         )
@@ -120,7 +128,12 @@ pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Res
     }
     let s = all.summary();
     let ns = native_all.summary();
-    let p = |q: f64| w_reps.iter().map(|r| r.quantile_ns(q) as f64 / 1000.0).collect::<Vec<_>>();
+    let p = |q: f64| {
+        w_reps
+            .iter()
+            .map(|r| r.quantile_ns(q) as f64 / 1000.0)
+            .collect::<Vec<_>>()
+    };
     let variant = "wasm echo, request/reply, 64 B, one in flight";
     let _ = orch.stop(w).await;
     let _ = orch.stop(n).await;
@@ -142,7 +155,10 @@ pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Res
 pub async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let batch = 1000;
     let mut out = Vec::new();
-    for (label, module) in [("pooling + InstancePre", &wasm.echo), ("on-demand", &wasm.echo_on_demand)] {
+    for (label, module) in [
+        ("pooling + InstancePre", &wasm.echo),
+        ("on-demand", &wasm.echo_on_demand),
+    ] {
         let spec = module.spec(limits());
         let mut samples = Vec::new();
         for i in 0..=cfg.reps {
@@ -195,7 +211,10 @@ pub fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Erro
 /// Recovery after a guest trap: the counter guest executes `unreachable`,
 /// the supervisor restarts it from its checkpoint; one fresh agent per fault.
 pub async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
-    let spec = wasm.counter.spec(limits()).checkpoint_policy(CheckpointPolicy::EveryMessages(1));
+    let spec = wasm
+        .counter
+        .spec(limits())
+        .checkpoint_policy(CheckpointPolicy::EveryMessages(1));
     let mut samples = Vec::new();
     for _ in 0..cfg.faults {
         let id = orch.spawn(spec.clone())?;
