@@ -254,30 +254,44 @@ async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measureme
         Ok::<_, caxton_runtime::RequestError>((c_reps, r_all))
     })
     .await?;
+    latency_rows(
+        "native, request/reply, 64 B, one in flight",
+        &c_reps,
+        "raw tokio mpsc + oneshot",
+        &r_all,
+    )
+}
+
+/// The `latency_p50` and `latency_p99` rows from per-repetition recorders
+/// (value = median over repetitions; details = the merged distribution) and
+/// a same-run reference recorder.
+pub(crate) fn latency_rows(
+    variant: &str,
+    reps: &[LatencyRecorder],
+    reference_name: &str,
+    reference: &LatencyRecorder,
+) -> Result<Vec<Measurement>, Error> {
     let mut all = LatencyRecorder::new();
-    for r in &c_reps {
+    for r in reps {
         all.merge(r)?;
     }
     let s = all.summary();
-    let raw_s = r_all.summary();
+    let rs = reference.summary();
     let p = |q: f64| {
-        c_reps
-            .iter()
+        reps.iter()
             .map(|r| r.quantile_ns(q) as f64 / 1000.0)
             .collect::<Vec<_>>()
     };
-    let variant = "native, request/reply, 64 B, one in flight";
     Ok(vec![
         Measurement::from_samples("latency_p50", variant, "us", p(0.5))
-            .with_reference("raw tokio mpsc + oneshot", raw_s.p50_us)
+            .with_reference(reference_name, rs.p50_us)
             .with_detail("p50", s.p50_us)
             .with_detail("p90", s.p90_us)
             .with_detail("p95", s.p95_us)
             .with_detail("p99", s.p99_us)
             .with_detail("p99.9", s.p999_us)
             .with_detail("max", s.max_us),
-        Measurement::from_samples("latency_p99", variant, "us", p(0.99))
-            .with_reference("raw tokio mpsc + oneshot", raw_s.p99_us),
+        Measurement::from_samples("latency_p99", variant, "us", p(0.99)).with_reference(reference_name, rs.p99_us),
     ])
 }
 

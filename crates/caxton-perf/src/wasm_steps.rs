@@ -13,7 +13,7 @@ use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
 use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
 
-use crate::suite::{Error, SuiteConfig, in_runtime, median};
+use crate::suite::{Error, SuiteConfig, in_runtime, latency_rows, median};
 
 /// Guest memory limit in the suite: far above what the guests use.
 const GUEST_MEMORY: usize = 4 << 20;
@@ -122,32 +122,14 @@ pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Res
         Ok::<_, caxton_runtime::RequestError>((w_reps, native_all))
     })
     .await?;
-    let mut all = LatencyRecorder::new();
-    for r in &w_reps {
-        all.merge(r)?;
-    }
-    let s = all.summary();
-    let ns = native_all.summary();
-    let p = |q: f64| {
-        w_reps
-            .iter()
-            .map(|r| r.quantile_ns(q) as f64 / 1000.0)
-            .collect::<Vec<_>>()
-    };
-    let variant = "wasm echo, request/reply, 64 B, one in flight";
     let _ = orch.stop(w).await;
     let _ = orch.stop(n).await;
-    Ok(vec![
-        Measurement::from_samples("latency_p50", variant, "us", p(0.5))
-            .with_reference("native echo twin", ns.p50_us)
-            .with_detail("p50", s.p50_us)
-            .with_detail("p90", s.p90_us)
-            .with_detail("p95", s.p95_us)
-            .with_detail("p99", s.p99_us)
-            .with_detail("p99.9", s.p999_us)
-            .with_detail("max", s.max_us),
-        Measurement::from_samples("latency_p99", variant, "us", p(0.99)).with_reference("native echo twin", ns.p99_us),
-    ])
+    latency_rows(
+        "wasm echo, request/reply, 64 B, one in flight",
+        &w_reps,
+        "native echo twin",
+        &native_all,
+    )
 }
 
 /// WASM agent spawn (spawn call to ready): pooling allocator + InstancePre,
