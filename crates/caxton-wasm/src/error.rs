@@ -42,6 +42,10 @@ pub enum LoadError {
     /// Wasmtime refused to pre-instantiate the module.
     #[error("preparing instances failed: {0}")]
     Prepare(String),
+    /// The background compile task did not finish (it panicked or the
+    /// runtime shut down).
+    #[error("background compile did not finish: {0}")]
+    Background(String),
 }
 
 /// Why a host could not be built.

@@ -84,6 +84,17 @@ impl WasmHost {
         WasmModule::prepare(self.clone(), module, origin)
     }
 
+    /// Loads a module on tokio's blocking pool: compiling a large module
+    /// takes hundreds of milliseconds, and this keeps it off the async
+    /// workers, so agents on them never stall. Needs a tokio runtime.
+    pub async fn load_async(&self, bytes: impl Into<bytes::Bytes>) -> Result<WasmModule, LoadError> {
+        let host = self.clone();
+        let bytes = bytes.into();
+        tokio::task::spawn_blocking(move || host.load(&bytes))
+            .await
+            .map_err(|e| LoadError::Background(e.to_string()))?
+    }
+
     /// Compiles a module without consulting or filling any cache, e.g. to
     /// time compilation.
     pub fn compile_uncached(&self, bytes: &[u8]) -> Result<WasmModule, LoadError> {

@@ -41,3 +41,20 @@ fn disabling_the_disk_cache_keeps_the_memory_cache() {
     assert_eq!(host.load(guests::ECHO).unwrap().origin(), ModuleOrigin::Compiled);
     assert_eq!(host.load(guests::ECHO).unwrap().origin(), ModuleOrigin::Memory);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_load_compiles_on_the_blocking_pool_and_reports_bad_bytes() {
+    let host = WasmHost::new(HostConfig {
+        no_disk_cache: true,
+        ..common::config()
+    })
+    .unwrap();
+    let module = host.load_async(guests::COMPUTE).await.unwrap();
+    assert_eq!(module.origin(), ModuleOrigin::Compiled);
+    assert_eq!(
+        host.load_async(guests::COMPUTE).await.unwrap().origin(),
+        ModuleOrigin::Memory
+    );
+    let err = host.load_async(&b"\0asm garbage"[..]).await.unwrap_err();
+    assert!(matches!(err, caxton_wasm::LoadError::Malformed(_)), "{err}");
+}
