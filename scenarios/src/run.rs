@@ -1,0 +1,602 @@
+//! The run driver: spawns the agents, drives open-loop load at them,
+//! samples an interval every second, drains, shuts down, accounts for every
+//! message, and evaluates the scenario's assertions.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use caxton_runtime::{
+    AgentRef, AgentSpec, DeadLetterCounts, Message, Orchestrator, OrchestratorConfig, RestartPolicy, SpawnError,
+};
+use caxton_workloads::agents::{Faulty, Sink};
+use caxton_workloads::open_loop::{Due, LoadSink, OpenLoop, OpenLoopError, OpenLoopReport, RateProfile, StopFlag};
+use caxton_workloads::payload::Payloads;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::Notify;
+
+use crate::assess::{self, Accounting, Assertion};
+use crate::config::{Config, Plan};
+use crate::interval::{Interval, IntervalLog};
+use crate::measure::{LatencyRecorder, LeakCheck, process_cpu_time, rss_bytes};
+use crate::probe::{Probe, Timed};
+use crate::result::{Metric, ScenarioResult};
+use crate::scenario::{self, Scenario};
+
+/// Why a run could not be carried out (as opposed to failing its checks).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Writing results failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being written.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The agents could not be spawned.
+    #[error("spawning the agents failed: {0}")]
+    Spawn(#[from] SpawnError),
+    /// The rate profile is unusable.
+    #[error("rate profile: {0}")]
+    Profile(#[from] OpenLoopError),
+    /// A task of the run died.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let what = what.into();
+    move |source| RunError::Io { what, source }
+}
+
+/// Where results go and how the run shows itself.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Folder for `<scenario>.json` and `<scenario>.intervals.jsonl`.
+    pub out_dir: PathBuf,
+    /// Show the live progress display.
+    pub progress: bool,
+}
+
+/// A finished (or interrupted) run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The result, as written.
+    pub result: ScenarioResult,
+    /// Where it was written.
+    pub result_path: PathBuf,
+}
+
+/// Runs `scenario` with `cfg` on a fresh tokio runtime.
+pub fn run(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let workers = match cfg.load.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(io("starting the tokio runtime"))?;
+    rt.block_on(drive(scenario, cfg, opts))
+}
+
+/// Running totals the generator publishes (it is their only writer).
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    faults_injected: AtomicU64,
+}
+
+/// Every `every`-th message is a crash command, sent to the agents in turn.
+struct FaultPlan {
+    every: u64,
+    payload: Bytes,
+}
+
+/// The generator's sink: `try_send` to the agents round-robin, counting
+/// acceptances and refusals (the runtime records each refusal as a dead
+/// letter too).
+struct OrchSink {
+    refs: Vec<AgentRef>,
+    start: Instant,
+    probe: Arc<Probe>,
+    payload: Bytes,
+    fault: Option<FaultPlan>,
+    counters: Arc<Counters>,
+    sent: u64,
+    accepted: u64,
+    refused: u64,
+    faults_injected: u64,
+    crashes_sent: u64,
+}
+
+impl LoadSink for OrchSink {
+    fn send(&mut self, due: Due) -> impl Future<Output = ()> + Send {
+        let n = self.refs.len() as u64;
+        let (target, payload, crash) = match &self.fault {
+            Some(f) if due.index % f.every == f.every - 1 => {
+                self.crashes_sent += 1;
+                ((self.crashes_sent - 1) % n, f.payload.clone(), true)
+            }
+            _ => (due.index % n, self.payload.clone(), false),
+        };
+        let to = &self.refs[target as usize];
+        let mut msg = Message::inform(to.id(), payload);
+        msg.sent_at = self.probe.stamp(self.start + due.intended);
+        self.sent += 1;
+        match to.try_send(msg) {
+            Ok(()) => {
+                self.accepted += 1;
+                if crash {
+                    self.faults_injected += 1;
+                }
+            }
+            Err(_) => self.refused += 1,
+        }
+        let c = &self.counters;
+        c.sent.store(self.sent, Relaxed);
+        c.accepted.store(self.accepted, Relaxed);
+        c.refused.store(self.refused, Relaxed);
+        c.faults_injected.store(self.faults_injected, Relaxed);
+        std::future::ready(())
+    }
+}
+
+fn count(dl: &DeadLetterCounts, reason: &str) -> u64 {
+    dl.by_reason.iter().filter(|(r, _)| r == reason).map(|(_, n)| n).sum()
+}
+
+/// Dead letters of messages that had been accepted into a mailbox.
+fn dead_after_accept(dl: &DeadLetterCounts) -> u64 {
+    ["fault", "handler_error", "agent_failed", "undelivered"]
+        .iter()
+        .map(|r| count(dl, r))
+        .sum()
+}
+
+fn metric(name: &str, value: f64, unit: &str) -> Metric {
+    Metric {
+        name: name.to_owned(),
+        value,
+        unit: unit.to_owned(),
+    }
+}
+
+fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result<Vec<AgentRef>, RunError> {
+    let p = probe.clone();
+    let ids = match &cfg.plan {
+        Plan::Faults { faults, .. } => {
+            let spec = AgentSpec::new(move || Timed::new(Faulty::new(Sink), p.clone())).restart_policy(RestartPolicy {
+                max_restarts: faults.max_restarts,
+                window: Duration::from_secs(faults.restart_window_s),
+            });
+            orch.spawn_many(&spec, cfg.load.agents)?
+        }
+        _ => orch.spawn_many(&AgentSpec::new(move || Timed::new(Sink, p.clone())), cfg.load.agents)?,
+    };
+    ids.iter()
+        .map(|id| {
+            orch.agent_ref(*id)
+                .map_err(|e| RunError::Internal(format!("agent {id} vanished: {e}")))
+        })
+        .collect()
+}
+
+fn progress_bar(enabled: bool, seconds: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(seconds);
+    if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} s  {msg}") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+fn live_line(i: &Interval) -> String {
+    format!(
+        "sent {}/s handled {}/s refused {} faults {} p99 {:.3} ms rss {} MiB cpu {:.0} %",
+        i.sent,
+        i.handled,
+        i.refused,
+        i.faults,
+        i.p99_ms(),
+        i.rss_bytes >> 20,
+        i.cpu_percent
+    )
+}
+
+/// What the sampler keeps between intervals.
+struct Sampler<'a> {
+    cfg: &'a Config,
+    profile: &'a RateProfile,
+    orch: &'a Orchestrator,
+    probe: &'a Probe,
+    counters: &'a Counters,
+    current: LatencyRecorder,
+    total: LatencyRecorder,
+    last: (u64, u64, u64, u64),
+    last_t: Duration,
+    last_cpu: Duration,
+}
+
+impl Sampler<'_> {
+    fn sample(&mut self, elapsed: Duration, t_s: f64) -> Interval {
+        let sent = self.counters.sent.load(Relaxed);
+        let refused = self.counters.refused.load(Relaxed);
+        self.probe.harvest(&mut self.current);
+        self.total.merge(&self.current);
+        let faults = count(&self.orch.dead_letter_counts(), "fault");
+        let cpu = process_cpu_time();
+        let length = elapsed.saturating_sub(self.last_t);
+        let cpu_percent = if length.is_zero() {
+            0.0
+        } else {
+            (cpu.saturating_sub(self.last_cpu)).as_secs_f64() / length.as_secs_f64() * 100.0
+        };
+        let interval = Interval {
+            t_s,
+            length_s: if t_s.fract() == 0.0 { 1.0 } else { length.as_secs_f64() },
+            phase: scenario::phase_of(self.cfg, t_s.ceil() as u64).to_owned(),
+            scheduled: self.profile.due(elapsed) - self.profile.due(self.last_t).min(self.profile.due(elapsed)),
+            sent: sent - self.last.0,
+            refused: refused - self.last.1,
+            handled: self.current.count(),
+            faults: faults - self.last.3,
+            latency: self.current.summary(),
+            rss_bytes: rss_bytes(),
+            cpu_percent,
+        };
+        self.current.reset();
+        self.last = (sent, refused, 0, faults);
+        self.last_t = elapsed;
+        self.last_cpu = cpu;
+        interval
+    }
+}
+
+async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let name = scenario.name();
+    std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
+    let intervals_file = format!("{name}.intervals.jsonl");
+    let intervals_path = opts.out_dir.join(&intervals_file);
+    let mut log = IntervalLog::create(&intervals_path).map_err(io(format!("creating {}", intervals_path.display())))?;
+    let profile = scenario::profile(cfg)?;
+    let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+
+    // --- agents -----------------------------------------------------------
+    let orch = Orchestrator::with_config(OrchestratorConfig {
+        mailbox_capacity: cfg.load.mailbox_capacity,
+        dead_letter_log: 64,
+        ..Default::default()
+    });
+    let rss_before = rss_bytes();
+    let probe = Probe::new(Instant::now());
+    let refs = spawn_agents(&orch, cfg, &probe)?;
+    let rss_spawned = rss_bytes();
+
+    // --- Ctrl-C -------------------------------------------------------------
+    let stop = Arc::new(StopFlag::default());
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(Notify::new());
+    {
+        let (stop, interrupted, wake) = (stop.clone(), interrupted.clone(), wake.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Relaxed);
+                stop.stop();
+                wake.notify_one();
+            }
+        });
+    }
+
+    // --- load -----------------------------------------------------------------
+    let counters = Arc::new(Counters::default());
+    let fault = match &cfg.plan {
+        Plan::Faults { faults, .. } => Some(FaultPlan {
+            every: ((cfg.load.rate / faults.crash_rate).round() as u64).max(2),
+            payload: Payloads::fault(cfg.load.message_size),
+        }),
+        _ => None,
+    };
+    let start = Instant::now();
+    let mut sink = OrchSink {
+        refs,
+        start,
+        probe: probe.clone(),
+        payload: Payloads::new(cfg.load.message_size).more,
+        fault,
+        counters: counters.clone(),
+        sent: 0,
+        accepted: 0,
+        refused: 0,
+        faults_injected: 0,
+        crashes_sent: 0,
+    };
+    let generator = {
+        let (profile, stop) = (profile.clone(), stop.clone());
+        tokio::spawn(async move {
+            let report = OpenLoop::new(profile)
+                .run_from(tokio::time::Instant::from_std(start), &mut sink, &stop)
+                .await;
+            (report, sink)
+        })
+    };
+
+    // --- one interval a second ------------------------------------------------
+    let pb = progress_bar(opts.progress, cfg.load.duration_s);
+    let plain = opts.progress && pb.is_hidden();
+    let mut sampler = Sampler {
+        cfg,
+        profile: &profile,
+        orch: &orch,
+        probe: &probe,
+        counters: &counters,
+        current: LatencyRecorder::new(),
+        total: LatencyRecorder::new(),
+        last: (0, 0, 0, 0),
+        last_t: Duration::ZERO,
+        last_cpu: process_cpu_time(),
+    };
+    let mut intervals: Vec<Interval> = Vec::with_capacity(cfg.load.duration_s.min(100_000) as usize);
+    for k in 1..=cfg.load.duration_s {
+        let tick = start + Duration::from_secs(k);
+        let cut = tokio::select! {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(tick)) => false,
+            _ = wake.notified() => true,
+        };
+        let elapsed = start.elapsed();
+        let t_s = if cut { elapsed.as_secs_f64() } else { k as f64 };
+        let interval = sampler.sample(if cut { elapsed } else { Duration::from_secs(k) }, t_s);
+        log.write(&interval)
+            .map_err(io(format!("writing {}", intervals_path.display())))?;
+        pb.set_position(k);
+        pb.set_message(live_line(&interval));
+        if plain && k % 10 == 0 {
+            eprintln!("[{name} {k:>5} s] {}", live_line(&interval));
+        }
+        intervals.push(interval);
+        if cut {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    stop.stop();
+    let (gen_report, sink): (OpenLoopReport, OrchSink) = generator
+        .await
+        .map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
+    let load_elapsed = start.elapsed();
+
+    // --- drain, then shut down -------------------------------------------------
+    let mut total = std::mem::take(&mut sampler.total);
+    let drain_until = Instant::now() + Duration::from_secs(10);
+    loop {
+        probe.harvest(&mut total);
+        let settled = total.count() + dead_after_accept(&orch.dead_letter_counts()) >= sink.accepted;
+        if settled || Instant::now() >= drain_until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stats = orch.all_stats();
+    let failures = orch.failures();
+    let shutdown = orch.shutdown(Duration::from_secs(5)).await;
+    probe.harvest(&mut total);
+    let dl = orch.dead_letter_counts();
+
+    let accounting = Accounting {
+        sent: gen_report.sent,
+        accepted: sink.accepted,
+        refused: sink.refused,
+        dead_refused: dl.total - dead_after_accept(&dl),
+        handled: total.count(),
+        dead_accepted: dead_after_accept(&dl),
+        in_progress: shutdown.in_progress as u64,
+    };
+
+    // --- metrics ---------------------------------------------------------------
+    let lat = total.summary();
+    let secs = load_elapsed.as_secs_f64();
+    let n_agents = cfg.load.agents as f64;
+    let cpu_mean = assess::median(intervals.iter().map(|i| i.cpu_percent)).unwrap_or(0.0);
+    let mut metrics = vec![
+        metric(
+            "rate_asked",
+            profile.total_messages() as f64 / profile.duration().as_secs_f64(),
+            "msg/s",
+        ),
+        metric("rate_achieved", gen_report.achieved_rate(), "msg/s"),
+        metric("message_throughput", accounting.handled as f64 / secs, "msg/s"),
+        metric("messages_sent", accounting.sent as f64, "count"),
+        metric("messages_refused", accounting.refused as f64, "count"),
+        metric("messages_handled", accounting.handled as f64, "count"),
+        metric("dead_letters_after_accept", accounting.dead_accepted as f64, "count"),
+        metric("in_progress_at_shutdown", accounting.in_progress as f64, "count"),
+        metric(
+            "success_rate",
+            if accounting.sent > 0 {
+                accounting.handled as f64 / accounting.sent as f64 * 100.0
+            } else {
+                0.0
+            },
+            "%",
+        ),
+        metric("latency_p50", lat.p50_us / 1000.0, "ms"),
+        metric("latency_p90", lat.p90_us / 1000.0, "ms"),
+        metric("latency_p95", lat.p95_us / 1000.0, "ms"),
+        metric("latency_p99", lat.p99_us / 1000.0, "ms"),
+        metric("latency_p999", lat.p999_us / 1000.0, "ms"),
+        metric("latency_max", lat.max_us / 1000.0, "ms"),
+        metric("generator_max_lag", gen_report.max_lag.as_secs_f64() * 1000.0, "ms"),
+        metric(
+            "rss_peak",
+            intervals.iter().map(|i| i.rss_bytes).max().unwrap_or(0) as f64,
+            "bytes",
+        ),
+        metric(
+            "memory_per_agent",
+            rss_spawned.saturating_sub(rss_before) as f64 / n_agents / 1e6,
+            "MB",
+        ),
+        metric("cpu_median", cpu_mean, "%"),
+        metric("cpu_per_agent", cpu_mean / n_agents, "%"),
+    ];
+
+    // --- assertions --------------------------------------------------------------
+    let mut assertions: Vec<Assertion> = assess::accounting(&accounting);
+    match &cfg.plan {
+        Plan::Peak { checks } => {
+            assertions.push(assess::success_rate(&accounting, checks.min_success_rate).1);
+            assertions.push(assess::at_most(
+                "latency_p99",
+                lat.p99_us / 1000.0,
+                checks.max_p99_ms,
+                "ms",
+            ));
+        }
+        Plan::Sustained { checks } => {
+            let (leak, a) = assess::leak(
+                &intervals,
+                &LeakCheck {
+                    threshold_bytes_per_minute: checks.leak_threshold_bytes_per_min,
+                    warmup_s: checks.warmup_s as f64,
+                    min_samples: 5,
+                },
+            );
+            metrics.push(metric("rss_slope", leak.slope_bytes_per_minute, "bytes/min"));
+            assertions.push(a);
+            let (first, last) = assess::windows(&intervals, checks.warmup_s as f64, checks.window_intervals);
+            metrics.push(metric("window_intervals", first.len() as f64, "count"));
+            let thr = assess::degradation(first, last, Interval::handled_rate, true);
+            let p99 = assess::degradation(first, last, Interval::p99_ms, false);
+            if let Some(d) = thr {
+                metrics.push(metric("throughput_degradation", d.worse_by * 100.0, "%"));
+            }
+            if let Some(d) = p99 {
+                metrics.push(metric("latency_p99_degradation", d.worse_by * 100.0, "%"));
+            }
+            assertions.push(assess::degradation_check(
+                "throughput_degradation",
+                thr,
+                checks.max_degradation,
+                0.0,
+                "msg/s",
+            ));
+            assertions.push(assess::degradation_check(
+                "latency_degradation",
+                p99,
+                checks.max_degradation,
+                checks.latency_noise_floor_ms,
+                "ms",
+            ));
+        }
+        Plan::Burst { burst, checks } => {
+            let end = (burst.start_s + burst.duration_s) as f64;
+            let in_burst = intervals.iter().filter(|i| i.phase == "burst");
+            metrics.push(metric(
+                "burst_refused",
+                in_burst.clone().map(|i| i.refused).sum::<u64>() as f64,
+                "count",
+            ));
+            metrics.push(metric(
+                "burst_p99_max",
+                in_burst.map(Interval::p99_ms).fold(0.0, f64::max),
+                "ms",
+            ));
+            match assess::baseline_p99_ms(&intervals, burst.start_s as f64) {
+                Some(base) => {
+                    let threshold = (base * checks.recovery_p99_factor).max(checks.recovery_p99_floor_ms);
+                    metrics.push(metric("baseline_p99", base, "ms"));
+                    let rec = assess::recovery_time_s(&intervals, end, threshold, checks.recovery_stable_intervals);
+                    if let Some(r) = rec {
+                        metrics.push(metric("recovery_time", r, "s"));
+                    }
+                    assertions.push(Assertion {
+                        name: "recovery_time".into(),
+                        passed: rec.is_some_and(|r| r <= checks.recovery_limit_s),
+                        detail: match rec {
+                            Some(r) => format!(
+                                "interval p99 back under {threshold:.3} ms (baseline {base:.3} ms) \
+                                 {r:.0} s after the burst (limit {} s)",
+                                checks.recovery_limit_s
+                            ),
+                            None => format!(
+                                "interval p99 not back under {threshold:.3} ms (baseline {base:.3} ms) \
+                                 for {} intervals before the run ended",
+                                checks.recovery_stable_intervals
+                            ),
+                        },
+                    });
+                }
+                None => assertions.push(Assertion {
+                    name: "recovery_time".into(),
+                    passed: false,
+                    detail: "no baseline latency before the burst".into(),
+                }),
+            }
+        }
+        Plan::Faults { checks, .. } => {
+            let mut rec: Vec<f64> = stats
+                .iter()
+                .flat_map(|s| s.recovery_times.iter().map(Duration::as_secs_f64))
+                .collect();
+            rec.sort_by(f64::total_cmp);
+            let restarts: u64 =
+                stats.iter().map(|s| s.restarts).sum::<u64>() + failures.iter().map(|f| f.restarts).sum::<u64>();
+            metrics.push(metric("faults_injected", sink.faults_injected as f64, "count"));
+            metrics.push(metric("faults_observed", count(&dl, "fault") as f64, "count"));
+            metrics.push(metric("restarts", restarts as f64, "count"));
+            metrics.push(metric("agents_failed", failures.len() as f64, "count"));
+            metrics.push(metric("recoveries_recorded", rec.len() as f64, "count"));
+            if let (Some(max), Some(p50)) = (rec.last().copied(), assess::median(rec.iter().copied())) {
+                metrics.push(metric("recovery_time", max, "s"));
+                metrics.push(metric("recovery_time_p50", p50, "s"));
+            }
+            assertions.push(Assertion {
+                name: "faults_recovered".into(),
+                passed: !rec.is_empty() && rec.last().is_some_and(|m| *m <= checks.recovery_limit_s),
+                detail: match rec.last() {
+                    Some(m) => format!(
+                        "{} recoveries recorded ({} faults injected, {} restarts, {} agents gave up); \
+                         longest {:.3} ms (limit {} s)",
+                        rec.len(),
+                        sink.faults_injected,
+                        restarts,
+                        failures.len(),
+                        m * 1000.0,
+                        checks.recovery_limit_s
+                    ),
+                    None => format!(
+                        "no recovery recorded ({} faults injected, {} restarts)",
+                        sink.faults_injected, restarts
+                    ),
+                },
+            });
+        }
+    }
+
+    let partial = interrupted.load(Relaxed);
+    let passed = assertions.iter().all(|a| a.passed);
+    let result = ScenarioResult {
+        scenario: name.to_owned(),
+        config: serde_json::to_value(cfg).map_err(|e| RunError::Internal(e.to_string()))?,
+        metrics,
+        assertions,
+        intervals_file,
+        partial,
+        passed,
+        started_at_unix_s,
+        elapsed_s: secs,
+    };
+    let result_path = opts.out_dir.join(format!("{name}.json"));
+    result
+        .write(&result_path)
+        .map_err(io(format!("writing {}", result_path.display())))?;
+    Ok(RunOutcome { result, result_path })
+}
