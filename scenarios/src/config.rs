@@ -160,8 +160,8 @@ pub struct SustainedChecks {
     /// Intervals in the first and in the last window (each compared by its
     /// median); fewer when the run is short (a third of it each).
     pub window_intervals: usize,
-    /// A latency rise smaller than this, ms, is noise, whatever its ratio
-    /// (p99 of a few microseconds moves by more than 5 % run to run).
+    /// A rise of the median latency smaller than this, ms, is noise,
+    /// whatever its ratio.
     pub latency_noise_floor_ms: f64,
 }
 

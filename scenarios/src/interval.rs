@@ -47,6 +47,11 @@ impl Interval {
         }
     }
 
+    /// Interval median latency, ms.
+    pub fn p50_ms(&self) -> f64 {
+        self.latency.p50_us / 1000.0
+    }
+
     /// Interval p99 latency, ms.
     pub fn p99_ms(&self) -> f64 {
         self.latency.p99_us / 1000.0
