@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::interval::Interval;
-use crate::measure::{LeakCheck, LeakReport, LeakVerdict};
+use caxton_profiling::{LeakCheck, LeakReport, LeakVerdict};
 
 /// One checked claim about a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -241,7 +241,7 @@ pub fn recovery_time_s(intervals: &[Interval], burst_end_s: f64, threshold_ms: f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::LatencySummary;
+    use caxton_profiling::LatencySummary;
 
     fn iv(t: u64, handled: u64, p99_ms: f64, rss: u64) -> Interval {
         Interval {

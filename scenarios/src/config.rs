@@ -210,6 +210,9 @@ pub struct FaultShape {
     pub max_restarts: u32,
     /// The restart-counting window, seconds.
     pub restart_window_s: u64,
+    /// Automatic checkpoint after this many messages per agent (0: none);
+    /// a restarted agent resumes from its last checkpoint.
+    pub checkpoint_every: u64,
 }
 
 /// What is scenario-specific in a configuration.

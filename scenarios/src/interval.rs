@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::measure::LatencySummary;
+use caxton_profiling::LatencySummary;
 
 /// What happened in one interval (one second, or less for the last one of
 /// an interrupted run). Counts are of this interval only.

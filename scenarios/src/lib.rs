@@ -14,7 +14,6 @@ pub mod assess;
 pub mod cli;
 pub mod config;
 pub mod interval;
-pub mod measure;
 pub mod probe;
 pub mod result;
 pub mod run;

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use caxton_runtime::{Agent, AgentError, Context, Message, Timestamp};
 
-use crate::measure::LatencyRecorder;
+use caxton_profiling::LatencyRecorder;
 
 const SHARDS: usize = 8;
 
@@ -74,7 +74,8 @@ impl Probe {
     pub fn harvest(&self, into: &mut LatencyRecorder) {
         for shard in self.shards.iter() {
             let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
-            into.merge(&s);
+            // Every recorder here has the default bounds, so merging cannot fail.
+            into.merge(&s).expect("latency recorders share their bounds");
             s.reset();
         }
     }

@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use caxton_profiling::{LatencyRecorder, LeakCheck, process_cpu_time};
 use caxton_runtime::{
-    AgentRef, AgentSpec, DeadLetterCounts, Message, Orchestrator, OrchestratorConfig, RestartPolicy, SpawnError,
+    AgentRef, AgentSpec, CheckpointPolicy, DeadLetterCounts, Message, Orchestrator, OrchestratorConfig, RestartPolicy,
+    SpawnError,
 };
-use caxton_workloads::agents::{Faulty, Sink};
+use caxton_workloads::agents::{Fragile, PANIC, Sink};
 use caxton_workloads::open_loop::{Due, LoadSink, OpenLoop, OpenLoopError, OpenLoopReport, RateProfile, StopFlag};
 use caxton_workloads::payload::Payloads;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,7 +22,6 @@ use tokio::sync::Notify;
 use crate::assess::{self, Accounting, Assertion};
 use crate::config::{Config, Plan};
 use crate::interval::{Interval, IntervalLog};
-use crate::measure::{LatencyRecorder, LeakCheck, process_cpu_time, rss_bytes};
 use crate::probe::{Probe, Timed};
 use crate::result::{Metric, ScenarioResult};
 use crate::scenario::{self, Scenario};
@@ -148,6 +149,11 @@ impl LoadSink for OrchSink {
     }
 }
 
+/// RSS in bytes, 0 where it cannot be read.
+fn rss() -> u64 {
+    caxton_profiling::rss_bytes().unwrap_or(0)
+}
+
 fn count(dl: &DeadLetterCounts, reason: &str) -> u64 {
     dl.by_reason.iter().filter(|(r, _)| r == reason).map(|(_, n)| n).sum()
 }
@@ -172,10 +178,16 @@ fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result
     let p = probe.clone();
     let ids = match &cfg.plan {
         Plan::Faults { faults, .. } => {
-            let spec = AgentSpec::new(move || Timed::new(Faulty::new(Sink), p.clone())).restart_policy(RestartPolicy {
-                max_restarts: faults.max_restarts,
-                window: Duration::from_secs(faults.restart_window_s),
-            });
+            let checkpoints = match faults.checkpoint_every {
+                0 => CheckpointPolicy::Manual,
+                n => CheckpointPolicy::EveryMessages(n),
+            };
+            let spec = AgentSpec::new(move || Timed::new(Fragile::default(), p.clone()))
+                .restart_policy(RestartPolicy {
+                    max_restarts: faults.max_restarts,
+                    window: Duration::from_secs(faults.restart_window_s),
+                })
+                .checkpoint_policy(checkpoints);
             orch.spawn_many(&spec, cfg.load.agents)?
         }
         _ => orch.spawn_many(&AgentSpec::new(move || Timed::new(Sink, p.clone())), cfg.load.agents)?,
@@ -235,7 +247,10 @@ impl Sampler<'_> {
         let sent = self.counters.sent.load(Relaxed);
         let refused = self.counters.refused.load(Relaxed);
         self.probe.harvest(&mut self.current);
-        self.total.merge(&self.current);
+        // Both recorders have the default bounds, so merging cannot fail.
+        self.total
+            .merge(&self.current)
+            .expect("latency recorders share their bounds");
         let faults = count(&self.orch.dead_letter_counts(), "fault");
         let cpu = process_cpu_time();
         let length = elapsed.saturating_sub(self.last_t);
@@ -256,7 +271,7 @@ impl Sampler<'_> {
             handled: self.current.count(),
             faults: faults - self.last_faults,
             latency: self.current.summary(),
-            rss_bytes: rss_bytes(),
+            rss_bytes: rss(),
             cpu_percent,
         };
         self.current.reset();
@@ -282,10 +297,10 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         dead_letter_log: 64,
         ..Default::default()
     });
-    let rss_before = rss_bytes();
+    let rss_before = rss();
     let probe = Probe::new(Instant::now());
     let refs = spawn_agents(&orch, cfg, &probe)?;
-    let rss_spawned = rss_bytes();
+    let rss_spawned = rss();
 
     // --- Ctrl-C -------------------------------------------------------------
     let stop = Arc::new(StopFlag::default());
@@ -307,7 +322,7 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     let fault = match &cfg.plan {
         Plan::Faults { faults, .. } => Some(FaultPlan {
             every: ((cfg.load.rate / faults.crash_rate).round() as u64).max(2),
-            payload: Payloads::fault(cfg.load.message_size),
+            payload: Bytes::from_static(PANIC),
         }),
         _ => None,
     };
