@@ -18,5 +18,6 @@ pub mod probe;
 pub mod result;
 pub mod run;
 pub mod scenario;
+pub mod verdict;
 
 pub use scenario::Scenario;

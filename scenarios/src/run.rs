@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use caxton_profiling::{LatencyRecorder, LeakCheck, process_cpu_time};
+use caxton_profiling::{LatencyRecorder, process_cpu_time};
 use caxton_runtime::{
-    AgentRef, AgentSpec, CheckpointPolicy, DeadLetterCounts, Message, Orchestrator, OrchestratorConfig, RestartPolicy,
-    SpawnError,
+    AgentRef, AgentSpec, CheckpointPolicy, Message, Orchestrator, OrchestratorConfig, RestartPolicy, SpawnError,
 };
 use caxton_workloads::agents::{Fragile, PANIC, Sink};
 use caxton_workloads::open_loop::{Due, LoadSink, OpenLoop, OpenLoopError, OpenLoopReport, RateProfile, StopFlag};
@@ -19,12 +18,13 @@ use caxton_workloads::payload::Payloads;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Notify;
 
-use crate::assess::{self, Accounting, Assertion};
+use crate::assess::Accounting;
 use crate::config::{Config, Plan};
 use crate::interval::{Interval, IntervalLog};
 use crate::probe::{Probe, Timed};
-use crate::result::{Metric, ScenarioResult};
+use crate::result::ScenarioResult;
 use crate::scenario::{self, Scenario};
+use crate::verdict::{self, RunData, count, dead_after_accept};
 
 /// Why a run could not be carried out (as opposed to failing its checks).
 #[derive(Debug, thiserror::Error)]
@@ -152,26 +152,6 @@ impl LoadSink for OrchSink {
 /// RSS in bytes, 0 where it cannot be read.
 fn rss() -> u64 {
     caxton_profiling::rss_bytes().unwrap_or(0)
-}
-
-fn count(dl: &DeadLetterCounts, reason: &str) -> u64 {
-    dl.by_reason.iter().filter(|(r, _)| r == reason).map(|(_, n)| n).sum()
-}
-
-/// Dead letters of messages that had been accepted into a mailbox.
-fn dead_after_accept(dl: &DeadLetterCounts) -> u64 {
-    ["fault", "handler_error", "agent_failed", "undelivered"]
-        .iter()
-        .map(|r| count(dl, r))
-        .sum()
-}
-
-fn metric(name: &str, value: f64, unit: &str) -> Metric {
-    Metric {
-        name: name.to_owned(),
-        value,
-        unit: unit.to_owned(),
-    }
 }
 
 fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result<Vec<AgentRef>, RunError> {
@@ -426,190 +406,21 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         in_progress: shutdown.in_progress as u64,
     };
 
-    // --- metrics ---------------------------------------------------------------
-    let lat = total.summary();
-    let secs = load_elapsed.as_secs_f64();
-    let n_agents = cfg.load.agents as f64;
-    let cpu_median = assess::median(intervals.iter().map(|i| i.cpu_percent)).unwrap_or(0.0);
-    let mut metrics = vec![
-        metric(
-            "rate_asked",
-            profile.total_messages() as f64 / profile.duration().as_secs_f64(),
-            "msg/s",
-        ),
-        metric("rate_achieved", gen_report.achieved_rate(), "msg/s"),
-        metric("message_throughput", accounting.handled as f64 / secs, "msg/s"),
-        metric("messages_sent", accounting.sent as f64, "count"),
-        metric("messages_refused", accounting.refused as f64, "count"),
-        metric("messages_handled", accounting.handled as f64, "count"),
-        metric("dead_letters_after_accept", accounting.dead_accepted as f64, "count"),
-        metric("in_progress_at_shutdown", accounting.in_progress as f64, "count"),
-        metric(
-            "success_rate",
-            if accounting.sent > 0 {
-                accounting.handled as f64 / accounting.sent as f64 * 100.0
-            } else {
-                0.0
-            },
-            "%",
-        ),
-        metric("latency_p50", lat.p50_us / 1000.0, "ms"),
-        metric("latency_p90", lat.p90_us / 1000.0, "ms"),
-        metric("latency_p95", lat.p95_us / 1000.0, "ms"),
-        metric("latency_p99", lat.p99_us / 1000.0, "ms"),
-        metric("latency_p999", lat.p999_us / 1000.0, "ms"),
-        metric("latency_max", lat.max_us / 1000.0, "ms"),
-        metric("generator_max_lag", gen_report.max_lag.as_secs_f64() * 1000.0, "ms"),
-        metric(
-            "rss_peak",
-            intervals.iter().map(|i| i.rss_bytes).max().unwrap_or(0) as f64,
-            "bytes",
-        ),
-        metric(
-            "memory_per_agent",
-            rss_spawned.saturating_sub(rss_before) as f64 / n_agents / 1e6,
-            "MB",
-        ),
-        metric("cpu_median", cpu_median, "%"),
-        metric("cpu_per_agent", cpu_median / n_agents, "%"),
-    ];
-
-    // --- assertions --------------------------------------------------------------
-    let mut assertions: Vec<Assertion> = assess::accounting(&accounting);
-    match &cfg.plan {
-        Plan::Peak { checks } => {
-            assertions.push(assess::success_rate(&accounting, checks.min_success_rate).1);
-            assertions.push(assess::at_most(
-                "latency_p99",
-                lat.p99_us / 1000.0,
-                checks.max_p99_ms,
-                "ms",
-            ));
-        }
-        Plan::Sustained { checks } => {
-            let (leak, a) = assess::leak(
-                &intervals,
-                &LeakCheck {
-                    threshold_bytes_per_minute: checks.leak_threshold_bytes_per_min,
-                    warmup_s: checks.warmup_s as f64,
-                    min_samples: 5,
-                },
-            );
-            metrics.push(metric("rss_slope", leak.slope_bytes_per_minute, "bytes/min"));
-            assertions.push(a);
-            let (first, last) = assess::windows(&intervals, checks.warmup_s as f64, checks.window_intervals);
-            metrics.push(metric("window_intervals", first.len() as f64, "count"));
-            let thr = assess::degradation(first, last, Interval::handled_rate, true);
-            let p50 = assess::degradation(first, last, Interval::p50_ms, false);
-            let p99 = assess::degradation(first, last, Interval::p99_ms, false);
-            for (name, d) in [
-                ("throughput_degradation", thr),
-                ("latency_p50_degradation", p50),
-                ("latency_p99_degradation", p99),
-            ] {
-                if let Some(d) = d {
-                    metrics.push(metric(name, d.worse_by * 100.0, "%"));
-                }
-            }
-            assertions.push(assess::degradation_check(
-                "throughput_degradation",
-                thr,
-                checks.max_degradation,
-                0.0,
-                "msg/s",
-            ));
-            assertions.push(assess::degradation_check(
-                "latency_degradation",
-                p50,
-                checks.max_degradation,
-                checks.latency_noise_floor_ms,
-                "ms",
-            ));
-        }
-        Plan::Burst { burst, checks } => {
-            let end = (burst.start_s + burst.duration_s) as f64;
-            let in_burst = intervals.iter().filter(|i| i.phase == "burst");
-            metrics.push(metric(
-                "burst_refused",
-                in_burst.clone().map(|i| i.refused).sum::<u64>() as f64,
-                "count",
-            ));
-            metrics.push(metric(
-                "burst_p99_max",
-                in_burst.map(Interval::p99_ms).fold(0.0, f64::max),
-                "ms",
-            ));
-            match assess::baseline_p99_ms(&intervals, burst.start_s as f64) {
-                Some(base) => {
-                    let threshold = (base * checks.recovery_p99_factor).max(checks.recovery_p99_floor_ms);
-                    metrics.push(metric("baseline_p99", base, "ms"));
-                    let rec = assess::recovery_time_s(&intervals, end, threshold, checks.recovery_stable_intervals);
-                    if let Some(r) = rec {
-                        metrics.push(metric("recovery_time", r, "s"));
-                    }
-                    assertions.push(Assertion {
-                        name: "recovery_time".into(),
-                        passed: rec.is_some_and(|r| r <= checks.recovery_limit_s),
-                        detail: match rec {
-                            Some(r) => format!(
-                                "interval p99 back under {threshold:.3} ms (baseline {base:.3} ms) \
-                                 {r:.0} s after the burst (limit {} s)",
-                                checks.recovery_limit_s
-                            ),
-                            None => format!(
-                                "interval p99 not back under {threshold:.3} ms (baseline {base:.3} ms) \
-                                 for {} intervals before the run ended",
-                                checks.recovery_stable_intervals
-                            ),
-                        },
-                    });
-                }
-                None => assertions.push(Assertion {
-                    name: "recovery_time".into(),
-                    passed: false,
-                    detail: "no baseline latency before the burst".into(),
-                }),
-            }
-        }
-        Plan::Faults { checks, .. } => {
-            let mut rec: Vec<f64> = stats
-                .iter()
-                .flat_map(|s| s.recovery_times.iter().map(Duration::as_secs_f64))
-                .collect();
-            rec.sort_by(f64::total_cmp);
-            let restarts: u64 =
-                stats.iter().map(|s| s.restarts).sum::<u64>() + failures.iter().map(|f| f.restarts).sum::<u64>();
-            metrics.push(metric("faults_injected", sink.faults_injected as f64, "count"));
-            metrics.push(metric("faults_observed", count(&dl, "fault") as f64, "count"));
-            metrics.push(metric("restarts", restarts as f64, "count"));
-            metrics.push(metric("agents_failed", failures.len() as f64, "count"));
-            metrics.push(metric("recoveries_recorded", rec.len() as f64, "count"));
-            if let (Some(max), Some(p50)) = (rec.last().copied(), assess::median(rec.iter().copied())) {
-                metrics.push(metric("recovery_time", max, "s"));
-                metrics.push(metric("recovery_time_p50", p50, "s"));
-            }
-            assertions.push(Assertion {
-                name: "faults_recovered".into(),
-                passed: !rec.is_empty() && rec.last().is_some_and(|m| *m <= checks.recovery_limit_s),
-                detail: match rec.last() {
-                    Some(m) => format!(
-                        "{} recoveries recorded ({} faults injected, {} restarts, {} agents gave up); \
-                         longest {:.3} ms (limit {} s)",
-                        rec.len(),
-                        sink.faults_injected,
-                        restarts,
-                        failures.len(),
-                        m * 1000.0,
-                        checks.recovery_limit_s
-                    ),
-                    None => format!(
-                        "no recovery recorded ({} faults injected, {} restarts)",
-                        sink.faults_injected, restarts
-                    ),
-                },
-            });
-        }
-    }
+    let (metrics, assertions) = verdict::evaluate(&RunData {
+        cfg,
+        profile: &profile,
+        intervals: &intervals,
+        latency: total.summary(),
+        accounting,
+        generator: gen_report,
+        load_elapsed,
+        rss_before,
+        rss_spawned,
+        faults_injected: sink.faults_injected,
+        stats: &stats,
+        failures: &failures,
+        dead_letters: &dl,
+    });
 
     let partial = interrupted.load(Relaxed);
     let passed = assertions.iter().all(|a| a.passed);
@@ -622,7 +433,7 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         partial,
         passed,
         started_at_unix_s,
-        elapsed_s: secs,
+        elapsed_s: load_elapsed.as_secs_f64(),
     };
     let result_path = opts.out_dir.join(format!("{name}.json"));
     result
