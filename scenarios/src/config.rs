@@ -41,7 +41,8 @@ pub enum ConfigError {
     /// The agents would not fit in the memory available.
     #[error(
         "invalid `load.agents`: {agents} agents need an estimated {needed_mib} MiB \
-         ({per_agent} bytes each: load.agent_budget_bytes plus a full mailbox), \
+         ({per_agent} bytes each: load.agent_budget_bytes, a full mailbox and, for WASM, \
+         the guest's memory), \
          but only {available_mib} MiB of memory is available"
     )]
     TooManyAgents {
@@ -54,12 +55,6 @@ pub enum ConfigError {
         /// Available memory, MiB.
         available_mib: u64,
     },
-    /// The agent kind is not available in this build.
-    #[error(
-        "invalid `load.agent_kind`: `{0}` agents need the WASM host (crate caxton-wasm), \
-         which this build does not have yet; use `native`"
-    )]
-    AgentKindUnavailable(&'static str),
 }
 
 /// Which agents handle the load.
@@ -68,9 +63,9 @@ pub enum ConfigError {
 pub enum AgentKind {
     /// Native Rust agents.
     Native,
-    /// WASM guest agents (needs the WASM host).
+    /// WASM guest agents (the counter guest) on the wasmtime host.
     Wasm,
-    /// Half native, half WASM (needs the WASM host).
+    /// Native and WASM agents alternating, half each.
     Mixed,
 }
 
@@ -467,10 +462,6 @@ impl Config {
         if l.mailbox_capacity == 0 {
             return bad("load.mailbox_capacity", "must be at least 1".into());
         }
-        match l.agent_kind {
-            AgentKind::Native => {}
-            k => return Err(ConfigError::AgentKindUnavailable(k.name())),
-        }
         let fraction = |field, v: f64| {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
@@ -560,11 +551,17 @@ impl Config {
         Ok(())
     }
 
-    /// Estimated bytes per agent: its budget plus a full mailbox.
+    /// Estimated bytes per agent: its budget plus a full mailbox, plus for
+    /// WASM agents their guest's linear memory.
     pub fn bytes_per_agent(&self) -> u64 {
         // A queued envelope: the message plus its reply slot.
         let envelope = std::mem::size_of::<caxton_runtime::Message>() as u64 + 16;
-        self.load.agent_budget_bytes + self.load.mailbox_capacity as u64 * envelope
+        let base = self.load.agent_budget_bytes + self.load.mailbox_capacity as u64 * envelope;
+        match self.load.agent_kind {
+            AgentKind::Native => base,
+            AgentKind::Wasm => base + WASM_GUEST_BYTES,
+            AgentKind::Mixed => base + WASM_GUEST_BYTES / 2,
+        }
     }
 
     /// Refuses more agents than `available` bytes of memory hold (90 % of
@@ -587,6 +584,11 @@ impl Config {
         Ok(())
     }
 }
+
+/// Linear memory a Rust guest starts with (1 MiB of stack plus its data
+/// and heap pages), counted in full although copy-on-write images make
+/// less of it resident.
+pub const WASM_GUEST_BYTES: u64 = 5 << 18;
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes; `None` where unknown.
 pub fn available_memory() -> Option<u64> {
@@ -689,8 +691,9 @@ mod tests {
     }
 
     #[test]
-    fn wasm_agents_are_refused_until_the_host_lands() {
-        let e = load(
+    fn wasm_agents_are_budgeted_their_guest_memory() {
+        let native = load(Scenario::Peak, false, &Overrides::default()).unwrap();
+        let wasm = load(
             Scenario::Peak,
             false,
             &Overrides {
@@ -698,8 +701,17 @@ mod tests {
                 ..Default::default()
             },
         )
-        .unwrap_err();
-        assert!(matches!(e, ConfigError::AgentKindUnavailable("wasm")), "{e}");
+        .unwrap();
+        assert_eq!(wasm.bytes_per_agent(), native.bytes_per_agent() + WASM_GUEST_BYTES);
+    }
+
+    #[test]
+    fn an_unknown_agent_kind_is_refused() {
+        let text = Scenario::Peak
+            .default_toml()
+            .replace("agent_kind = \"native\"", "agent_kind = \"python\"");
+        let e = parse(Scenario::Peak, &text, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("unknown variant `python`"), "{e}");
     }
 
     #[test]

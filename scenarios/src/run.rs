@@ -12,6 +12,7 @@ use caxton_profiling::{LatencyRecorder, process_cpu_time};
 use caxton_runtime::{
     AgentRef, AgentSpec, CheckpointPolicy, Message, Orchestrator, OrchestratorConfig, RestartPolicy, SpawnError,
 };
+use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
 use caxton_workloads::agents::{Fragile, PANIC, Sink};
 use caxton_workloads::open_loop::{Due, LoadSink, OpenLoop, OpenLoopError, OpenLoopReport, RateProfile, StopFlag};
 use caxton_workloads::payload::Payloads;
@@ -19,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Notify;
 
 use crate::assess::Accounting;
-use crate::config::{Config, Plan};
+use crate::config::{AgentKind, Config, Plan};
 use crate::interval::{Interval, IntervalLog};
 use crate::probe::{Probe, Timed};
 use crate::result::ScenarioResult;
@@ -43,6 +44,9 @@ pub enum RunError {
     /// The rate profile is unusable.
     #[error("rate profile: {0}")]
     Profile(#[from] OpenLoopError),
+    /// The WASM host could not be set up.
+    #[error("WASM host: {0}")]
+    Wasm(String),
     /// A task of the run died.
     #[error("{0}")]
     Internal(String),
@@ -94,10 +98,11 @@ struct Counters {
     faults_injected: AtomicU64,
 }
 
-/// Every `every`-th message is a crash command, sent to the agents in turn.
+/// Every `every`-th message is a crash command (the target's own crash
+/// payload), sent to the agents in turn.
 struct FaultPlan {
     every: u64,
-    payload: Bytes,
+    payloads: Vec<Bytes>,
 }
 
 /// The generator's sink: `try_send` to the agents round-robin, counting
@@ -122,8 +127,9 @@ impl LoadSink for OrchSink {
         let n = self.refs.len() as u64;
         let (target, payload, crash) = match &self.fault {
             Some(f) if due.index % f.every == f.every - 1 => {
+                let target = self.crashes_sent % n;
                 self.crashes_sent += 1;
-                ((self.crashes_sent - 1) % n, f.payload.clone(), true)
+                (target, f.payloads[target as usize].clone(), true)
             }
             _ => (due.index % n, self.payload.clone(), false),
         };
@@ -154,30 +160,100 @@ fn rss() -> u64 {
     caxton_profiling::rss_bytes().unwrap_or(0)
 }
 
-fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result<Vec<AgentRef>, RunError> {
-    let p = probe.clone();
-    let ids = match &cfg.plan {
-        Plan::Faults { faults, .. } => {
-            let checkpoints = match faults.checkpoint_every {
+/// The agents of a run: a handle to each, and the payload that crashes it.
+struct Agents {
+    refs: Vec<AgentRef>,
+    crash: Vec<Bytes>,
+    /// Keeps the WASM engine (and its epoch ticker) alive for the run.
+    _host: Option<WasmHost>,
+}
+
+/// The guest WASM agents run: it counts messages (checkpointable) and
+/// traps (`unreachable`) on the payload `trap`.
+const WASM_CRASH: &[u8] = b"trap";
+
+fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result<Agents, RunError> {
+    let n = cfg.load.agents;
+    let wasm_n = match cfg.load.agent_kind {
+        AgentKind::Native => 0,
+        AgentKind::Wasm => n,
+        AgentKind::Mixed => n / 2,
+    };
+    let (restart, checkpoints) = match &cfg.plan {
+        Plan::Faults { faults, .. } => (
+            RestartPolicy {
+                max_restarts: faults.max_restarts,
+                window: Duration::from_secs(faults.restart_window_s),
+            },
+            match faults.checkpoint_every {
                 0 => CheckpointPolicy::Manual,
                 n => CheckpointPolicy::EveryMessages(n),
-            };
-            let spec = AgentSpec::new(move || Timed::new(Fragile::default(), p.clone()))
-                .restart_policy(RestartPolicy {
-                    max_restarts: faults.max_restarts,
-                    window: Duration::from_secs(faults.restart_window_s),
-                })
-                .checkpoint_policy(checkpoints);
-            orch.spawn_many(&spec, cfg.load.agents)?
-        }
-        _ => orch.spawn_many(&AgentSpec::new(move || Timed::new(Sink, p.clone())), cfg.load.agents)?,
+            },
+        ),
+        _ => (RestartPolicy::default(), CheckpointPolicy::Manual),
     };
-    ids.iter()
+
+    // Native agents: the cheapest handler, or the shared crashable one.
+    let p = probe.clone();
+    let native = match &cfg.plan {
+        Plan::Faults { .. } => orch.spawn_many(
+            &AgentSpec::new(move || Timed::new(Fragile::default(), p.clone()))
+                .restart_policy(restart)
+                .checkpoint_policy(checkpoints),
+            n - wasm_n,
+        )?,
+        _ => orch.spawn_many(&AgentSpec::new(move || Timed::new(Sink, p.clone())), n - wasm_n)?,
+    };
+
+    // WASM agents: the counter guest, one pooled instance each (plus room
+    // for restarts).
+    let (host, wasm) = if wasm_n == 0 {
+        (None, Vec::new())
+    } else {
+        let host = WasmHost::new(HostConfig {
+            allocator: Allocator::Pooling {
+                instances: u32::try_from(wasm_n + 64).unwrap_or(u32::MAX),
+                memory_per_instance: 64 << 20,
+            },
+            ..HostConfig::default()
+        })
+        .map_err(|e| RunError::Wasm(e.to_string()))?;
+        let module = host.load(guests::COUNTER).map_err(|e| RunError::Wasm(e.to_string()))?;
+        let p = probe.clone();
+        let spec = AgentSpec::try_new(move || Ok(Timed::new(module.instantiate(AgentLimits::default())?, p.clone())))
+            .restart_policy(restart)
+            .checkpoint_policy(checkpoints);
+        (Some(host), orch.spawn_many(&spec, wasm_n)?)
+    };
+
+    // Mixed: alternate native and WASM, so round-robin load and crashes
+    // fall on both kinds in turn.
+    let (mut native, mut wasm) = (native.into_iter(), wasm.into_iter());
+    let mut ids = Vec::with_capacity(n);
+    let mut crash = Vec::with_capacity(n);
+    for i in 0..n {
+        let take_wasm = if i % 2 == 1 { wasm.len() > 0 } else { native.len() == 0 };
+        let next = if take_wasm {
+            crash.push(Bytes::from_static(WASM_CRASH));
+            wasm.next()
+        } else {
+            crash.push(Bytes::from_static(PANIC));
+            native.next()
+        };
+        ids.extend(next);
+    }
+    let refs = ids
+        .iter()
         .map(|id| {
             orch.agent_ref(*id)
                 .map_err(|e| RunError::Internal(format!("agent {id} vanished: {e}")))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Agents {
+        refs,
+        crash,
+        _host: host,
+    })
 }
 
 fn progress_bar(enabled: bool, seconds: u64) -> ProgressBar {
@@ -279,7 +355,7 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     });
     let rss_before = rss();
     let probe = Probe::new(Instant::now());
-    let refs = spawn_agents(&orch, cfg, &probe)?;
+    let agents = spawn_agents(&orch, cfg, &probe)?;
     let rss_spawned = rss();
 
     // --- Ctrl-C -------------------------------------------------------------
@@ -302,13 +378,13 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     let fault = match &cfg.plan {
         Plan::Faults { faults, .. } => Some(FaultPlan {
             every: ((cfg.load.rate / faults.crash_rate).round() as u64).max(2),
-            payload: Bytes::from_static(PANIC),
+            payloads: agents.crash.clone(),
         }),
         _ => None,
     };
     let start = Instant::now();
     let mut sink = OrchSink {
-        refs,
+        refs: agents.refs.clone(),
         start,
         probe: probe.clone(),
         payload: Payloads::new(cfg.load.message_size).more,
