@@ -12,6 +12,7 @@
 
 pub mod agents;
 pub mod fanout;
+pub mod open_loop;
 pub mod payload;
 pub mod pingpong;
 pub mod pool;

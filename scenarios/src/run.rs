@@ -1,0 +1,519 @@
+//! The run driver: spawns the agents, drives open-loop load at them,
+//! samples an interval every second, drains, shuts down, accounts for every
+//! message, and evaluates the scenario's assertions.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use caxton_profiling::{LatencyRecorder, process_cpu_time};
+use caxton_runtime::{
+    AgentRef, AgentSpec, CheckpointPolicy, Message, Orchestrator, OrchestratorConfig, RestartPolicy, SpawnError,
+};
+use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
+use caxton_workloads::agents::{Fragile, PANIC, Sink};
+use caxton_workloads::open_loop::{Due, LoadSink, OpenLoop, OpenLoopError, OpenLoopReport, RateProfile, StopFlag};
+use caxton_workloads::payload::Payloads;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::Notify;
+
+use crate::assess::Accounting;
+use crate::config::{AgentKind, Config, Plan};
+use crate::interval::{Interval, IntervalLog};
+use crate::probe::{Probe, Timed};
+use crate::result::ScenarioResult;
+use crate::scenario::{self, Scenario};
+use crate::verdict::{self, RunData, count, dead_after_accept};
+
+/// Why a run could not be carried out (as opposed to failing its checks).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Writing results failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being written.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The agents could not be spawned.
+    #[error("spawning the agents failed: {0}")]
+    Spawn(#[from] SpawnError),
+    /// The rate profile is unusable.
+    #[error("rate profile: {0}")]
+    Profile(#[from] OpenLoopError),
+    /// The WASM host could not be set up.
+    #[error("WASM host: {0}")]
+    Wasm(String),
+    /// A task of the run died.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let what = what.into();
+    move |source| RunError::Io { what, source }
+}
+
+/// Where results go and how the run shows itself.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Folder for `<scenario>.json` and `<scenario>.intervals.jsonl`.
+    pub out_dir: PathBuf,
+    /// Show the live progress display.
+    pub progress: bool,
+}
+
+/// A finished (or interrupted) run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The result, as written.
+    pub result: ScenarioResult,
+    /// Where it was written.
+    pub result_path: PathBuf,
+}
+
+/// Runs `scenario` with `cfg` on a fresh tokio runtime.
+pub fn run(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let workers = match cfg.load.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(io("starting the tokio runtime"))?;
+    rt.block_on(drive(scenario, cfg, opts))
+}
+
+/// Running totals the generator publishes (it is their only writer).
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    faults_injected: AtomicU64,
+}
+
+/// Every `every`-th message is a crash command (the target's own crash
+/// payload), sent to the agents in turn.
+struct FaultPlan {
+    every: u64,
+    payloads: Vec<Bytes>,
+}
+
+/// The generator's sink: `try_send` to the agents round-robin, counting
+/// acceptances and refusals (the runtime records each refusal as a dead
+/// letter too).
+struct OrchSink {
+    refs: Vec<AgentRef>,
+    start: Instant,
+    probe: Arc<Probe>,
+    payload: Bytes,
+    fault: Option<FaultPlan>,
+    counters: Arc<Counters>,
+    sent: u64,
+    accepted: u64,
+    refused: u64,
+    faults_injected: u64,
+    crashes_sent: u64,
+}
+
+impl LoadSink for OrchSink {
+    fn send(&mut self, due: Due) -> impl Future<Output = ()> + Send {
+        let n = self.refs.len() as u64;
+        let (target, payload, crash) = match &self.fault {
+            Some(f) if due.index % f.every == f.every - 1 => {
+                let target = self.crashes_sent % n;
+                self.crashes_sent += 1;
+                (target, f.payloads[target as usize].clone(), true)
+            }
+            _ => (due.index % n, self.payload.clone(), false),
+        };
+        let to = &self.refs[target as usize];
+        let mut msg = Message::inform(to.id(), payload);
+        msg.sent_at = self.probe.stamp(self.start + due.intended);
+        self.sent += 1;
+        match to.try_send(msg) {
+            Ok(()) => {
+                self.accepted += 1;
+                if crash {
+                    self.faults_injected += 1;
+                }
+            }
+            Err(_) => self.refused += 1,
+        }
+        let c = &self.counters;
+        c.sent.store(self.sent, Relaxed);
+        c.accepted.store(self.accepted, Relaxed);
+        c.refused.store(self.refused, Relaxed);
+        c.faults_injected.store(self.faults_injected, Relaxed);
+        std::future::ready(())
+    }
+}
+
+/// RSS in bytes, 0 where it cannot be read.
+fn rss() -> u64 {
+    caxton_profiling::rss_bytes().unwrap_or(0)
+}
+
+/// The agents of a run: a handle to each, and the payload that crashes it.
+struct Agents {
+    refs: Vec<AgentRef>,
+    crash: Vec<Bytes>,
+    /// Keeps the WASM engine (and its epoch ticker) alive for the run.
+    _host: Option<WasmHost>,
+}
+
+/// The guest WASM agents run: it counts messages (checkpointable) and
+/// traps (`unreachable`) on the payload `trap`.
+const WASM_CRASH: &[u8] = b"trap";
+
+fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result<Agents, RunError> {
+    let n = cfg.load.agents;
+    let wasm_n = match cfg.load.agent_kind {
+        AgentKind::Native => 0,
+        AgentKind::Wasm => n,
+        AgentKind::Mixed => n / 2,
+    };
+    let (restart, checkpoints) = match &cfg.plan {
+        Plan::Faults { faults, .. } => (
+            RestartPolicy {
+                max_restarts: faults.max_restarts,
+                window: Duration::from_secs(faults.restart_window_s),
+            },
+            match faults.checkpoint_every {
+                0 => CheckpointPolicy::Manual,
+                n => CheckpointPolicy::EveryMessages(n),
+            },
+        ),
+        _ => (RestartPolicy::default(), CheckpointPolicy::Manual),
+    };
+
+    // Native agents: the cheapest handler, or the shared crashable one.
+    let p = probe.clone();
+    let native = match &cfg.plan {
+        Plan::Faults { .. } => orch.spawn_many(
+            &AgentSpec::new(move || Timed::new(Fragile::default(), p.clone()))
+                .restart_policy(restart)
+                .checkpoint_policy(checkpoints),
+            n - wasm_n,
+        )?,
+        _ => orch.spawn_many(&AgentSpec::new(move || Timed::new(Sink, p.clone())), n - wasm_n)?,
+    };
+
+    // WASM agents: the counter guest, one pooled instance each (plus room
+    // for restarts).
+    let (host, wasm) = if wasm_n == 0 {
+        (None, Vec::new())
+    } else {
+        let host = WasmHost::new(HostConfig {
+            allocator: Allocator::Pooling {
+                instances: u32::try_from(wasm_n + 64).unwrap_or(u32::MAX),
+                memory_per_instance: 64 << 20,
+            },
+            ..HostConfig::default()
+        })
+        .map_err(|e| RunError::Wasm(e.to_string()))?;
+        let module = host.load(guests::COUNTER).map_err(|e| RunError::Wasm(e.to_string()))?;
+        let p = probe.clone();
+        let spec = AgentSpec::try_new(move || Ok(Timed::new(module.instantiate(AgentLimits::default())?, p.clone())))
+            .restart_policy(restart)
+            .checkpoint_policy(checkpoints);
+        (Some(host), orch.spawn_many(&spec, wasm_n)?)
+    };
+
+    // Mixed: alternate native and WASM, so round-robin load and crashes
+    // fall on both kinds in turn.
+    let (mut native, mut wasm) = (native.into_iter(), wasm.into_iter());
+    let mut ids = Vec::with_capacity(n);
+    let mut crash = Vec::with_capacity(n);
+    for i in 0..n {
+        let take_wasm = if i % 2 == 1 { wasm.len() > 0 } else { native.len() == 0 };
+        let next = if take_wasm {
+            crash.push(Bytes::from_static(WASM_CRASH));
+            wasm.next()
+        } else {
+            crash.push(Bytes::from_static(PANIC));
+            native.next()
+        };
+        ids.extend(next);
+    }
+    let refs = ids
+        .iter()
+        .map(|id| {
+            orch.agent_ref(*id)
+                .map_err(|e| RunError::Internal(format!("agent {id} vanished: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Agents {
+        refs,
+        crash,
+        _host: host,
+    })
+}
+
+fn progress_bar(enabled: bool, seconds: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(seconds);
+    if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} s  {msg}") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+fn live_line(i: &Interval) -> String {
+    format!(
+        "sent {}/s handled {}/s refused {} faults {} p99 {:.3} ms rss {} MiB cpu {:.0} %",
+        i.sent,
+        i.handled,
+        i.refused,
+        i.faults,
+        i.p99_ms(),
+        i.rss_bytes >> 20,
+        i.cpu_percent
+    )
+}
+
+/// What the sampler keeps between intervals.
+struct Sampler<'a> {
+    cfg: &'a Config,
+    profile: &'a RateProfile,
+    orch: &'a Orchestrator,
+    probe: &'a Probe,
+    counters: &'a Counters,
+    current: LatencyRecorder,
+    total: LatencyRecorder,
+    /// Running totals at the end of the previous interval.
+    last_sent: u64,
+    last_refused: u64,
+    last_faults: u64,
+    last_t: Duration,
+    last_cpu: Duration,
+}
+
+impl Sampler<'_> {
+    /// Closes the interval ending at `elapsed` since the start.
+    fn sample(&mut self, elapsed: Duration) -> Interval {
+        let sent = self.counters.sent.load(Relaxed);
+        let refused = self.counters.refused.load(Relaxed);
+        self.probe.harvest(&mut self.current);
+        // Both recorders have the default bounds, so merging cannot fail.
+        self.total
+            .merge(&self.current)
+            .expect("latency recorders share their bounds");
+        let faults = count(&self.orch.dead_letter_counts(), "fault");
+        let cpu = process_cpu_time();
+        let length = elapsed.saturating_sub(self.last_t);
+        let cpu_percent = if length.is_zero() {
+            0.0
+        } else {
+            cpu.saturating_sub(self.last_cpu).as_secs_f64() / length.as_secs_f64() * 100.0
+        };
+        let t_s = elapsed.as_secs_f64();
+        let (due_now, due_before) = (self.profile.due(elapsed), self.profile.due(self.last_t));
+        let interval = Interval {
+            t_s,
+            length_s: length.as_secs_f64(),
+            phase: scenario::phase_of(self.cfg, t_s.ceil() as u64).to_owned(),
+            scheduled: due_now.saturating_sub(due_before),
+            sent: sent - self.last_sent,
+            refused: refused - self.last_refused,
+            handled: self.current.count(),
+            faults: faults - self.last_faults,
+            latency: self.current.summary(),
+            rss_bytes: rss(),
+            cpu_percent,
+        };
+        self.current.reset();
+        (self.last_sent, self.last_refused, self.last_faults) = (sent, refused, faults);
+        self.last_t = elapsed;
+        self.last_cpu = cpu;
+        interval
+    }
+}
+
+async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let name = scenario.name();
+    std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
+    let intervals_file = format!("{name}.intervals.jsonl");
+    let intervals_path = opts.out_dir.join(&intervals_file);
+    let mut log = IntervalLog::create(&intervals_path).map_err(io(format!("creating {}", intervals_path.display())))?;
+    let profile = scenario::profile(cfg)?;
+    let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+
+    // --- agents -----------------------------------------------------------
+    let orch = Orchestrator::with_config(OrchestratorConfig {
+        mailbox_capacity: cfg.load.mailbox_capacity,
+        dead_letter_log: 64,
+        ..Default::default()
+    });
+    let rss_before = rss();
+    let probe = Probe::new(Instant::now());
+    let agents = spawn_agents(&orch, cfg, &probe)?;
+    let rss_spawned = rss();
+
+    // --- Ctrl-C -------------------------------------------------------------
+    let stop = Arc::new(StopFlag::default());
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(Notify::new());
+    {
+        let (stop, interrupted, wake) = (stop.clone(), interrupted.clone(), wake.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Relaxed);
+                stop.stop();
+                wake.notify_one();
+            }
+        });
+    }
+
+    // --- load -----------------------------------------------------------------
+    let counters = Arc::new(Counters::default());
+    let fault = match &cfg.plan {
+        Plan::Faults { faults, .. } => Some(FaultPlan {
+            every: ((cfg.load.rate / faults.crash_rate).round() as u64).max(2),
+            payloads: agents.crash.clone(),
+        }),
+        _ => None,
+    };
+    let start = Instant::now();
+    let mut sink = OrchSink {
+        refs: agents.refs.clone(),
+        start,
+        probe: probe.clone(),
+        payload: Payloads::new(cfg.load.message_size).more,
+        fault,
+        counters: counters.clone(),
+        sent: 0,
+        accepted: 0,
+        refused: 0,
+        faults_injected: 0,
+        crashes_sent: 0,
+    };
+    let generator = {
+        let (profile, stop) = (profile.clone(), stop.clone());
+        tokio::spawn(async move {
+            let report = OpenLoop::new(profile)
+                .run_from(tokio::time::Instant::from_std(start), &mut sink, &stop)
+                .await;
+            (report, sink)
+        })
+    };
+
+    // --- one interval a second ------------------------------------------------
+    let pb = progress_bar(opts.progress, cfg.load.duration_s);
+    let plain = opts.progress && pb.is_hidden();
+    let mut sampler = Sampler {
+        cfg,
+        profile: &profile,
+        orch: &orch,
+        probe: &probe,
+        counters: &counters,
+        current: LatencyRecorder::new(),
+        total: LatencyRecorder::new(),
+        last_sent: 0,
+        last_refused: 0,
+        last_faults: 0,
+        last_t: Duration::ZERO,
+        last_cpu: process_cpu_time(),
+    };
+    let mut intervals: Vec<Interval> = Vec::with_capacity(cfg.load.duration_s.min(100_000) as usize);
+    for k in 1..=cfg.load.duration_s {
+        let tick = start + Duration::from_secs(k);
+        let cut = tokio::select! {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(tick)) => false,
+            _ = wake.notified() => true,
+        };
+        // A full interval is booked at its tick (whole seconds); one cut
+        // short by Ctrl-C at the moment of the cut.
+        let elapsed = if cut { start.elapsed() } else { Duration::from_secs(k) };
+        let interval = sampler.sample(elapsed);
+        log.write(&interval)
+            .map_err(io(format!("writing {}", intervals_path.display())))?;
+        pb.set_position(k);
+        pb.set_message(live_line(&interval));
+        if plain && k % 10 == 0 {
+            eprintln!("[{name} {k:>5} s] {}", live_line(&interval));
+        }
+        intervals.push(interval);
+        if cut {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    // Without a Ctrl-C the generator ends by itself with the profile (its
+    // last messages may still be due at the last tick); with one, `stop`
+    // is already set.
+    let (gen_report, sink): (OpenLoopReport, OrchSink) = generator
+        .await
+        .map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
+    let load_elapsed = start.elapsed();
+
+    // --- drain, then shut down -------------------------------------------------
+    let mut total = std::mem::take(&mut sampler.total);
+    let drain_until = Instant::now() + Duration::from_secs(10);
+    loop {
+        probe.harvest(&mut total);
+        let settled = total.count() + dead_after_accept(&orch.dead_letter_counts()) >= sink.accepted;
+        if settled || Instant::now() >= drain_until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stats = orch.all_stats();
+    let failures = orch.failures();
+    let shutdown = orch.shutdown(Duration::from_secs(5)).await;
+    probe.harvest(&mut total);
+    let dl = orch.dead_letter_counts();
+
+    let accounting = Accounting {
+        sent: gen_report.sent,
+        accepted: sink.accepted,
+        refused: sink.refused,
+        dead_refused: dl.total - dead_after_accept(&dl),
+        handled: total.count(),
+        dead_accepted: dead_after_accept(&dl),
+        in_progress: shutdown.in_progress as u64,
+    };
+
+    let (metrics, assertions) = verdict::evaluate(&RunData {
+        cfg,
+        profile: &profile,
+        intervals: &intervals,
+        latency: total.summary(),
+        accounting,
+        generator: gen_report,
+        load_elapsed,
+        rss_before,
+        rss_spawned,
+        faults_injected: sink.faults_injected,
+        stats: &stats,
+        failures: &failures,
+        dead_letters: &dl,
+    });
+
+    let partial = interrupted.load(Relaxed);
+    let passed = assertions.iter().all(|a| a.passed);
+    let result = ScenarioResult {
+        scenario: name.to_owned(),
+        config: serde_json::to_value(cfg).map_err(|e| RunError::Internal(e.to_string()))?,
+        metrics,
+        assertions,
+        intervals_file,
+        partial,
+        passed,
+        started_at_unix_s,
+        elapsed_s: load_elapsed.as_secs_f64(),
+    };
+    let result_path = opts.out_dir.join(format!("{name}.json"));
+    result
+        .write(&result_path)
+        .map_err(io(format!("writing {}", result_path.display())))?;
+    Ok(RunOutcome { result, result_path })
+}
