@@ -195,13 +195,18 @@ impl ResultSet {
         }
     }
 
-    /// Reads a result file.
+    /// Reads a result file: a result set written by `caxton-perf run`, or
+    /// the result of a scenario binary (its metrics become measurements
+    /// whose variant names the scenario).
     pub fn load(path: &Path) -> Result<Self, ResultsError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
             path: name.clone(),
             source,
         })?;
+        if let Ok(scenario) = serde_json::from_str::<ScenarioResult>(&text) {
+            return Ok(scenario.into_result_set());
+        }
         let set: ResultSet = serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
             path: name.clone(),
             source,
@@ -224,9 +229,69 @@ impl ResultSet {
     }
 }
 
+/// The result file a scenario binary writes (see docs/scenarios.md).
+#[derive(Clone, Debug, Deserialize)]
+struct ScenarioResult {
+    scenario: String,
+    metrics: Vec<ScenarioMetric>,
+    #[serde(default)]
+    partial: bool,
+    #[serde(default)]
+    started_at_unix_s: u64,
+    #[serde(default)]
+    elapsed_s: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct ScenarioMetric {
+    name: String,
+    value: f64,
+    unit: String,
+}
+
+impl ScenarioResult {
+    fn into_result_set(self) -> ResultSet {
+        let variant = format!(
+            "scenario {}{}",
+            self.scenario,
+            if self.partial { " (partial)" } else { "" }
+        );
+        ResultSet {
+            schema: SCHEMA,
+            source: format!("scenario {}", self.scenario),
+            finished_at_unix: self.started_at_unix_s + self.elapsed_s as u64,
+            machine: Machine::current(),
+            measurements: self
+                .metrics
+                .into_iter()
+                .map(|m| Measurement::single(&m.name, &variant, &m.unit, m.value))
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scenario_results_load_as_result_sets() {
+        let dir = std::env::temp_dir().join(format!("caxton-scenario-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("burst.json");
+        std::fs::write(
+            &path,
+            r#"{"scenario":"burst","config":{},"metrics":[{"name":"recovery_time","value":1.0,"unit":"s"},{"name":"burst_refused","value":0,"unit":"count"}],"assertions":[],"intervals_file":"burst.intervals.jsonl","partial":true,"passed":true,"started_at_unix_s":100,"elapsed_s":5.0}"#,
+        )
+        .unwrap();
+        let set = ResultSet::load(&path).unwrap();
+        assert_eq!(set.source, "scenario burst");
+        assert_eq!(set.measurements.len(), 2);
+        assert_eq!(set.measurements[0].metric, "recovery_time");
+        assert_eq!(set.measurements[0].variant, "scenario burst (partial)");
+        assert_eq!(set.measurements[0].unit, "s");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn median_and_interval_of_known_samples() {
