@@ -55,7 +55,7 @@ impl SuiteConfig {
                 spawn_batch: 10_000,
                 agent_counts: vec![1, 10, 100, 1000, 10_000],
                 memory_counts: vec![1, 100, 10_000],
-                wasm_memory_counts: vec![1, 100, 1000],
+                wasm_memory_counts: vec![1, 100, 10_000],
                 faults: 50,
             }
         } else {
@@ -67,7 +67,7 @@ impl SuiteConfig {
                 spawn_batch: 10_000,
                 agent_counts: vec![1, 10, 1000],
                 memory_counts: vec![1, 100, 10_000],
-                wasm_memory_counts: vec![1, 100, 1000],
+                wasm_memory_counts: vec![1, 100, 10_000],
                 faults: 20,
             }
         }

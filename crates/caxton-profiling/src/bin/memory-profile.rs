@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p caxton-profiling --bin memory-profile
 //! cargo run --release -p caxton-profiling --bin memory-profile -- --agents 1,1000 --messages 100
+//! cargo run --release -p caxton-profiling --bin memory-profile -- --kinds native-counter,wasm-counter
 //! # dhat heap profile instead of stats_alloc counting:
 //! cargo run --release -p caxton-profiling --features dhat-heap --bin memory-profile -- --agents 1,100
 //! ```
@@ -22,13 +23,29 @@ caxton_profiling::measurement_allocator!();
 enum Kind {
     /// The crate's native `CounterAgent`, checkpointed with serde.
     NativeCounter,
+    /// The `counter` WASM guest (checkpointed through its snapshot export),
+    /// on a pooling-allocator host with a slot per agent.
+    WasmCounter,
 }
 
 impl Kind {
-    fn kind(self) -> AgentKind {
-        match self {
+    fn kind(self, max_agents: usize) -> Result<AgentKind, Box<dyn std::error::Error>> {
+        Ok(match self {
             Kind::NativeCounter => AgentKind::native_counter(),
-        }
+            Kind::WasmCounter => {
+                const GUEST_MEMORY: usize = 4 << 20;
+                let host = caxton_wasm::WasmHost::new(caxton_wasm::HostConfig {
+                    allocator: caxton_wasm::Allocator::Pooling {
+                        instances: u32::try_from(max_agents + 16)?,
+                        memory_per_instance: GUEST_MEMORY,
+                    },
+                    ..caxton_wasm::HostConfig::default()
+                })?;
+                let limits = caxton_wasm::AgentLimits::default().max_memory(GUEST_MEMORY);
+                let spec = host.load(caxton_wasm::guests::COUNTER)?.spec(limits);
+                AgentKind::new("wasm-counter", move |orch| orch.spawn(spec.clone()))
+            }
+        })
     }
 }
 
@@ -80,7 +97,7 @@ fn ensure_parent(path: &Path) -> Result<(), ProfilingError> {
     }
 }
 
-fn run(args: Args) -> Result<(), ProfilingError> {
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ensure_parent(&args.out)?;
     #[cfg(feature = "dhat-heap")]
     let heap = {
@@ -93,7 +110,12 @@ fn run(args: Args) -> Result<(), ProfilingError> {
         worker_threads: args.workers.unwrap_or_else(process::available_cpus),
         ..MemoryProfileConfig::default()
     };
-    let kinds: Vec<AgentKind> = args.kinds.iter().map(|k| k.kind()).collect();
+    let max_agents = config.agent_counts.iter().copied().max().unwrap_or(1);
+    let kinds = args
+        .kinds
+        .iter()
+        .map(|k| k.kind(max_agents))
+        .collect::<Result<Vec<AgentKind>, _>>()?;
     let report = run_memory_profile(&config, &kinds, Some(measurement_alloc_source()))?;
     print!("{}", report.to_table());
     let json = serde_json::to_string_pretty(&report)?;
