@@ -193,8 +193,7 @@ async fn throughput(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measur
                 "msg/s",
                 c_rates,
             )
-            .with_reference("raw tokio mpsc", median(r_rates))
-            .with_detail("median pairwise ratio to raw tokio", median(ratios)),
+            .with_reference_pairs("raw tokio mpsc", median(r_rates), ratios),
         );
     }
     if let Ok(c) = Arc::try_unwrap(caxton) {
@@ -212,21 +211,27 @@ async fn throughput_by_count(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<V
             ..FanoutConfig::default()
         };
         let caxton = Arc::new(CaxtonFanout::native(orch, &fan)?);
-        let mut rates = Vec::new();
+        let raw = Arc::new(RawFanout::spawn(&fan));
+        let (mut rates, mut raw_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..=cfg.reps.min(5) {
-            let c = caxton.clone();
-            let n = cfg.fanout_messages / 2;
+            let (c, r, n) = (caxton.clone(), raw.clone(), cfg.fanout_messages / 2);
             let rate = in_runtime(async move { c.run(n).await.map(|r| r.rate()) }).await?;
+            let raw_rate = in_runtime(async move { r.run(n).await.rate() }).await;
             if i > 0 {
                 rates.push(rate);
+                raw_rates.push(raw_rate);
+                ratios.push(rate / raw_rate);
             }
         }
-        out.push(Measurement::from_samples(
-            "throughput_by_agent_count",
-            &format!("native, {agents} agent(s)"),
-            "msg/s",
-            rates,
-        ));
+        out.push(
+            Measurement::from_samples(
+                "throughput_by_agent_count",
+                &format!("native, {agents} agent(s)"),
+                "msg/s",
+                rates,
+            )
+            .with_reference_pairs("raw tokio mpsc", median(raw_rates), ratios),
+        );
         if let Ok(c) = Arc::try_unwrap(caxton) {
             c.stop().await;
         }
@@ -240,58 +245,72 @@ async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measureme
     let raw = Arc::new(RawEcho::spawn());
     let payload = Bytes::from_static(&[7u8; 64]);
     let (o, n, reps) = (orch.clone(), cfg.round_trips, cfg.reps);
-    let (c_reps, r_all) = in_runtime(async move {
+    let (c_reps, r_reps) = in_runtime(async move {
         caxton_round_trips(&o, echo, n / 2, payload.clone(), |_| {}).await?;
         raw.round_trips(n / 2, payload.clone(), |_| {}).await;
-        let mut c_reps = Vec::new();
-        let mut r_all = LatencyRecorder::new();
+        let (mut c_reps, mut r_reps) = (Vec::new(), Vec::new());
         for _ in 0..reps {
-            let mut rec = LatencyRecorder::new();
-            caxton_round_trips(&o, echo, n, payload.clone(), |d| rec.record(d)).await?;
-            raw.round_trips(n, payload.clone(), |d| r_all.record(d)).await;
-            c_reps.push(rec);
+            let (mut c, mut r) = (LatencyRecorder::new(), LatencyRecorder::new());
+            caxton_round_trips(&o, echo, n, payload.clone(), |d| c.record(d)).await?;
+            raw.round_trips(n, payload.clone(), |d| r.record(d)).await;
+            c_reps.push(c);
+            r_reps.push(r);
         }
-        Ok::<_, caxton_runtime::RequestError>((c_reps, r_all))
+        Ok::<_, caxton_runtime::RequestError>((c_reps, r_reps))
     })
     .await?;
     latency_rows(
         "native, request/reply, 64 B, one in flight",
         &c_reps,
         "raw tokio mpsc + oneshot",
-        &r_all,
+        &r_reps,
     )
 }
 
 /// The `latency_p50` and `latency_p99` rows from per-repetition recorders
-/// (value = median over repetitions; details = the merged distribution) and
-/// a same-run reference recorder.
+/// (value = median over repetitions; details = the merged distribution),
+/// beside the reference's recorders from the same, interleaved repetitions.
 pub(crate) fn latency_rows(
     variant: &str,
     reps: &[LatencyRecorder],
     reference_name: &str,
-    reference: &LatencyRecorder,
+    reference_reps: &[LatencyRecorder],
 ) -> Result<Vec<Measurement>, Error> {
-    let mut all = LatencyRecorder::new();
-    for r in reps {
-        all.merge(r)?;
-    }
-    let s = all.summary();
-    let rs = reference.summary();
-    let p = |q: f64| {
-        reps.iter()
+    let merge = |recs: &[LatencyRecorder]| -> Result<LatencyRecorder, Error> {
+        let mut all = LatencyRecorder::new();
+        for r in recs {
+            all.merge(r)?;
+        }
+        Ok(all)
+    };
+    let s = merge(reps)?.summary();
+    let rs = merge(reference_reps)?.summary();
+    let p = |recs: &[LatencyRecorder], q: f64| {
+        recs.iter()
             .map(|r| r.quantile_ns(q) as f64 / 1000.0)
             .collect::<Vec<_>>()
     };
+    let ratios = |q: f64| {
+        p(reps, q)
+            .iter()
+            .zip(p(reference_reps, q))
+            .map(|(a, b)| a / b.max(f64::MIN_POSITIVE))
+            .collect::<Vec<_>>()
+    };
     Ok(vec![
-        Measurement::from_samples("latency_p50", variant, "us", p(0.5))
-            .with_reference(reference_name, rs.p50_us)
+        Measurement::from_samples("latency_p50", variant, "us", p(reps, 0.5))
+            .with_reference_pairs(reference_name, rs.p50_us, ratios(0.5))
             .with_detail("p50", s.p50_us)
             .with_detail("p90", s.p90_us)
             .with_detail("p95", s.p95_us)
             .with_detail("p99", s.p99_us)
             .with_detail("p99.9", s.p999_us)
             .with_detail("max", s.max_us),
-        Measurement::from_samples("latency_p99", variant, "us", p(0.99)).with_reference(reference_name, rs.p99_us),
+        Measurement::from_samples("latency_p99", variant, "us", p(reps, 0.99)).with_reference_pairs(
+            reference_name,
+            rs.p99_us,
+            ratios(0.99),
+        ),
     ])
 }
 
@@ -311,10 +330,11 @@ async fn spawn(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement
         drop(tasks);
         stop_all(orch, &ids).await;
     }
-    Ok(vec![
+    Ok(vec![{
+        let ratios = c.iter().zip(&r).map(|(a, b)| a / b).collect();
         Measurement::from_samples("agent_spawn_time", &format!("native, batch of {n}, per agent"), "us", c)
-            .with_reference("raw tokio task + mpsc", median(r)),
-    ])
+            .with_reference_pairs("raw tokio task + mpsc", median(r), ratios)
+    }])
 }
 
 /// CPU per agent while 1000 agents take routed load.

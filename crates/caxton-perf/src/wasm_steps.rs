@@ -98,8 +98,7 @@ pub async fn throughput(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> 
             "msg/s",
             wr,
         )
-        .with_reference("native echo twins", median(nr))
-        .with_detail("median pairwise ratio to native", median(ratios)),
+        .with_reference_pairs("native echo twins", median(nr), ratios),
     ])
 }
 
@@ -109,17 +108,17 @@ pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Res
     let n = orch.spawn(AgentSpec::new(|| native::Echo))?;
     let (o, count, reps) = (orch.clone(), cfg.round_trips, cfg.reps);
     let payload = Bytes::from_static(&[7u8; 64]);
-    let (w_reps, native_all) = in_runtime(async move {
+    let (w_reps, n_reps) = in_runtime(async move {
         caxton_round_trips(&o, w, count / 2, payload.clone(), |_| {}).await?;
-        let mut w_reps = Vec::new();
-        let mut native_all = LatencyRecorder::new();
+        let (mut w_reps, mut n_reps) = (Vec::new(), Vec::new());
         for _ in 0..reps {
-            let mut rec = LatencyRecorder::new();
-            caxton_round_trips(&o, w, count, payload.clone(), |d| rec.record(d)).await?;
-            caxton_round_trips(&o, n, count, payload.clone(), |d| native_all.record(d)).await?;
-            w_reps.push(rec);
+            let (mut a, mut b) = (LatencyRecorder::new(), LatencyRecorder::new());
+            caxton_round_trips(&o, w, count, payload.clone(), |d| a.record(d)).await?;
+            caxton_round_trips(&o, n, count, payload.clone(), |d| b.record(d)).await?;
+            w_reps.push(a);
+            n_reps.push(b);
         }
-        Ok::<_, caxton_runtime::RequestError>((w_reps, native_all))
+        Ok::<_, caxton_runtime::RequestError>((w_reps, n_reps))
     })
     .await?;
     let _ = orch.stop(w).await;
@@ -128,7 +127,7 @@ pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Res
         "wasm echo, request/reply, 64 B, one in flight",
         &w_reps,
         "native echo twin",
-        &native_all,
+        &n_reps,
     )
 }
 

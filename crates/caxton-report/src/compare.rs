@@ -171,29 +171,51 @@ pub fn compare_results(
             let higher = targets
                 .and_then(|t| t.metrics.get(&key.0))
                 .map_or_else(|| higher_is_better(&unit), |t| t.better == Better::Higher);
+            // Judge same-run ratios to a reference when both runs have them.
+            let by_ratio = matches!((b, h), (Some(b), Some(h))
+                if !b.reference_ratios.is_empty() && !h.reference_ratios.is_empty());
+            let point = |m: &crate::results::Measurement| {
+                if by_ratio {
+                    let mut r = m.reference_ratios.clone();
+                    r.sort_by(f64::total_cmp);
+                    Point {
+                        value: r[r.len() / 2],
+                        interval: noise_band(&r),
+                    }
+                } else {
+                    Point {
+                        value: m.value,
+                        interval: noise_band(&m.samples).or(m.interval),
+                    }
+                }
+            };
             let (change_pct, verdict) = match (b, h) {
                 (Some(b), Some(h)) if b.unit == h.unit => {
-                    let (c, v) = judge(
-                        Point {
-                            value: b.value,
-                            interval: noise_band(&b.samples).or(b.interval),
-                        },
-                        Point {
-                            value: h.value,
-                            interval: noise_band(&h.samples).or(h.interval),
-                        },
-                        higher,
-                        threshold_pct,
-                    );
+                    let (c, v) = judge(point(b), point(h), higher, threshold_pct);
                     (Some(c), v)
                 }
                 _ => (None, Verdict::Missing),
             };
+            let reference = b.and_then(|m| m.reference.as_ref()).map(|r| r.name.clone());
+            let (name, unit, base_v, head_v) = match (by_ratio, reference) {
+                (true, Some(r)) => (
+                    format!("{} [{}] ÷ {r}", key.0, key.1),
+                    "ratio".to_owned(),
+                    b.map(|m| point(m).value),
+                    h.map(|m| point(m).value),
+                ),
+                _ => (
+                    format!("{} [{}]", key.0, key.1),
+                    unit,
+                    b.map(|m| m.value),
+                    h.map(|m| m.value),
+                ),
+            };
             Comparison {
-                name: format!("{} [{}]", key.0, key.1),
+                name,
                 unit,
-                base: b.map(|m| m.value),
-                head: h.map(|m| m.value),
+                base: base_v,
+                head: head_v,
                 change_pct,
                 higher_is_better: higher,
                 verdict,

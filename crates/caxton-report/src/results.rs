@@ -56,6 +56,11 @@ pub struct Measurement {
     /// The same work on a reference, measured in the same run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Reference>,
+    /// value / reference of each interleaved repetition pair. Comparisons
+    /// judge these when both runs have them: the machine's speed shifts
+    /// between runs cancel out of a ratio measured within one run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reference_ratios: Vec<f64>,
     /// Further named values, e.g. the other percentiles, in `unit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<(String, f64)>,
@@ -76,6 +81,7 @@ impl Measurement {
             interval: median_interval(&sorted),
             samples,
             reference: None,
+            reference_ratios: Vec::new(),
             details: Vec::new(),
         }
     }
@@ -102,6 +108,12 @@ impl Measurement {
             value,
         });
         self
+    }
+
+    /// Adds a reference and the per-repetition ratios value / reference.
+    pub fn with_reference_pairs(mut self, name: &str, reference: f64, ratios: Vec<f64>) -> Self {
+        self.reference_ratios = ratios;
+        self.with_reference(name, reference)
     }
 
     /// Adds a named detail value.

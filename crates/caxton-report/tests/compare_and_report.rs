@@ -216,3 +216,29 @@ fn reports_are_written_with_chart_data() {
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn same_run_ratios_cancel_machine_speed_shifts() {
+    let run = |scale: f64, ratios: Vec<f64>| {
+        let mut set = ResultSet::new("run");
+        let samples = vec![4.0 * scale, 4.1 * scale, 3.9 * scale, 4.05 * scale, 3.95 * scale];
+        set.measurements.push(
+            Measurement::from_samples("message_throughput", "native", "msg/s", samples).with_reference_pairs(
+                "raw tokio",
+                5.0 * scale,
+                ratios,
+            ),
+        );
+        set
+    };
+    let steady = vec![0.8, 0.82, 0.79, 0.81, 0.8];
+    // The whole machine got 3x slower between runs: the ratio did not move.
+    let rows = compare_results(&run(1.0, steady.clone()), &run(1.0 / 3.0, steady.clone()), None, 10.0);
+    assert_eq!(rows[0].verdict, Verdict::Unchanged, "{:?}", rows[0]);
+    assert_eq!(rows[0].unit, "ratio");
+    assert!(rows[0].name.ends_with("÷ raw tokio"), "{}", rows[0].name);
+    // Same machine speed, but Caxton lost 30 % against its reference.
+    let worse = vec![0.56, 0.57, 0.55, 0.56, 0.58];
+    let rows = compare_results(&run(1.0, steady), &run(1.0, worse), None, 10.0);
+    assert_eq!(rows[0].verdict, Verdict::Regression);
+}
