@@ -186,15 +186,16 @@ async fn throughput(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measur
                 ratios.push(c / r);
             }
         }
-        out.push(
-            Measurement::from_samples(
-                "message_throughput",
-                &format!("native, {} agents, {} B, {label}", fan.agents, fan.payload_bytes),
-                "msg/s",
-                c_rates,
-            )
-            .with_reference_pairs("raw tokio mpsc", median(r_rates), ratios),
-        );
+        let m = Measurement::from_samples(
+            "message_throughput",
+            &format!("native, {} agents, {} B, {label}", fan.agents, fan.payload_bytes),
+            "msg/s",
+            c_rates,
+        )
+        .with_reference_pairs("raw tokio mpsc", median(r_rates), ratios);
+        // A producer outside the runtime is a third busy thread on two
+        // cores: its ratio swings between runs with the machine's other load.
+        out.push(if inside { m } else { m.informational() });
     }
     if let Ok(c) = Arc::try_unwrap(caxton) {
         c.stop().await;

@@ -192,7 +192,12 @@ pub fn compare_results(
             let (change_pct, verdict) = match (b, h) {
                 (Some(b), Some(h)) if b.unit == h.unit => {
                     let (c, v) = judge(point(b), point(h), higher, threshold_pct);
-                    (Some(c), v)
+                    let flagged = matches!(v, Verdict::Regression | Verdict::Improvement);
+                    if flagged && (b.informational || h.informational) {
+                        (Some(c), Verdict::WithinNoise)
+                    } else {
+                        (Some(c), v)
+                    }
                 }
                 _ => (None, Verdict::Missing),
             };

@@ -61,6 +61,12 @@ pub struct Measurement {
     /// between runs cancel out of a ratio measured within one run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reference_ratios: Vec<f64>,
+    /// Reported in comparisons but never flagged: set for figures whose
+    /// run-to-run swings on a shared machine exceed what their samples show
+    /// (e.g. a producer on a thread outside the runtime, which competes with
+    /// the workers for two cores).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub informational: bool,
     /// Further named values, e.g. the other percentiles, in `unit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<(String, f64)>,
@@ -82,8 +88,15 @@ impl Measurement {
             samples,
             reference: None,
             reference_ratios: Vec::new(),
+            informational: false,
             details: Vec::new(),
         }
+    }
+
+    /// Marks the measurement informational (see the field).
+    pub fn informational(mut self) -> Self {
+        self.informational = true;
+        self
     }
 
     /// A deterministic value (e.g. allocator-counted bytes): exact, so its

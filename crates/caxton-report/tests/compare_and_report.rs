@@ -239,6 +239,11 @@ fn same_run_ratios_cancel_machine_speed_shifts() {
     assert!(rows[0].name.ends_with("÷ raw tokio"), "{}", rows[0].name);
     // Same machine speed, but Caxton lost 30 % against its reference.
     let worse = vec![0.56, 0.57, 0.55, 0.56, 0.58];
-    let rows = compare_results(&run(1.0, steady), &run(1.0, worse), None, 10.0);
+    let rows = compare_results(&run(1.0, steady.clone()), &run(1.0, worse.clone()), None, 10.0);
     assert_eq!(rows[0].verdict, Verdict::Regression);
+    // An informational measurement is reported, never flagged.
+    let mut informational = run(1.0, worse);
+    informational.measurements[0] = informational.measurements[0].clone().informational();
+    let rows = compare_results(&run(1.0, steady), &informational, None, 10.0);
+    assert_eq!(rows[0].verdict, Verdict::WithinNoise);
 }
