@@ -55,7 +55,7 @@ impl FanoutRun {
 }
 
 /// Rounds a message count up to whole rounds over the receivers.
-fn rounds(messages: u64, receivers: usize) -> u64 {
+pub(crate) fn rounds(messages: u64, receivers: usize) -> u64 {
     messages.div_ceil(receivers as u64).max(1)
 }
 

@@ -17,3 +17,5 @@ pub mod payload;
 pub mod pingpong;
 pub mod pool;
 pub mod spawn;
+#[cfg(feature = "peers")]
+pub mod peers;

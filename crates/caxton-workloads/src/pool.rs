@@ -37,6 +37,26 @@ impl Agent for Worker {
     }
 }
 
+/// A worker that does [`task_work`] per message and replies (to a waiting
+/// caller or the sending agent) with the payload it got: the single-agent
+/// request/response shape.
+#[derive(Clone, Copy, Debug)]
+pub struct Responder {
+    /// Hash rounds per request.
+    pub rounds: u32,
+}
+
+impl Agent for Responder {
+    fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
+        std::hint::black_box(task_work(&msg.payload, self.rounds));
+        if ctx.reply_expected() || msg.sender.is_some() {
+            ctx.reply(Performative::Inform, msg.payload.clone())
+                .map_err(|e| AgentError::handler(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
 /// Shape of a pool run.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolConfig {

@@ -1,0 +1,83 @@
+//! Latency: end-to-end request/reply through the orchestrator, and a single
+//! agent's handler work called directly vs through its mailbox.
+//!
+//! `cargo bench -p caxton-benches --bench latency`
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use caxton_benches::{Budget, runtime, time_block};
+use caxton_runtime::{AgentSpec, Message, Orchestrator};
+use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
+use caxton_workloads::pingpong::{REQUEST_TIMEOUT, caxton_round_trips, spawn_echo};
+use caxton_workloads::pool::{PoolConfig, Responder, Worker, task_work};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// Payload of every request: 64 bytes.
+const PAYLOAD: &[u8; 64] = &[7u8; 64];
+
+/// One request in flight at a time from an external client to a native echo
+/// agent and back (`Orchestrator::request`): the time per round trip.
+fn request_reply(c: &mut Criterion) {
+    let rt = runtime();
+    let orch = rt.block_on(async { Orchestrator::new() });
+    let echo = spawn_echo(&orch).expect("spawn echo");
+    let payload = Bytes::from_static(PAYLOAD);
+    let mut group = c.benchmark_group("latency_request_reply");
+    Budget::FAST.apply(&mut group);
+    group.bench_function("native_echo", |b| {
+        b.iter_custom(|iters| {
+            time_block(
+                &rt,
+                caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {}),
+            )
+        })
+    });
+    group.finish();
+    rt.block_on(orch.shutdown(Duration::from_secs(5)));
+}
+
+/// The pool's per-task work (16 FNV-1a rounds over 64 bytes): called
+/// directly (`direct`), handled by one agent fed through its mailbox with
+/// messages pipelined (`mailbox`, per message), and as a request/reply to
+/// one agent that does the work and answers (`request_reply`).
+fn handler(c: &mut Criterion) {
+    let rt = runtime();
+    let orch = rt.block_on(async { Orchestrator::new() });
+    let rounds = PoolConfig::default().rounds;
+    let payload = Bytes::from_static(PAYLOAD);
+    let one = FanoutConfig {
+        agents: 1,
+        ..FanoutConfig::default()
+    };
+    let worker = CaxtonFanout::with_agents(&orch, &one, move || Ok(Worker { rounds })).expect("spawn worker");
+    let responder = orch.spawn(AgentSpec::new(move || Responder { rounds })).expect("spawn responder");
+
+    let mut group = c.benchmark_group("latency_handler");
+    Budget::FAST.apply(&mut group);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("direct", |b| {
+        b.iter(|| task_work(std::hint::black_box(&payload), std::hint::black_box(rounds)))
+    });
+    group.bench_function("mailbox", |b| {
+        b.iter_custom(|iters| rt.block_on(async { worker.run(iters).await.expect("worker run").elapsed }))
+    });
+    group.bench_function("request_reply", |b| {
+        b.iter_custom(|iters| {
+            time_block(&rt, async {
+                for _ in 0..iters {
+                    let reply = orch
+                        .request(Message::request(responder, payload.clone()), REQUEST_TIMEOUT)
+                        .await
+                        .expect("responder replies");
+                    std::hint::black_box(reply);
+                }
+            })
+        })
+    });
+    group.finish();
+    rt.block_on(orch.shutdown(Duration::from_secs(5)));
+}
+
+criterion_group!(benches, request_reply, handler);
+criterion_main!(benches);

@@ -1,0 +1,81 @@
+//! Spawn: one native agent, and batches of 100 and 1000, from the spawn call
+//! to every agent ready to receive (`Orchestrator::spawn` returns once the
+//! agent is registered and its mailbox accepts messages). Raw tokio (a task
+//! owning a channel receiver) is the floor for the batch of 1000.
+//!
+//! Agents are stopped between iterations, outside the timed region.
+//!
+//! `cargo bench -p caxton-benches --bench spawn`
+
+use std::time::{Duration, Instant};
+
+use caxton_benches::{Budget, runtime};
+use caxton_runtime::{AgentSpec, Orchestrator};
+use caxton_workloads::agents::Sink;
+use caxton_workloads::spawn::{RawTasks, caxton_spawn_batch, stop_many};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+/// At most this many agents are left live before the bench stops them
+/// (untimed), so memory stays flat however many iterations criterion asks for.
+const CHUNK: usize = 1000;
+
+fn spawn(c: &mut Criterion) {
+    let rt = runtime();
+    let orch = rt.block_on(async { Orchestrator::new() });
+    let spec = AgentSpec::new(|| Sink);
+    let mut group = c.benchmark_group("spawn_native");
+
+    Budget::FAST.apply(&mut group);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(CHUNK as u64) as usize;
+                let mut ids = Vec::with_capacity(n);
+                let start = Instant::now();
+                for _ in 0..n {
+                    ids.push(orch.spawn(spec.clone()).expect("spawn"));
+                }
+                timed += start.elapsed();
+                rt.block_on(stop_many(&orch, ids));
+                left -= n as u64;
+            }
+            timed
+        })
+    });
+
+    Budget::SLOW.apply(&mut group);
+    for n in [100usize, 1000] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("batch", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let (ids, took) = caxton_spawn_batch(&orch, &spec, n).expect("spawn");
+                    timed += took;
+                    rt.block_on(stop_many(&orch, ids));
+                }
+                timed
+            })
+        });
+    }
+    group.bench_with_input(BenchmarkId::new("raw_tokio_batch", 1000), &1000usize, |b, &n| {
+        b.iter_custom(|iters| {
+            let _rt = rt.enter();
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let (tasks, took) = RawTasks::spawn(n, 1024);
+                timed += took;
+                drop(tasks);
+            }
+            timed
+        })
+    });
+    group.finish();
+    rt.block_on(orch.shutdown(Duration::from_secs(5)));
+}
+
+criterion_group!(benches, spawn);
+criterion_main!(benches);

@@ -1,0 +1,90 @@
+//! Prints `docs/benchmarks.md` from criterion's latest results.
+//!
+//! ```text
+//! cargo run --release -p caxton-benches --bin bench-table -- \
+//!     [--criterion-dir target/criterion] [--wall-time-s SECONDS] [--command "..."]
+//! ```
+//!
+//! `benches/run-suite.sh` runs the suite, times it and calls this.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use caxton_benches::table::{read_rows, render, today_utc};
+
+fn main() -> ExitCode {
+    let mut dir = PathBuf::from("target/criterion");
+    let mut wall: Option<String> = None;
+    let mut command = String::from("bash benches/run-suite.sh");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next().ok_or_else(|| {
+                eprintln!("bench-table: {name} needs a value");
+                ExitCode::from(2)
+            })
+        };
+        match arg.as_str() {
+            "--criterion-dir" => match value("--criterion-dir") {
+                Ok(v) => dir = PathBuf::from(v),
+                Err(code) => return code,
+            },
+            "--wall-time-s" => match value("--wall-time-s") {
+                Ok(v) => wall = Some(v),
+                Err(code) => return code,
+            },
+            "--command" => match value("--command") {
+                Ok(v) => command = v,
+                Err(code) => return code,
+            },
+            other => {
+                eprintln!("bench-table: unknown argument {other:?}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let rows = match read_rows(&dir) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("bench-table: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("# Benchmarks\n");
+    println!("Generated from a real run of the criterion suite (`benches/`) on this project's machine.\n");
+    println!("* date (UTC): {}", today_utc());
+    println!("* cores (`nproc`): {cores}");
+    if let Some(w) = wall {
+        println!("* whole suite wall time, default settings: {w} s (measuring only; the build is not counted)");
+    }
+    println!("* regenerate: `{command}`\n");
+    println!("{}", HOW_TO_READ.trim());
+    println!();
+    print!("{}", render(&rows));
+    ExitCode::SUCCESS
+}
+
+const HOW_TO_READ: &str = r#"
+## How to read these tables
+
+* Each row is criterion's **median** time per iteration and the 95 % confidence interval of that median,
+  from the run named above. A rate is elements per iteration ÷ median time.
+* Every workload is defined once in `crates/caxton-workloads` and driven from the thread that calls
+  `Runtime::block_on` (an external client); agents, actors and consumer tasks run on tokio's
+  multi-threaded runtime with one worker per core. See `benches/src/lib.rs`.
+* **Peers** (`peers_*`): the same workload on raw tokio mpsc (the floor), Caxton, ractor and kameo.
+  "time ÷ raw tokio" is a member's median time divided by raw tokio's in the same run: 1.00 is as fast
+  as bare channels, 2.00 takes twice as long (half the throughput). Members are measured one after
+  the other, and this machine's cross-core speed drifts by up to 2x from minute to minute, so read
+  ratios as approximate and compare runs with criterion baselines (`--save-baseline`, `--baseline`).
+* Fan-out: one producer, 20 000 envelopes of 64 B per iteration, round-robin to 1000 receivers
+  (bounded mailboxes of 1024; ractor's are unbounded). Ping-pong: one request in flight, 64 B.
+* `throughput_routing`: 20 000 messages per iteration routed by agent id to N native sink agents.
+  `throughput_pool`: 1000 tasks to a 10-agent capability pool (16 FNV-1a rounds over 64 B each).
+* `latency_handler`: the pool's per-task work called directly, through one agent's mailbox
+  (pipelined, per message), and as a request/reply to one agent.
+* `spawn_native` and `scalability_spawn`: spawn call to every agent ready to receive; agents are
+  stopped between iterations outside the timed region. `scalability_throughput`: 20 000 messages per
+  iteration spread over N live agents.
+"#;

@@ -1,0 +1,340 @@
+//! Turns criterion's saved results (`target/criterion/**/new/benchmark.json`
+//! and `estimates.json`) into the Markdown tables of `docs/benchmarks.md`.
+//!
+//! Used by the `bench-table` binary; see `benches/run-suite.sh`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// One benchmark's result from its latest run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Criterion group, e.g. `peers_fanout`.
+    pub group: String,
+    /// Function within the group, e.g. `caxton`.
+    pub function: Option<String>,
+    /// Parameter, e.g. `1000`.
+    pub value: Option<String>,
+    /// Median time per iteration, nanoseconds.
+    pub median_ns: f64,
+    /// Lower and upper bound of the median's 95 % confidence interval, ns.
+    pub median_ci_ns: (f64, f64),
+    /// Elements per iteration when the bench declared `Throughput::Elements`.
+    pub elements: Option<u64>,
+}
+
+impl Row {
+    /// `function/value` (or whichever part exists).
+    pub fn label(&self) -> String {
+        match (&self.function, &self.value) {
+            (Some(f), Some(v)) => format!("{f}/{v}"),
+            (Some(f), None) => f.clone(),
+            (None, Some(v)) => v.clone(),
+            (None, None) => self.group.clone(),
+        }
+    }
+
+    /// Elements per second at the median, if a throughput was declared.
+    pub fn rate(&self) -> Option<f64> {
+        self.elements.map(|e| e as f64 / (self.median_ns * 1e-9))
+    }
+}
+
+/// Why results could not be read.
+#[derive(Debug)]
+pub enum TableError {
+    /// A file or directory could not be read.
+    Io(PathBuf, std::io::Error),
+    /// A JSON file did not have the expected shape.
+    Format(PathBuf, String),
+    /// No `new/benchmark.json` was found under the directory.
+    Empty(PathBuf),
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(p, e) => write!(f, "cannot read {}: {e}", p.display()),
+            Self::Format(p, e) => write!(f, "unexpected content in {}: {e}", p.display()),
+            Self::Empty(p) => write!(
+                f,
+                "no criterion results under {} (run `cargo bench -p caxton-benches` first)",
+                p.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TableError {}
+
+fn read_json(path: &Path) -> Result<Value, TableError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TableError::Io(path.to_owned(), e))?;
+    serde_json::from_str(&text).map_err(|e| TableError::Format(path.to_owned(), e.to_string()))
+}
+
+fn find_benchmark_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TableError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| TableError::Io(dir.to_owned(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| TableError::Io(dir.to_owned(), e))?;
+        let path = entry.path();
+        if path.is_dir() {
+            // Only `new/` holds the latest run; skip saved baselines and reports.
+            if path.file_name().is_some_and(|n| n == "new") {
+                let file = path.join("benchmark.json");
+                if file.is_file() {
+                    out.push(file);
+                }
+            } else if path.file_name().is_some_and(|n| n != "report") {
+                find_benchmark_files(&path, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads every benchmark's latest results under `criterion_dir`.
+pub fn read_rows(criterion_dir: &Path) -> Result<Vec<Row>, TableError> {
+    let mut files = Vec::new();
+    find_benchmark_files(criterion_dir, &mut files)?;
+    if files.is_empty() {
+        return Err(TableError::Empty(criterion_dir.to_owned()));
+    }
+    let mut rows = Vec::new();
+    for file in files {
+        let bench = read_json(&file)?;
+        let est_path = file.with_file_name("estimates.json");
+        let est = read_json(&est_path)?;
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let group = text(&bench, "group_id").ok_or_else(|| TableError::Format(file.clone(), "no group_id".into()))?;
+        let median = est
+            .get("median")
+            .ok_or_else(|| TableError::Format(est_path.clone(), "no median".into()))?;
+        let num = |v: Option<&Value>| v.and_then(Value::as_f64);
+        let median_ns = num(median.get("point_estimate"))
+            .ok_or_else(|| TableError::Format(est_path.clone(), "no median point estimate".into()))?;
+        let ci = median.get("confidence_interval");
+        let lower = num(ci.and_then(|c| c.get("lower_bound"))).unwrap_or(median_ns);
+        let upper = num(ci.and_then(|c| c.get("upper_bound"))).unwrap_or(median_ns);
+        let elements = bench
+            .get("throughput")
+            .and_then(|t| t.get("Elements"))
+            .and_then(Value::as_u64);
+        rows.push(Row {
+            group,
+            function: text(&bench, "function_id"),
+            value: text(&bench, "value_str"),
+            median_ns,
+            median_ci_ns: (lower, upper),
+            elements,
+        });
+    }
+    Ok(rows)
+}
+
+/// A duration in ns, in the unit that reads best.
+pub fn format_time(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// A rate in elements per second, in the unit that reads best.
+pub fn format_rate(per_s: f64) -> String {
+    if per_s >= 1e6 {
+        format!("{:.2} M/s", per_s / 1e6)
+    } else if per_s >= 1e3 {
+        format!("{:.1} K/s", per_s / 1e3)
+    } else {
+        format!("{per_s:.1} /s")
+    }
+}
+
+/// Groups in the order the doc lists them; unknown groups follow,
+/// alphabetically.
+const ORDER: &[&str] = &[
+    "peers_fanout",
+    "peers_pingpong",
+    "throughput_routing",
+    "throughput_pool",
+    "latency_request_reply",
+    "latency_handler",
+    "spawn_native",
+    "scalability_spawn",
+    "scalability_throughput",
+];
+
+/// Sort key for a parameter: numbers numerically, then text.
+fn value_key(v: &Option<String>) -> (u64, String) {
+    let s = v.clone().unwrap_or_default();
+    (s.parse().unwrap_or(u64::MAX), s)
+}
+
+/// Renders one Markdown table per group. Groups with a `raw_tokio` member
+/// get a column with each member's median time divided by raw tokio's (the
+/// floor: 1.00 is as fast as raw channels, 2.00 takes twice as long).
+pub fn render(rows: &[Row]) -> String {
+    let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    for row in rows {
+        groups.entry(row.group.clone()).or_default().push(row);
+    }
+    let mut names: Vec<String> = groups.keys().cloned().collect();
+    names.sort_by_key(|g| (ORDER.iter().position(|o| o == g).unwrap_or(ORDER.len()), g.to_string()));
+    let mut out = String::new();
+    for name in names {
+        let mut members = groups.remove(&name).unwrap_or_default();
+        // Peers keep their bench order (floor first); others sort by label.
+        if !name.starts_with("peers") {
+            members.sort_by_key(|r| (r.function.clone(), value_key(&r.value)));
+        } else {
+            let rank = |r: &Row| match r.function.as_deref() {
+                Some("raw_tokio") => 0,
+                Some("caxton") => 1,
+                _ => 2,
+            };
+            members.sort_by_key(|r| (rank(r), r.function.clone()));
+        }
+        let floor = members
+            .iter()
+            .find(|r| r.function.as_deref() == Some("raw_tokio"))
+            .map(|r| r.median_ns);
+        let rates = members.iter().any(|r| r.elements.is_some());
+        let _ = writeln!(out, "### `{name}`\n");
+        let mut header = String::from("| benchmark | median time / iter | 95 % CI of median |");
+        let mut rule = String::from("| --- | ---: | ---: |");
+        if rates {
+            header.push_str(" elements / iter | rate |");
+            rule.push_str(" ---: | ---: |");
+        }
+        if floor.is_some() {
+            header.push_str(" time ÷ raw tokio |");
+            rule.push_str(" ---: |");
+        }
+        let _ = writeln!(out, "{header}\n{rule}");
+        for r in members {
+            let mut line = format!(
+                "| {} | {} | {} – {} |",
+                r.label(),
+                format_time(r.median_ns),
+                format_time(r.median_ci_ns.0),
+                format_time(r.median_ci_ns.1)
+            );
+            if rates {
+                match (r.elements, r.rate()) {
+                    (Some(e), Some(rate)) => {
+                        let _ = write!(line, " {e} | {} |", format_rate(rate));
+                    }
+                    _ => line.push_str(" – | – |"),
+                }
+            }
+            if let Some(f) = floor {
+                let _ = write!(line, " {:.2} |", r.median_ns / f);
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
+pub fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_bench(root: &Path, dir: &str, group: &str, function: &str, median: f64, elements: Option<u64>) {
+        let new = root.join(dir).join("new");
+        std::fs::create_dir_all(&new).unwrap();
+        let throughput = match elements {
+            Some(e) => serde_json::json!({ "Elements": e }),
+            None => Value::Null,
+        };
+        let bench = serde_json::json!({
+            "group_id": group, "function_id": function, "value_str": null, "throughput": throughput,
+        });
+        std::fs::write(new.join("benchmark.json"), bench.to_string()).unwrap();
+        let est = serde_json::json!({
+            "median": { "point_estimate": median,
+                        "confidence_interval": { "lower_bound": median * 0.9, "upper_bound": median * 1.1 } }
+        });
+        std::fs::write(new.join("estimates.json"), est.to_string()).unwrap();
+    }
+
+    #[test]
+    fn renders_groups_with_rates_and_floor_ratios() {
+        let root = std::env::temp_dir().join(format!("caxton-table-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        write_bench(&root, "peers_fanout/raw_tokio", "peers_fanout", "raw_tokio", 1e6, Some(1000));
+        write_bench(&root, "peers_fanout/caxton", "peers_fanout", "caxton", 2e6, Some(1000));
+        // A saved baseline must be ignored.
+        let base = root.join("peers_fanout/caxton/main");
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::write(base.join("benchmark.json"), "{}").unwrap();
+
+        let rows = read_rows(&root).unwrap();
+        assert_eq!(rows.len(), 2);
+        let md = render(&rows);
+        assert!(md.contains("### `peers_fanout`"), "{md}");
+        assert!(md.contains("| raw_tokio | 1.00 ms |"), "{md}");
+        assert!(md.contains("1.00 M/s"), "{md}");
+        assert!(md.contains("| caxton | 2.00 ms | 1.80 ms – 2.20 ms | 1000 | 500.0 K/s | 2.00 |"), "{md}");
+        let raw_at = md.find("| raw_tokio").unwrap();
+        assert!(raw_at < md.find("| caxton").unwrap(), "floor is listed first");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn empty_dir_is_a_clear_error() {
+        let root = std::env::temp_dir().join(format!("caxton-table-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let err = read_rows(&root).unwrap_err();
+        assert!(err.to_string().contains("no criterion results"), "{err}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn units_scale() {
+        assert_eq!(format_time(12.0), "12.0 ns");
+        assert_eq!(format_time(1_500.0), "1.50 µs");
+        assert_eq!(format_rate(2_500_000.0), "2.50 M/s");
+    }
+}
