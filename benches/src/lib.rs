@@ -58,8 +58,8 @@ pub struct Budget {
 impl Budget {
     /// For iterations that take microseconds or less.
     pub const FAST: Self = Self {
-        warm_up: Duration::from_millis(500),
-        measurement: Duration::from_secs(2),
+        warm_up: Duration::from_secs(1),
+        measurement: Duration::from_secs(3),
         samples: 50,
         flat: false,
     };
@@ -67,7 +67,7 @@ impl Budget {
     /// For iterations of about a millisecond or more (a fan-out run, a pool run, a batch spawn).
     pub const SLOW: Self = Self {
         warm_up: Duration::from_secs(1),
-        measurement: Duration::from_secs(3),
+        measurement: Duration::from_secs(5),
         samples: 20,
         flat: true,
     };
@@ -75,7 +75,7 @@ impl Budget {
     /// For iterations of tens of milliseconds (10000-agent spawns).
     pub const HEAVY: Self = Self {
         warm_up: Duration::from_secs(1),
-        measurement: Duration::from_secs(3),
+        measurement: Duration::from_secs(5),
         samples: 10,
         flat: true,
     };
