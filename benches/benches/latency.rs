@@ -26,12 +26,7 @@ fn request_reply(c: &mut Criterion) {
     let mut group = c.benchmark_group("latency_request_reply");
     Budget::FAST.apply(&mut group);
     group.bench_function("native_echo", |b| {
-        b.iter_custom(|iters| {
-            time_block(
-                &rt,
-                caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {}),
-            )
-        })
+        b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
     });
     group.finish();
     rt.block_on(orch.shutdown(Duration::from_secs(5)));
@@ -51,7 +46,9 @@ fn handler(c: &mut Criterion) {
         ..FanoutConfig::default()
     };
     let worker = CaxtonFanout::with_agents(&orch, &one, move || Ok(Worker { rounds })).expect("spawn worker");
-    let responder = orch.spawn(AgentSpec::new(move || Responder { rounds })).expect("spawn responder");
+    let responder = orch
+        .spawn(AgentSpec::new(move || Responder { rounds }))
+        .expect("spawn responder");
 
     let mut group = c.benchmark_group("latency_handler");
     Budget::FAST.apply(&mut group);

@@ -75,12 +75,7 @@ fn pingpong(c: &mut Criterion) {
     let orch = rt.block_on(async { Orchestrator::new() });
     let echo = spawn_echo(&orch).expect("spawn echo");
     group.bench_function("caxton", |b| {
-        b.iter_custom(|iters| {
-            time_block(
-                &rt,
-                caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {}),
-            )
-        })
+        b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
     });
     rt.block_on(orch.shutdown(Duration::from_secs(5)));
 

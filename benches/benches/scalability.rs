@@ -24,10 +24,12 @@ fn spawn_time(c: &mut Criterion) {
     let spec = AgentSpec::new(|| Sink);
     let mut group = c.benchmark_group("scalability_spawn");
     for n in COUNTS {
-        let budget = match n {
-            ..=10 => Budget::FAST,
-            ..=1000 => Budget::SLOW,
-            _ => Budget::HEAVY,
+        let budget = if n <= 10 {
+            Budget::FAST
+        } else if n <= 1000 {
+            Budget::SLOW
+        } else {
+            Budget::HEAVY
         };
         budget.apply(&mut group);
         group.throughput(Throughput::Elements(n as u64));

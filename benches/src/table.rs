@@ -296,7 +296,14 @@ mod tests {
     fn renders_groups_with_rates_and_floor_ratios() {
         let root = std::env::temp_dir().join(format!("caxton-table-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        write_bench(&root, "peers_fanout/raw_tokio", "peers_fanout", "raw_tokio", 1e6, Some(1000));
+        write_bench(
+            &root,
+            "peers_fanout/raw_tokio",
+            "peers_fanout",
+            "raw_tokio",
+            1e6,
+            Some(1000),
+        );
         write_bench(&root, "peers_fanout/caxton", "peers_fanout", "caxton", 2e6, Some(1000));
         // A saved baseline must be ignored.
         let base = root.join("peers_fanout/caxton/main");
@@ -309,7 +316,10 @@ mod tests {
         assert!(md.contains("### `peers_fanout`"), "{md}");
         assert!(md.contains("| raw_tokio | 1.00 ms |"), "{md}");
         assert!(md.contains("1.00 M/s"), "{md}");
-        assert!(md.contains("| caxton | 2.00 ms | 1.80 ms – 2.20 ms | 1000 | 500.0 K/s | 2.00 |"), "{md}");
+        assert!(
+            md.contains("| caxton | 2.00 ms | 1.80 ms – 2.20 ms | 1000 | 500.0 K/s | 2.00 |"),
+            "{md}"
+        );
         let raw_at = md.find("| raw_tokio").unwrap();
         assert!(raw_at < md.find("| caxton").unwrap(), "floor is listed first");
         std::fs::remove_dir_all(&root).unwrap();

@@ -14,8 +14,8 @@ pub mod agents;
 pub mod fanout;
 pub mod open_loop;
 pub mod payload;
+#[cfg(feature = "peers")]
+pub mod peers;
 pub mod pingpong;
 pub mod pool;
 pub mod spawn;
-#[cfg(feature = "peers")]
-pub mod peers;
