@@ -25,7 +25,7 @@ fn request_reply(c: &mut Criterion) {
     let payload = Bytes::from_static(PAYLOAD);
     let mut group = c.benchmark_group("latency_request_reply");
     Budget::FAST.apply(&mut group);
-    group.bench_function("native_echo", |b| {
+    group.bench_function("native", |b| {
         b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
     });
     group.finish();

@@ -23,11 +23,11 @@ fn spawn(c: &mut Criterion) {
     let rt = runtime();
     let orch = rt.block_on(async { Orchestrator::new() });
     let spec = AgentSpec::new(|| Sink);
-    let mut group = c.benchmark_group("spawn_native");
+    let mut group = c.benchmark_group("spawn");
 
     Budget::FAST.apply(&mut group);
     group.throughput(Throughput::Elements(1));
-    group.bench_function("one", |b| {
+    group.bench_with_input(BenchmarkId::new("native", 1), &1usize, |b, _| {
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;
             let mut left = iters;
@@ -49,7 +49,7 @@ fn spawn(c: &mut Criterion) {
     Budget::SLOW.apply(&mut group);
     for n in [100usize, 1000] {
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(BenchmarkId::new("batch", n), &n, |b, &n| {
+        group.bench_with_input(BenchmarkId::new("native", n), &n, |b, &n| {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
@@ -61,7 +61,7 @@ fn spawn(c: &mut Criterion) {
             })
         });
     }
-    group.bench_with_input(BenchmarkId::new("raw_tokio_batch", 1000), &1000usize, |b, &n| {
+    group.bench_with_input(BenchmarkId::new("raw_tokio", 1000), &1000usize, |b, &n| {
         b.iter_custom(|iters| {
             let _rt = rt.enter();
             let baseline = rt.metrics().num_alive_tasks();

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One benchmark's result from its latest run.
@@ -167,9 +168,13 @@ const ORDER: &[&str] = &[
     "throughput_pool",
     "latency_request_reply",
     "latency_handler",
-    "spawn_native",
+    "spawn",
     "scalability_spawn",
     "scalability_throughput",
+    "wasm_overhead_compute",
+    "wasm_overhead_routed",
+    "wasm_limits_grow",
+    "wasm_limits_call",
 ];
 
 /// Sort key for a parameter: numbers numerically, then text.
@@ -178,9 +183,21 @@ fn value_key(v: &Option<String>) -> (u64, String) {
     (s.parse().unwrap_or(u64::MAX), s)
 }
 
-/// Renders one Markdown table per group. Groups with a `raw_tokio` member
-/// get a column with each member's median time divided by raw tokio's (the
-/// floor: 1.00 is as fast as raw channels, 2.00 takes twice as long).
+/// The median of `group`'s member `function` with the same parameter as `row`.
+fn reference(members: &[&Row], function: &str, row: &Row) -> Option<f64> {
+    members
+        .iter()
+        .find(|r| r.function.as_deref() == Some(function) && r.value == row.value)
+        .map(|r| r.median_ns)
+}
+
+/// Renders one Markdown table per group.
+///
+/// Two ratio columns appear where they apply, each comparing rows with the
+/// same parameter: "÷ raw tokio" in groups with a `raw_tokio` member (the
+/// floor: 1.00 is as fast as raw channels, 2.00 takes twice as long), and
+/// "÷ native" in groups with a `native` member and other members (WASM
+/// variants: 1.00 is as fast as the native agent).
 pub fn render(rows: &[Row]) -> String {
     let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
     for row in rows {
@@ -191,21 +208,19 @@ pub fn render(rows: &[Row]) -> String {
     let mut out = String::new();
     for name in names {
         let mut members = groups.remove(&name).unwrap_or_default();
-        // Peers keep their bench order (floor first); others sort by label.
-        if !name.starts_with("peers") {
-            members.sort_by_key(|r| (r.function.clone(), value_key(&r.value)));
-        } else {
-            let rank = |r: &Row| match r.function.as_deref() {
-                Some("raw_tokio") => 0,
-                Some("caxton") => 1,
-                _ => 2,
-            };
-            members.sort_by_key(|r| (rank(r), r.function.clone()));
-        }
-        let floor = members
-            .iter()
-            .find(|r| r.function.as_deref() == Some("raw_tokio"))
-            .map(|r| r.median_ns);
+        // The floor first, then Caxton native, then the rest; by parameter.
+        let rank = |r: &Row| match r.function.as_deref() {
+            Some("raw_tokio") => 0,
+            Some("caxton") | Some("native") => 1,
+            _ => 2,
+        };
+        members.sort_by_key(|r| (rank(r), r.function.clone(), value_key(&r.value)));
+        let has = |f: &str| members.iter().any(|r| r.function.as_deref() == Some(f));
+        let raw_col = has("raw_tokio");
+        let native_col = has("native")
+            && members
+                .iter()
+                .any(|r| !matches!(r.function.as_deref(), Some("native") | Some("raw_tokio")));
         let rates = members.iter().any(|r| r.elements.is_some());
         let _ = writeln!(out, "### `{name}`\n");
         let mut header = String::from("| benchmark | median time / iter | 95 % CI of median |");
@@ -214,12 +229,16 @@ pub fn render(rows: &[Row]) -> String {
             header.push_str(" elements / iter | rate |");
             rule.push_str(" ---: | ---: |");
         }
-        if floor.is_some() {
+        if raw_col {
             header.push_str(" time ÷ raw tokio |");
             rule.push_str(" ---: |");
         }
+        if native_col {
+            header.push_str(" time ÷ native |");
+            rule.push_str(" ---: |");
+        }
         let _ = writeln!(out, "{header}\n{rule}");
-        for r in members {
+        for r in &members {
             let mut line = format!(
                 "| {} | {} | {} – {} |",
                 r.label(),
@@ -235,13 +254,96 @@ pub fn render(rows: &[Row]) -> String {
                     _ => line.push_str(" – | – |"),
                 }
             }
-            if let Some(f) = floor {
-                let _ = write!(line, " {:.2} |", r.median_ns / f);
+            for (show, function) in [(raw_col, "raw_tokio"), (native_col, "native")] {
+                if show {
+                    match reference(&members, function, r) {
+                        Some(f) => {
+                            let _ = write!(line, " {:.2} |", r.median_ns / f);
+                        }
+                        None => line.push_str(" – |"),
+                    }
+                }
             }
             let _ = writeln!(out, "{line}");
         }
         out.push('\n');
     }
+    out
+}
+
+/// What the `wasm_limits` bench found for one memory limit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LimitProbe {
+    /// The memory limit, in MiB.
+    pub limit_mib: usize,
+    /// Linear memory when the limit refused a growth, in bytes (`None` when
+    /// the guest could not be instantiated under the limit).
+    pub largest_bytes: Option<u64>,
+    /// Time of the call that allocated up to the limit, in ms.
+    pub grow_ms: Option<f64>,
+    /// How the run ended.
+    pub outcome: String,
+}
+
+/// File name of the saved limit probes, in the criterion directory.
+pub const LIMIT_PROBES_FILE: &str = "wasm_limits_largest.json";
+
+/// Criterion's output directory as criterion picks it: `$CRITERION_HOME`,
+/// else `$CARGO_TARGET_DIR/criterion`, else the workspace's
+/// `target/criterion`.
+pub fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(target) => PathBuf::from(target).join("criterion"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"),
+    }
+}
+
+/// Saves the limit probes as JSON under `dir`.
+pub fn write_limit_probes(dir: &Path, probes: &[LimitProbe]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(probes).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join(LIMIT_PROBES_FILE), json)
+}
+
+/// Reads saved limit probes from `dir`, if the bench has run.
+pub fn read_limit_probes(dir: &Path) -> Result<Option<Vec<LimitProbe>>, TableError> {
+    let path = dir.join(LIMIT_PROBES_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| TableError::Io(path.clone(), e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| TableError::Format(path, e.to_string()))
+}
+
+/// Renders the limit probes as a Markdown table.
+pub fn render_limit_probes(probes: &[LimitProbe]) -> String {
+    let mut out = String::from(
+        "### WASM memory limits: largest memory reached\n\n\
+         | limit | largest linear memory | % of limit | time to grow there | outcome |\n\
+         | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for p in probes {
+        let limit = (p.limit_mib as u64) << 20;
+        let (largest, share) = match p.largest_bytes {
+            Some(b) => (
+                format!("{:.2} MiB", b as f64 / f64::from(1 << 20)),
+                format!("{:.1} %", 100.0 * b as f64 / limit as f64),
+            ),
+            None => ("–".to_owned(), "–".to_owned()),
+        };
+        let grow = p.grow_ms.map_or_else(|| "–".to_owned(), |ms| format!("{ms:.2} ms"));
+        let _ = writeln!(
+            out,
+            "| {} MiB | {largest} | {share} | {grow} | {} |",
+            p.limit_mib, p.outcome
+        );
+    }
+    out.push('\n');
     out
 }
 
@@ -323,6 +425,53 @@ mod tests {
         let raw_at = md.find("| raw_tokio").unwrap();
         assert!(raw_at < md.find("| caxton").unwrap(), "floor is listed first");
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn native_ratio_matches_parameters() {
+        let row = |function: &str, value: &str, median_ns: f64| Row {
+            group: "throughput_routing".into(),
+            function: Some(function.into()),
+            value: Some(value.into()),
+            median_ns,
+            median_ci_ns: (median_ns, median_ns),
+            elements: None,
+        };
+        let rows = vec![
+            row("wasm", "1000", 3e6),
+            row("native", "1000", 1e6),
+            row("native", "10", 1e6),
+        ];
+        let md = render(&rows);
+        assert!(md.contains("time ÷ native"), "{md}");
+        assert!(md.contains("| wasm/1000 | 3.00 ms | 3.00 ms – 3.00 ms | 3.00 |"), "{md}");
+        assert!(!md.contains("raw tokio"), "{md}");
+    }
+
+    #[test]
+    fn limit_probes_round_trip() {
+        let dir = std::env::temp_dir().join(format!("caxton-probes-test-{}", std::process::id()));
+        let probes = vec![
+            LimitProbe {
+                limit_mib: 10,
+                largest_bytes: Some(9 << 20),
+                grow_ms: Some(1.5),
+                outcome: "memory limit refused a growth".into(),
+            },
+            LimitProbe {
+                limit_mib: 1,
+                largest_bytes: None,
+                grow_ms: None,
+                outcome: "instantiation refused: too small".into(),
+            },
+        ];
+        write_limit_probes(&dir, &probes).unwrap();
+        let back = read_limit_probes(&dir).unwrap().unwrap();
+        assert_eq!(back, probes);
+        let md = render_limit_probes(&back);
+        assert!(md.contains("| 10 MiB | 9.00 MiB | 90.0 % | 1.50 ms |"), "{md}");
+        assert!(md.contains("| 1 MiB | – | – | – | instantiation refused"), "{md}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

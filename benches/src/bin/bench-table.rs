@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use caxton_benches::table::{read_rows, render, today_utc};
+use caxton_benches::table::{read_limit_probes, read_rows, render, render_limit_probes, today_utc};
 
 fn main() -> ExitCode {
     let mut dir = PathBuf::from("target/criterion");
@@ -62,6 +62,14 @@ fn main() -> ExitCode {
     println!("{}", HOW_TO_READ.trim());
     println!();
     print!("{}", render(&rows));
+    match read_limit_probes(&dir) {
+        Ok(Some(probes)) => print!("{}", render_limit_probes(&probes)),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("bench-table: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -74,17 +82,20 @@ const HOW_TO_READ: &str = r#"
   `Runtime::block_on` (an external client); agents, actors and consumer tasks run on tokio's
   multi-threaded runtime with one worker per core. See `benches/src/lib.rs`.
 * **Peers** (`peers_*`): the same workload on raw tokio mpsc (the floor), Caxton, ractor and kameo.
-  "time ÷ raw tokio" is a member's median time divided by raw tokio's in the same run: 1.00 is as fast
-  as bare channels, 2.00 takes twice as long (half the throughput). Members are measured one after
-  the other, and this machine's cross-core speed drifts by up to 2x from minute to minute, so read
-  ratios as approximate and compare runs with criterion baselines (`--save-baseline`, `--baseline`).
+  "time ÷ raw tokio" is a row's median time divided by the `raw_tokio` row's (same parameter) in the
+  same run: 1.00 is as fast as bare channels, 2.00 takes twice as long (half the throughput).
+  "time ÷ native" likewise divides by the native Caxton row with the same parameter. Members are
+  measured one after the other, and this machine's cross-core speed drifts by up to 2x from minute to
+  minute, so read ratios as approximate and compare runs with criterion baselines
+  (`--save-baseline`, `--baseline`).
 * Fan-out: one producer, 20 000 envelopes of 64 B per iteration, round-robin to 1000 receivers
   (bounded mailboxes of 1024; ractor's are unbounded). Ping-pong: one request in flight, 64 B.
 * `throughput_routing`: 20 000 messages per iteration routed by agent id to N native sink agents.
   `throughput_pool`: 1000 tasks to a 10-agent capability pool (16 FNV-1a rounds over 64 B each).
 * `latency_handler`: the pool's per-task work called directly, through one agent's mailbox
   (pipelined, per message), and as a request/reply to one agent.
-* `spawn_native` and `scalability_spawn`: spawn call to every agent ready to receive; agents are
-  stopped between iterations outside the timed region. `scalability_throughput`: 20 000 messages per
+* `spawn` and `scalability_spawn`: spawn call to every agent ready to receive (`native/N` is a batch
+  of N); agents are stopped between iterations outside the timed region. `raw_tokio/1000`: 1000 tasks
+  each owning a channel receiver. `scalability_throughput`: 20 000 messages per
   iteration spread over N live agents.
 "#;
