@@ -1,5 +1,6 @@
-//! Latency: end-to-end request/reply through the orchestrator, and a single
-//! agent's handler work called directly vs through its mailbox.
+//! Latency: end-to-end request/reply through the orchestrator to a native
+//! and a WASM echo agent, and a single agent's handler work called directly
+//! vs through its mailbox.
 //!
 //! `cargo bench -p caxton-benches --bench latency`
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use caxton_benches::{Budget, runtime, time_block};
 use caxton_runtime::{AgentSpec, Message, Orchestrator};
+use caxton_wasm::{AgentLimits, HostConfig, WasmHost, guests};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
 use caxton_workloads::pingpong::{REQUEST_TIMEOUT, caxton_round_trips, spawn_echo};
 use caxton_workloads::pool::{PoolConfig, Responder, Worker, task_work};

@@ -19,3 +19,5 @@ pub mod peers;
 pub mod pingpong;
 pub mod pool;
 pub mod spawn;
+#[cfg(feature = "wasm")]
+pub mod wasm;

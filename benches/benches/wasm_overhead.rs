@@ -1,0 +1,88 @@
+//! WASM overhead: the same compute kernel (`caxton_kernels::collatz_mix`,
+//! one source compiled natively and into the `compute` guest) on the same
+//! input, called natively and in a WASM instance under each CPU-limit
+//! mechanism (epoch interruption, fuel, none), and routed as a request to a
+//! native vs a WASM compute agent.
+//!
+//! `cargo bench -p caxton-benches --bench wasm_overhead`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use caxton_benches::{Budget, runtime, time_block};
+use caxton_runtime::{AgentSpec, Message, Orchestrator, Performative};
+use caxton_wasm::{AgentLimits, CpuMode, HostConfig, WasmHost, guests, native};
+use caxton_workloads::pingpong::REQUEST_TIMEOUT;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+/// Kernel rounds per request (each round one Collatz sequence).
+const ROUNDS: u32 = 1000;
+/// Kernel seed: the same input everywhere.
+const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Direct calls: native function vs host->guest call (payload copied in,
+/// reply copied out), per CPU-limit mechanism.
+fn compute(c: &mut Criterion) {
+    let req = caxton_kernels::encode_request(SEED, ROUNDS);
+    let mut group = c.benchmark_group("wasm_overhead_compute");
+    Budget::FAST.apply(&mut group);
+    group.bench_with_input(BenchmarkId::new("native", ROUNDS), &req, |b, req| {
+        b.iter(|| caxton_kernels::handle_request(black_box(req)))
+    });
+    for (label, cpu) in [
+        ("wasm_epoch", CpuMode::default()),
+        ("wasm_fuel", CpuMode::Fuel),
+        ("wasm_no_cpu_limit", CpuMode::Off),
+    ] {
+        let host = WasmHost::new(HostConfig {
+            cpu,
+            ..HostConfig::default()
+        })
+        .expect("wasm host");
+        let module = host.load(guests::COMPUTE).expect("load compute guest");
+        let mut agent = module
+            .instantiate(AgentLimits::default().cpu_time(None).fuel(None))
+            .expect("instantiate compute guest");
+        group.bench_with_input(BenchmarkId::new(label, ROUNDS), &req, |b, req| {
+            b.iter(|| agent.call(Performative::Request, black_box(req)).expect("compute call"))
+        });
+    }
+    group.finish();
+}
+
+/// Request/reply through the orchestrator to a native compute agent vs a
+/// WASM one (epoch CPU limit, the host's default), one request in flight.
+fn routed(c: &mut Criterion) {
+    let rt = runtime();
+    let orch = rt.block_on(async { Orchestrator::new() });
+    let host = WasmHost::new(HostConfig::default()).expect("wasm host");
+    let module = host.load(guests::COMPUTE).expect("load compute guest");
+    let wasm = orch
+        .spawn(module.spec(AgentLimits::default().cpu_time(None).fuel(None)))
+        .expect("spawn wasm compute");
+    let native = orch.spawn(AgentSpec::new(|| native::Compute)).expect("spawn native compute");
+    let req = Bytes::copy_from_slice(&caxton_kernels::encode_request(SEED, ROUNDS));
+    let mut group = c.benchmark_group("wasm_overhead_routed");
+    Budget::FAST.apply(&mut group);
+    for (label, id) in [("native", native), ("wasm", wasm)] {
+        group.bench_with_input(BenchmarkId::new(label, ROUNDS), &id, |b, &id| {
+            b.iter_custom(|iters| {
+                time_block(&rt, async {
+                    for _ in 0..iters {
+                        let reply = orch
+                            .request(Message::request(id, req.clone()), REQUEST_TIMEOUT)
+                            .await
+                            .expect("compute reply");
+                        black_box(reply);
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+    rt.block_on(orch.shutdown(Duration::from_secs(5)));
+}
+
+criterion_group!(benches, compute, routed);
+criterion_main!(benches);
