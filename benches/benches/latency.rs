@@ -18,18 +18,27 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 /// Payload of every request: 64 bytes.
 const PAYLOAD: &[u8; 64] = &[7u8; 64];
 
-/// One request in flight at a time from an external client to a native echo
-/// agent and back (`Orchestrator::request`): the time per round trip.
+/// One request in flight at a time from an external client to an echo agent
+/// and back (`Orchestrator::request`): the time per round trip. `native` is
+/// the native echo agent; `wasm` the `echo` guest (pooling allocator,
+/// default limits).
 fn request_reply(c: &mut Criterion) {
     let rt = runtime();
     let orch = rt.block_on(async { Orchestrator::new() });
-    let echo = spawn_echo(&orch).expect("spawn echo");
+    let native = spawn_echo(&orch).expect("spawn echo");
+    let host = WasmHost::new(HostConfig::default()).expect("wasm host");
+    let module = host.load(guests::ECHO).expect("load echo guest");
+    let wasm = orch
+        .spawn(module.spec(AgentLimits::default()))
+        .expect("spawn wasm echo");
     let payload = Bytes::from_static(PAYLOAD);
     let mut group = c.benchmark_group("latency_request_reply");
     Budget::FAST.apply(&mut group);
-    group.bench_function("native", |b| {
-        b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
-    });
+    for (label, echo) in [("native", native), ("wasm", wasm)] {
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
+        });
+    }
     group.finish();
     rt.block_on(orch.shutdown(Duration::from_secs(5)));
 }

@@ -84,10 +84,22 @@ fn spawn(c: &mut Criterion) {
     })
     .expect("pooling host");
     let module = pooling.load(guests::ECHO).expect("load echo guest");
-    spawn_kind(&mut group, &rt, &orch, "wasm_pooling", &module.spec(AgentLimits::default()));
+    spawn_kind(
+        &mut group,
+        &rt,
+        &orch,
+        "wasm_pooling",
+        &module.spec(AgentLimits::default()),
+    );
     let on_demand = WasmHost::new(HostConfig::on_demand()).expect("on-demand host");
     let module = on_demand.load(guests::ECHO).expect("load echo guest");
-    spawn_kind(&mut group, &rt, &orch, "wasm_on_demand", &module.spec(AgentLimits::default()));
+    spawn_kind(
+        &mut group,
+        &rt,
+        &orch,
+        "wasm_on_demand",
+        &module.spec(AgentLimits::default()),
+    );
 
     Budget::SLOW.apply(&mut group);
     group.throughput(Throughput::Elements(1000));

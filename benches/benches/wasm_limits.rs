@@ -76,7 +76,10 @@ fn probe(module: &WasmModule) -> Vec<usize> {
     }
     let dir = criterion_dir();
     if let Err(e) = write_limit_probes(&dir, &probes) {
-        eprintln!("wasm_limits: could not save the probe results under {}: {e}", dir.display());
+        eprintln!(
+            "wasm_limits: could not save the probe results under {}: {e}",
+            dir.display()
+        );
     }
     usable
 }
@@ -103,10 +106,7 @@ fn limits(c: &mut Criterion) {
     let mut group = c.benchmark_group("wasm_limits_call");
     Budget::FAST.apply(&mut group);
     for &mib in &usable {
-        let limits = AgentLimits::default()
-            .max_memory(mib << 20)
-            .cpu_time(None)
-            .fuel(None);
+        let limits = AgentLimits::default().max_memory(mib << 20).cpu_time(None).fuel(None);
         let mut fresh = module.instantiate(limits).expect("instantiate");
         group.bench_with_input(BenchmarkId::new("fresh", mib), &mib, |b, _| {
             b.iter(|| fresh.call(Performative::Request, PING).expect("ping"))

@@ -61,7 +61,9 @@ fn routed(c: &mut Criterion) {
     let wasm = orch
         .spawn(module.spec(AgentLimits::default().cpu_time(None).fuel(None)))
         .expect("spawn wasm compute");
-    let native = orch.spawn(AgentSpec::new(|| native::Compute)).expect("spawn native compute");
+    let native = orch
+        .spawn(AgentSpec::new(|| native::Compute))
+        .expect("spawn native compute");
     let req = Bytes::copy_from_slice(&caxton_kernels::encode_request(SEED, ROUNDS));
     let mut group = c.benchmark_group("wasm_overhead_routed");
     Budget::FAST.apply(&mut group);

@@ -444,7 +444,10 @@ mod tests {
         ];
         let md = render(&rows);
         assert!(md.contains("time ÷ native"), "{md}");
-        assert!(md.contains("| wasm/1000 | 3.00 ms | 3.00 ms – 3.00 ms | 3.00 |"), "{md}");
+        assert!(
+            md.contains("| wasm/1000 | 3.00 ms | 3.00 ms – 3.00 ms | 3.00 |"),
+            "{md}"
+        );
         assert!(!md.contains("raw tokio"), "{md}");
     }
 

@@ -35,10 +35,7 @@ pub struct GrowRun {
 /// (no CPU limit, so only memory ends the run) and has it allocate until
 /// the limit refuses a growth.
 pub fn grow_to_limit(misbehave: &WasmModule, limit_bytes: usize) -> Result<GrowRun, AgentError> {
-    let limits = AgentLimits::default()
-        .max_memory(limit_bytes)
-        .cpu_time(None)
-        .fuel(None);
+    let limits = AgentLimits::default().max_memory(limit_bytes).cpu_time(None).fuel(None);
     let mut agent = misbehave.instantiate(limits)?;
     let start = Instant::now();
     let outcome = agent.call(Performative::Request, GROW);
