@@ -16,6 +16,6 @@ echo "suite wall time: ${wall} s"
 
 target_dir=${CARGO_TARGET_DIR:-target}
 cargo run --release -q -p caxton-benches --bin bench-table -- \
-    --criterion-dir "$target_dir/criterion" --wall-time-s "$wall" \
+    --criterion-dir "$target_dir/criterion" --since-unix "$start" --wall-time-s "$wall" \
     --command "bash benches/run-suite.sh" > docs/benchmarks.md
 echo "wrote docs/benchmarks.md"

@@ -96,10 +96,19 @@ fn find_benchmark_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TableE
     Ok(())
 }
 
-/// Reads every benchmark's latest results under `criterion_dir`.
-pub fn read_rows(criterion_dir: &Path) -> Result<Vec<Row>, TableError> {
+/// Reads every benchmark's latest results under `criterion_dir`; with
+/// `since`, only those written at or after it (so benchmarks that a run no
+/// longer has, or did not run, are left out).
+pub fn read_rows(criterion_dir: &Path, since: Option<std::time::SystemTime>) -> Result<Vec<Row>, TableError> {
     let mut files = Vec::new();
     find_benchmark_files(criterion_dir, &mut files)?;
+    if let Some(since) = since {
+        files.retain(|f| {
+            std::fs::metadata(f.with_file_name("estimates.json"))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since)
+        });
+    }
     if files.is_empty() {
         return Err(TableError::Empty(criterion_dir.to_owned()));
     }
@@ -412,7 +421,16 @@ mod tests {
         std::fs::create_dir_all(&base).unwrap();
         std::fs::write(base.join("benchmark.json"), "{}").unwrap();
 
-        let rows = read_rows(&root).unwrap();
+        let rows = read_rows(&root, None).unwrap();
+        assert_eq!(
+            read_rows(
+                &root,
+                Some(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+            )
+            .map(|r| r.len())
+            .unwrap_or(0),
+            0
+        );
         assert_eq!(rows.len(), 2);
         let md = render(&rows);
         assert!(md.contains("### `peers_fanout`"), "{md}");
@@ -481,7 +499,7 @@ mod tests {
     fn empty_dir_is_a_clear_error() {
         let root = std::env::temp_dir().join(format!("caxton-table-empty-{}", std::process::id()));
         std::fs::create_dir_all(&root).unwrap();
-        let err = read_rows(&root).unwrap_err();
+        let err = read_rows(&root, None).unwrap_err();
         assert!(err.to_string().contains("no criterion results"), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
     }

@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! cargo run --release -p caxton-benches --bin bench-table -- \
-//!     [--criterion-dir target/criterion] [--wall-time-s SECONDS] [--command "..."]
+//!     [--criterion-dir target/criterion] [--since-unix SECONDS] [--wall-time-s SECONDS] [--command "..."]
+//! ```
+//!
+//! `--since-unix` keeps only results written at or after that time (the
+//! run's start), so results of benchmarks that no longer exist are left out.
+//!
+//! ```text
 //! ```
 //!
 //! `benches/run-suite.sh` runs the suite, times it and calls this.
@@ -15,6 +21,7 @@ use caxton_benches::table::{read_limit_probes, read_rows, render, render_limit_p
 fn main() -> ExitCode {
     let mut dir = PathBuf::from("target/criterion");
     let mut wall: Option<String> = None;
+    let mut since: Option<std::time::SystemTime> = None;
     let mut command = String::from("bash benches/run-suite.sh");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -33,6 +40,14 @@ fn main() -> ExitCode {
                 Ok(v) => wall = Some(v),
                 Err(code) => return code,
             },
+            "--since-unix" => match value("--since-unix").map(|v| v.parse::<u64>()) {
+                Ok(Ok(secs)) => since = Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)),
+                Ok(Err(e)) => {
+                    eprintln!("bench-table: --since-unix needs whole seconds: {e}");
+                    return ExitCode::from(2);
+                }
+                Err(code) => return code,
+            },
             "--command" => match value("--command") {
                 Ok(v) => command = v,
                 Err(code) => return code,
@@ -43,7 +58,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let rows = match read_rows(&dir) {
+    let rows = match read_rows(&dir, since) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("bench-table: {e}");
@@ -90,12 +105,24 @@ const HOW_TO_READ: &str = r#"
   (`--save-baseline`, `--baseline`).
 * Fan-out: one producer, 20 000 envelopes of 64 B per iteration, round-robin to 1000 receivers
   (bounded mailboxes of 1024; ractor's are unbounded). Ping-pong: one request in flight, 64 B.
-* `throughput_routing`: 20 000 messages per iteration routed by agent id to N native sink agents.
+* `throughput_routing`: 20 000 messages per iteration routed by agent id to N sink agents: `native`
+  does nothing, `wasm` is the `counter` guest (pooling allocator, default limits: epoch CPU limit,
+  16 MiB memory).
   `throughput_pool`: 1000 tasks to a 10-agent capability pool (16 FNV-1a rounds over 64 B each).
 * `latency_handler`: the pool's per-task work called directly, through one agent's mailbox
   (pipelined, per message), and as a request/reply to one agent.
 * `spawn` and `scalability_spawn`: spawn call to every agent ready to receive (`native/N` is a batch
   of N); agents are stopped between iterations outside the timed region. `raw_tokio/1000`: 1000 tasks
   each owning a channel receiver. `scalability_throughput`: 20 000 messages per
-  iteration spread over N live agents.
+  iteration spread over N live agents. `scalability_spawn/native/1` times one lone spawn into an idle
+  runtime (it includes waking a worker thread), whereas `spawn/native/1` is the per-spawn time of
+  back-to-back spawns.
+* `wasm_overhead_compute`: the same kernel (`caxton_kernels::collatz_mix`, 1000 rounds, same seed)
+  called natively and in the `compute` guest under each CPU-limit mechanism (epoch, fuel, none);
+  `wasm_overhead_routed`: the same as a request to a native vs a WASM compute agent.
+* `wasm_limits_*`: the `misbehave` guest (on-demand allocator, no CPU limit) allocating 1 MiB chunks
+  until its memory limit refuses a growth (`grow_until_refused/L`, L in MiB), and a trivial call on a
+  fresh instance vs one held at its limit. The largest-memory table below comes from the same bench;
+  since the probe allocates whole 1 MiB chunks, under a 1 MiB limit no chunk fits and the guest keeps
+  only its initial memory.
 "#;
