@@ -44,7 +44,7 @@ fn spawn_kind<A: Agent>(
                     ids.push(orch.spawn(spec.clone()).expect("spawn"));
                 }
                 timed += start.elapsed();
-                rt.block_on(stop_many(&orch, ids));
+                rt.block_on(stop_many(orch, ids));
                 left -= n as u64;
             }
             timed
