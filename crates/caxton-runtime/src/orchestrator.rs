@@ -170,6 +170,11 @@ impl Orchestrator {
             name: spec.name,
             capabilities: spec.capabilities,
         });
+        // Stats show the agent's memory from the start, not only after its
+        // first batch.
+        if let Some(bytes) = agent.memory_bytes() {
+            shared.stats.memory_bytes.store(bytes, Ordering::Relaxed);
+        }
         self.inner.registry.register(shared.clone())?;
         self.inner.live.fetch_add(1, Ordering::AcqRel);
         let id = shared.id;
