@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use caxton_runtime::{
     Address, Agent, AgentError, AgentId, AgentSpec, Message, Orchestrator, Performative, SendError, SpawnError,
 };
@@ -59,6 +60,48 @@ pub(crate) fn rounds(messages: u64, receivers: usize) -> u64 {
     messages.div_ceil(receivers as u64).max(1)
 }
 
+/// Drives one fan-out run, for every shape (Caxton, raw tokio, peers):
+/// whole rounds over `receivers`, the last round's payload marked, `send`
+/// called with the receiver's index and the payload of each message, then
+/// waits until `completion` has seen every message handled.
+pub async fn drive<E, F, Fut>(
+    receivers: usize,
+    messages: u64,
+    payloads: &Payloads,
+    completion: &Completion,
+    mut send: F,
+) -> Result<FanoutRun, E>
+where
+    F: FnMut(usize, Bytes) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
+    let rounds = rounds(messages, receivers);
+    let total = rounds * receivers as u64;
+    completion.arm(total);
+    let start = Instant::now();
+    for r in 0..rounds {
+        let payload = if r + 1 == rounds {
+            &payloads.last
+        } else {
+            &payloads.more
+        };
+        for i in 0..receivers {
+            send(i, payload.clone()).await?;
+        }
+    }
+    completion.wait().await;
+    Ok(FanoutRun {
+        messages: total,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// The id a shape without agent ids (raw tokio, peers) stamps on the
+/// envelope for receiver `i`, so every shape moves the same envelope.
+pub(crate) fn receiver_id(i: usize) -> AgentId {
+    AgentId::new(i as u64 + 1).expect("non-zero")
+}
+
 /// Fan-out through the Caxton orchestrator.
 pub struct CaxtonFanout {
     orch: Orchestrator,
@@ -101,26 +144,17 @@ impl CaxtonFanout {
     /// Sends about `messages` (whole rounds over the agents), waiting on full
     /// mailboxes, and returns when all were handled.
     pub async fn run(&self, messages: u64) -> Result<FanoutRun, SendError> {
-        let rounds = rounds(messages, self.targets.len());
-        let total = rounds * self.targets.len() as u64;
-        self.completion.arm(total);
-        let start = Instant::now();
-        for r in 0..rounds {
-            let payload = if r + 1 == rounds {
-                &self.payloads.last
-            } else {
-                &self.payloads.more
-            };
-            for id in &self.targets {
-                let msg = Message::new(Address::Id(*id), Performative::Inform, payload.clone());
-                self.orch.send(msg).await?;
-            }
-        }
-        self.completion.wait().await;
-        Ok(FanoutRun {
-            messages: total,
-            elapsed: start.elapsed(),
-        })
+        drive(
+            self.targets.len(),
+            messages,
+            &self.payloads,
+            &self.completion,
+            |i, payload| {
+                let msg = Message::new(Address::Id(self.targets[i]), Performative::Inform, payload);
+                self.orch.send(msg)
+            },
+        )
+        .await
     }
 
     /// Stops the agents.
@@ -167,26 +201,17 @@ impl RawFanout {
 
     /// Sends about `messages` (whole rounds), returns when all were received.
     pub async fn run(&self, messages: u64) -> FanoutRun {
-        let rounds = rounds(messages, self.senders.len());
-        let total = rounds * self.senders.len() as u64;
-        self.completion.arm(total);
-        let start = Instant::now();
-        for r in 0..rounds {
-            let payload = if r + 1 == rounds {
-                &self.payloads.last
-            } else {
-                &self.payloads.more
-            };
-            for (i, tx) in self.senders.iter().enumerate() {
-                let to = AgentId::new(i as u64 + 1).expect("non-zero");
-                let msg = Message::new(Address::Id(to), Performative::Inform, payload.clone());
-                tx.send(msg).await.expect("consumer tasks outlive the run");
-            }
-        }
-        self.completion.wait().await;
-        FanoutRun {
-            messages: total,
-            elapsed: start.elapsed(),
-        }
+        let result = drive(
+            self.senders.len(),
+            messages,
+            &self.payloads,
+            &self.completion,
+            |i, payload| {
+                let msg = Message::new(Address::Id(receiver_id(i)), Performative::Inform, payload);
+                self.senders[i].send(msg)
+            },
+        )
+        .await;
+        result.expect("consumer tasks outlive the run")
     }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use caxton_runtime::{Address, AgentId, Message, Performative};
 
 use crate::agents::Completion;
-use crate::fanout::{FanoutConfig, FanoutRun, rounds};
+use crate::fanout::{FanoutConfig, FanoutRun, drive, receiver_id};
 use crate::payload::Payloads;
 
 /// A ractor actor that counts the messages it receives (the fan-out sink).
@@ -68,27 +68,18 @@ impl RactorFanout {
 
     /// Sends about `messages` (whole rounds), returns when all were handled.
     pub async fn run(&self, messages: u64) -> FanoutRun {
-        let rounds = rounds(messages, self.actors.len());
-        let total = rounds * self.actors.len() as u64;
-        self.completion.arm(total);
-        let start = Instant::now();
-        for r in 0..rounds {
-            let payload = if r + 1 == rounds {
-                &self.payloads.last
-            } else {
-                &self.payloads.more
-            };
-            for (i, actor) in self.actors.iter().enumerate() {
-                let to = AgentId::new(i as u64 + 1).expect("non-zero");
-                let msg = Message::new(Address::Id(to), Performative::Inform, payload.clone());
-                actor.cast(msg).expect("actors outlive the run");
-            }
-        }
-        self.completion.wait().await;
-        FanoutRun {
-            messages: total,
-            elapsed: start.elapsed(),
-        }
+        let result = drive(
+            self.actors.len(),
+            messages,
+            &self.payloads,
+            &self.completion,
+            |i, payload| {
+                let msg = Message::new(Address::Id(receiver_id(i)), Performative::Inform, payload);
+                std::future::ready(self.actors[i].cast(msg))
+            },
+        )
+        .await;
+        result.expect("actors outlive the run")
     }
 
     /// Stops the actors and waits for them to exit.
