@@ -377,40 +377,47 @@ async fn cpu_per_agent(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Mea
 
 /// Recovery time: a panic injected into a checkpointed native agent, to the
 /// first message it handles after its restart (as the runtime records it).
-/// One fresh agent per fault.
 async fn recovery(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let spec = AgentSpec::new(Fragile::default).checkpoint_policy(CheckpointPolicy::EveryMessages(1));
-    let mut samples = Vec::new();
     let previous_hook = std::panic::take_hook();
     // The injected panics are expected; keep the terminal clean.
     std::panic::set_hook(Box::new(|_| {}));
-    let result = async {
-        for _ in 0..cfg.faults {
-            let id = orch.spawn(spec.clone())?;
-            orch.send(Message::inform(id, Bytes::from_static(b"tick"))).await?;
-            orch.send(Message::inform(id, Bytes::from_static(PANIC))).await?;
-            orch.send(Message::inform(id, Bytes::from_static(b"tick"))).await?;
-            let recovered = loop {
-                let st = orch.stats(id).ok_or("the recovery agent stopped")?;
-                if let Some(t) = st.recovery_times.first() {
-                    break *t;
-                }
-                tokio::time::sleep(Duration::from_micros(200)).await;
-            };
-            samples.push(recovered.as_secs_f64() * 1e6);
-            let _ = orch.stop(id).await;
-        }
-        Ok::<_, Error>(())
-    }
-    .await;
+    let samples = recovery_samples(orch, &spec, PANIC, cfg.faults).await;
     std::panic::set_hook(previous_hook);
-    result?;
     Ok(vec![Measurement::from_samples(
         "recovery_time",
         "native, panic -> first message after restart",
         "us",
-        samples,
+        samples?,
     )])
+}
+
+/// Recovery times in µs, one fresh agent from `spec` per fault: a normal
+/// message, the `fault` payload, another normal message, then the restart's
+/// fault-to-first-message time as the runtime recorded it.
+pub(crate) async fn recovery_samples<A: caxton_runtime::Agent>(
+    orch: &Orchestrator,
+    spec: &AgentSpec<A>,
+    fault: &'static [u8],
+    faults: usize,
+) -> Result<Vec<f64>, Error> {
+    let mut samples = Vec::with_capacity(faults);
+    for _ in 0..faults {
+        let id = orch.spawn(spec.clone())?;
+        for payload in [&b"tick"[..], fault, b"tick"] {
+            orch.send(Message::inform(id, Bytes::from_static(payload))).await?;
+        }
+        let recovered = loop {
+            let st = orch.stats(id).ok_or("the recovery agent stopped")?;
+            if let Some(t) = st.recovery_times.first() {
+                break *t;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        samples.push(recovered.as_secs_f64() * 1e6);
+        let _ = orch.stop(id).await;
+    }
+    Ok(samples)
 }
 
 /// Memory per agent of one kind from the profiling crate's memory profile.

@@ -2,18 +2,18 @@
 //! each beside its native twin measured in the same run.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use caxton_profiling::{AgentKind, LatencyRecorder};
 use caxton_report::results::Measurement;
-use caxton_runtime::{AgentSpec, CheckpointPolicy, Message, Orchestrator, Performative};
+use caxton_runtime::{AgentSpec, CheckpointPolicy, Orchestrator, Performative};
 use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, WasmModule, guests, native};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
 use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
 
-use crate::suite::{Error, SuiteConfig, in_runtime, latency_rows, median};
+use crate::suite::{Error, SuiteConfig, in_runtime, latency_rows, median, recovery_samples};
 
 /// Guest memory limit in the suite: far above what the guests use.
 const GUEST_MEMORY: usize = 4 << 20;
@@ -196,22 +196,7 @@ pub async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Re
         .counter
         .spec(limits())
         .checkpoint_policy(CheckpointPolicy::EveryMessages(1));
-    let mut samples = Vec::new();
-    for _ in 0..cfg.faults {
-        let id = orch.spawn(spec.clone())?;
-        for payload in [&b"tick"[..], b"trap", b"tick"] {
-            orch.send(Message::inform(id, Bytes::from_static(payload))).await?;
-        }
-        let recovered = loop {
-            let st = orch.stats(id).ok_or("the recovery agent stopped")?;
-            if let Some(t) = st.recovery_times.first() {
-                break *t;
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        };
-        samples.push(recovered.as_secs_f64() * 1e6);
-        let _ = orch.stop(id).await;
-    }
+    let samples = recovery_samples(orch, &spec, b"trap", cfg.faults).await?;
     Ok(vec![Measurement::from_samples(
         "recovery_time",
         "wasm counter, trap -> first message after restart",
