@@ -1,8 +1,8 @@
-//! WASM overhead: the same compute kernel (`caxton_kernels::collatz_mix`,
+//! WASM overhead: the same compute kernels (`caxton_kernels::Kernel::ALL`,
 //! one source compiled natively and into the `compute` guest) on the same
 //! input, called natively and in a WASM instance under each CPU-limit
 //! mechanism (epoch interruption, fuel, none), and routed as a request to a
-//! native vs a WASM compute agent.
+//! native vs a WASM compute agent. The benchmark's parameter is the kernel.
 //!
 //! `cargo bench -p caxton-benches --bench wasm_overhead`
 
@@ -11,25 +11,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use caxton_benches::{Budget, runtime, time_block};
+use caxton_kernels::Kernel;
 use caxton_runtime::{AgentSpec, Message, Orchestrator, Performative};
-use caxton_wasm::{AgentLimits, CpuMode, HostConfig, WasmHost, guests, native};
+use caxton_wasm::{AgentLimits, CpuMode, HostConfig, WasmHost, guests, native, overhead};
 use caxton_workloads::pingpong::REQUEST_TIMEOUT;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-/// Kernel rounds per request (each round one Collatz sequence).
-const ROUNDS: u32 = 1000;
-/// Kernel seed: the same input everywhere.
-const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
-
 /// Direct calls: native function vs host->guest call (payload copied in,
-/// reply copied out), per CPU-limit mechanism.
+/// reply copied out), per kernel and CPU-limit mechanism.
 fn compute(c: &mut Criterion) {
-    let req = caxton_kernels::encode_request(SEED, ROUNDS);
     let mut group = c.benchmark_group("wasm_overhead_compute");
     Budget::FAST.apply(&mut group);
-    group.bench_with_input(BenchmarkId::new("native", ROUNDS), &req, |b, req| {
-        b.iter(|| caxton_kernels::handle_request(black_box(req)))
-    });
+    let mut agents = Vec::new();
     for (label, cpu) in [
         ("wasm_epoch", CpuMode::default()),
         ("wasm_fuel", CpuMode::Fuel),
@@ -41,18 +34,28 @@ fn compute(c: &mut Criterion) {
         })
         .expect("wasm host");
         let module = host.load(guests::COMPUTE).expect("load compute guest");
-        let mut agent = module
+        let agent = module
             .instantiate(AgentLimits::default().cpu_time(None).fuel(None))
             .expect("instantiate compute guest");
-        group.bench_with_input(BenchmarkId::new(label, ROUNDS), &req, |b, req| {
-            b.iter(|| agent.call(Performative::Request, black_box(req)).expect("compute call"))
+        agents.push((label, agent));
+    }
+    for kernel in Kernel::ALL {
+        let req = overhead::request(kernel);
+        group.bench_with_input(BenchmarkId::new("native", kernel.name()), &req, |b, req| {
+            b.iter(|| caxton_kernels::handle_request(black_box(req)))
         });
+        for (label, agent) in &mut agents {
+            group.bench_with_input(BenchmarkId::new(*label, kernel.name()), &req, |b, req| {
+                b.iter(|| agent.call(Performative::Request, black_box(req)).expect("compute call"))
+            });
+        }
     }
     group.finish();
 }
 
 /// Request/reply through the orchestrator to a native compute agent vs a
-/// WASM one (epoch CPU limit, the host's default), one request in flight.
+/// WASM one (epoch CPU limit, the host's default), one request in flight,
+/// on the collatz kernel.
 fn routed(c: &mut Criterion) {
     let rt = runtime();
     let orch = rt.block_on(async { Orchestrator::new() });
@@ -64,11 +67,12 @@ fn routed(c: &mut Criterion) {
     let native = orch
         .spawn(AgentSpec::new(|| native::Compute))
         .expect("spawn native compute");
-    let req = Bytes::copy_from_slice(&caxton_kernels::encode_request(SEED, ROUNDS));
+    let kernel = Kernel::Collatz;
+    let req = Bytes::copy_from_slice(&overhead::request(kernel));
     let mut group = c.benchmark_group("wasm_overhead_routed");
     Budget::FAST.apply(&mut group);
     for (label, id) in [("native", native), ("wasm", wasm)] {
-        group.bench_with_input(BenchmarkId::new(label, ROUNDS), &id, |b, &id| {
+        group.bench_with_input(BenchmarkId::new(label, kernel.name()), &id, |b, &id| {
             b.iter_custom(|iters| {
                 time_block(&rt, async {
                     for _ in 0..iters {

@@ -117,9 +117,11 @@ const HOW_TO_READ: &str = r#"
   iteration spread over N live agents. `scalability_spawn/native/1` times one lone spawn into an idle
   runtime (it includes waking a worker thread), whereas `spawn/native/1` is the per-spawn time of
   back-to-back spawns.
-* `wasm_overhead_compute`: the same kernel (`caxton_kernels::collatz_mix`, 1000 rounds, same seed)
-  called natively and in the `compute` guest under each CPU-limit mechanism (epoch, fuel, none);
-  `wasm_overhead_routed`: the same as a request to a native vs a WASM compute agent.
+* `wasm_overhead_compute`: the same kernels (`caxton_kernels::Kernel::ALL`: collatz, sort, crc32,
+  parse; the parameter names the kernel, at the rounds of `caxton_wasm::overhead::rounds`, same
+  seed) called natively and in the `compute` guest under each CPU-limit mechanism (epoch, fuel,
+  none); `wasm_overhead_routed`: the collatz kernel as a request to a native vs a WASM compute
+  agent.
 * `wasm_limits_*`: the `misbehave` guest (on-demand allocator, no CPU limit) allocating 1 MiB chunks
   until its memory limit refuses a growth (`grow_until_refused/L`, L in MiB), and a trivial call on a
   fresh instance vs one held at its limit. The largest-memory table below comes from the same bench;

@@ -2,13 +2,13 @@
 //! each beside its native twin measured in the same run.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
+use caxton_kernels::Kernel;
 use caxton_profiling::{AgentKind, LatencyRecorder};
 use caxton_report::results::Measurement;
-use caxton_runtime::{AgentSpec, CheckpointPolicy, Orchestrator, Performative};
-use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, WasmModule, guests, native};
+use caxton_runtime::{AgentSpec, CheckpointPolicy, Orchestrator};
+use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, WasmModule, guests, native, overhead};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
 use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
@@ -40,13 +40,7 @@ impl Wasm {
     /// on-demand one for comparison; modules compiled (or loaded from the
     /// on-disk cache).
     pub fn new(instances: u32) -> Result<Self, Error> {
-        let pooling = WasmHost::new(HostConfig {
-            allocator: Allocator::Pooling {
-                instances,
-                memory_per_instance: GUEST_MEMORY,
-            },
-            ..HostConfig::default()
-        })?;
+        let pooling = Self::pooling_host(instances)?;
         let on_demand = WasmHost::new(HostConfig::on_demand())?;
         Ok(Self {
             echo: pooling.load(guests::ECHO)?,
@@ -54,6 +48,17 @@ impl Wasm {
             counter: pooling.load(guests::COUNTER)?,
             compute: pooling.load(guests::COMPUTE)?,
         })
+    }
+
+    /// A pooling host with room for `instances` guests of [`GUEST_MEMORY`].
+    fn pooling_host(instances: u32) -> Result<WasmHost, Error> {
+        Ok(WasmHost::new(HostConfig {
+            allocator: Allocator::Pooling {
+                instances,
+                memory_per_instance: GUEST_MEMORY,
+            },
+            ..HostConfig::default()
+        })?)
     }
 
     /// The memory-profile kind: the checkpointable counter guest.
@@ -131,13 +136,16 @@ pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Res
     )
 }
 
-/// WASM agent spawn (spawn call to ready): pooling allocator + InstancePre,
-/// and on-demand, in batches.
+/// WASM agent spawn (spawn call to ready), in batches of 1000: pooling
+/// allocator + InstancePre on slots a batch used before (the steady
+/// state), pooling on a fresh pool (every slot's first use, when wasmtime
+/// maps the module's memory image into it), and on-demand.
 pub async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let batch = 1000;
+    let per_agent = |took: std::time::Duration| took.as_secs_f64() * 1e6 / batch as f64;
     let mut out = Vec::new();
     for (label, module) in [
-        ("pooling + InstancePre", &wasm.echo),
+        ("pooling + InstancePre, reused pool slots", &wasm.echo),
         ("on-demand", &wasm.echo_on_demand),
     ] {
         let spec = module.spec(limits());
@@ -145,7 +153,7 @@ pub async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Resul
         for i in 0..=cfg.reps {
             let (ids, took) = caxton_spawn_batch(orch, &spec, batch)?;
             if i > 0 {
-                samples.push(took.as_secs_f64() * 1e6 / batch as f64);
+                samples.push(per_agent(took));
             }
             stop_all(orch, &ids).await;
         }
@@ -156,37 +164,66 @@ pub async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Resul
             samples,
         ));
     }
+    let mut samples = Vec::new();
+    for _ in 0..cfg.reps {
+        let fresh = Wasm::pooling_host(batch as u32)?.load(guests::ECHO)?;
+        let (ids, took) = caxton_spawn_batch(orch, &fresh.spec(limits()), batch)?;
+        samples.push(per_agent(took));
+        stop_all(orch, &ids).await;
+    }
+    out.push(Measurement::from_samples(
+        "agent_spawn_time",
+        &format!("wasm echo, pooling + InstancePre, fresh pool (first use of each slot), batch of {batch}, per agent"),
+        "us",
+        samples,
+    ));
     Ok(out)
 }
 
-/// The compute kernel through the host->guest path vs the same Rust code
-/// natively: time per call, WASM / native.
+/// The compute kernels through the host->guest path vs the same Rust code
+/// natively: per repetition each kernel's median of 9 short interleaved
+/// pairs ([`overhead::measure`]); the headline
+/// row is the geometric mean of the kernels' ratios, each kernel's ratio
+/// follows as its own row.
 pub fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
-    let req = caxton_kernels::encode_request(0x9e37_79b9_7f4a_7c15, 4_000);
     let mut agent = wasm.compute.instantiate(limits())?;
-    let calls = 20;
-    let mut ratios = Vec::new();
+    let mut per_kernel = vec![Vec::new(); Kernel::ALL.len()];
+    let mut means = Vec::new();
     for i in 0..=cfg.reps {
-        let start = Instant::now();
-        for _ in 0..calls {
-            agent.call(Performative::Request, &req)?;
+        let mut ratios = Vec::with_capacity(Kernel::ALL.len());
+        for kernel in Kernel::ALL {
+            ratios.push(overhead::measure(&mut agent, kernel, 9)?.ratio);
         }
-        let w = start.elapsed();
-        let start = Instant::now();
-        for _ in 0..calls {
-            std::hint::black_box(caxton_kernels::handle_request(std::hint::black_box(&req)));
-        }
-        let n = start.elapsed();
         if i > 0 {
-            ratios.push(w.as_secs_f64() / n.as_secs_f64());
+            means.push(overhead::geomean(&ratios));
+            for (samples, r) in per_kernel.iter_mut().zip(ratios) {
+                samples.push(r);
+            }
         }
     }
-    Ok(vec![Measurement::from_samples(
+    let names: Vec<_> = Kernel::ALL.iter().map(|k| k.name()).collect();
+    let mut out = vec![Measurement::from_samples(
         "wasm_overhead",
-        "compute kernel (collatz_mix, 4000 rounds), WASM time / native time",
+        &format!(
+            "compute kernels ({}), geometric mean of WASM time / native time",
+            names.join(", ")
+        ),
         "ratio",
-        ratios,
-    )])
+        means,
+    )];
+    for (kernel, samples) in Kernel::ALL.into_iter().zip(per_kernel) {
+        out.push(Measurement::from_samples(
+            "wasm_overhead",
+            &format!(
+                "compute kernel {}, {} rounds, WASM time / native time",
+                kernel.name(),
+                overhead::rounds(kernel)
+            ),
+            "ratio",
+            samples,
+        ));
+    }
+    Ok(out)
 }
 
 /// Recovery after a guest trap: the counter guest executes `unreachable`,

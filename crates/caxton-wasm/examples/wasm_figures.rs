@@ -1,7 +1,7 @@
 //! Prints the WASM host's headline figures, measured in one run: module
 //! compile time, spawn cost (pooling + `InstancePre` vs on-demand, beside
 //! raw wasmtime instantiation), host->guest round trip, the compute
-//! kernel's WASM/native ratio, memory per live agent, and routed
+//! kernels' WASM/native ratios, memory per live agent, and routed
 //! throughput to 1000 WASM vs 1000 native echo agents.
 //!
 //! Run with `cargo run --release -p caxton-wasm --example wasm_figures`.
@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use caxton_kernels::Kernel;
 use caxton_runtime::{
     Agent, AgentError, AgentId, AgentSpec, Context, Message, Orchestrator, OrchestratorConfig, Performative,
 };
-use caxton_wasm::{AgentLimits, Allocator, CpuMode, HostConfig, WasmHost, WasmModule, guests, native};
+use caxton_wasm::{AgentLimits, Allocator, CpuMode, HostConfig, WasmHost, WasmModule, guests, native, overhead};
 
 /// Agents per spawn batch and per throughput fleet.
 const AGENTS: usize = 1000;
@@ -271,8 +272,8 @@ async fn run() {
         "host->guest echo call (16-byte payload copied in, handle, reply copied out): {call_ns:.0} ns; empty payload {empty_ns:.0} ns; orch.request round trip p50: WASM {rtt_wasm:.2} us, native {rtt_native:.2} us"
     );
 
-    // Compute kernel, under each CPU-limit mechanism.
-    let req = caxton_kernels::encode_request(0x9e37_79b9_7f4a_7c15, 4_000);
+    // Compute kernels, under each CPU-limit mechanism: per kernel the median
+    // of 41 short interleaved WASM/native pairs, then their geometric mean.
     for (label, cpu) in [
         ("epoch", CpuMode::default()),
         ("fuel", CpuMode::Fuel),
@@ -289,27 +290,23 @@ async fn run() {
         .expect("host");
         let compute = h.load(guests::COMPUTE).expect("load compute");
         let mut wasm_compute = compute.instantiate(limits.cpu_time(None).fuel(None)).expect("instance");
-        // Best of several interleaved runs, to shed noise from other load.
-        let reps = 20;
-        let mut best_wasm = Duration::MAX;
-        let mut best_native = Duration::MAX;
-        for _ in 0..7 {
-            let start = Instant::now();
-            for _ in 0..reps {
-                wasm_compute.call(Performative::Request, &req).expect("compute");
-            }
-            best_wasm = best_wasm.min(start.elapsed());
-            let start = Instant::now();
-            for _ in 0..reps {
-                black_box(caxton_kernels::handle_request(black_box(&req)));
-            }
-            best_native = best_native.min(start.elapsed());
+        let mut ratios = Vec::new();
+        let mut cells = Vec::new();
+        for kernel in Kernel::ALL {
+            let k = overhead::measure(&mut wasm_compute, kernel, 41).expect("compute");
+            ratios.push(k.ratio);
+            cells.push(format!(
+                "{} {:.2} (fastest call {:.0} / {:.0} us)",
+                kernel.name(),
+                k.ratio,
+                k.wasm_call.as_secs_f64() * 1e6,
+                k.native_call.as_secs_f64() * 1e6
+            ));
         }
         println!(
-            "compute kernel (collatz_mix, 4000 rounds), {label}: WASM {:.0} us, native {:.0} us, WASM/native ratio {:.2}",
-            per_us(best_wasm, reps),
-            per_us(best_native, reps),
-            best_wasm.as_secs_f64() / best_native.as_secs_f64()
+            "compute kernels WASM/native (median of 41 pairs), {label}: geomean {:.2}; {}",
+            overhead::geomean(&ratios),
+            cells.join(", ")
         );
     }
     drop(agent);

@@ -132,6 +132,10 @@ fn engine_config(config: &HostConfig) -> Config {
             cfg.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         }
     }
+    // Guests may use 64x64->128-bit multiplication (`i64.mul_wide_u`);
+    // without it, every overflow-checked u64 multiply in a guest is a
+    // software 128-bit multiply (`__multi3`).
+    cfg.wasm_wide_arithmetic(true);
     cfg.memory_init_cow(true);
     match config.cpu {
         CpuMode::Epoch { .. } => {

@@ -38,6 +38,7 @@ mod host;
 mod limits;
 mod module;
 pub mod native;
+pub mod overhead;
 mod ticker;
 pub mod trap;
 

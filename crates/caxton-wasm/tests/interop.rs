@@ -74,11 +74,18 @@ async fn compute_guest_matches_its_native_twin() {
     let module = host.load(guests::COMPUTE).unwrap();
     let wasm = orch.spawn(module.spec(AgentLimits::default().cpu_time(None))).unwrap();
     let twin = orch.spawn(AgentSpec::new(|| native::Compute)).unwrap();
-    let req = caxton_kernels::encode_request(12345, 50);
-    let a = orch.request(Message::request(wasm, req.to_vec()), T).await.unwrap();
-    let b = orch.request(Message::request(twin, req.to_vec()), T).await.unwrap();
-    assert_eq!(a.payload, b.payload);
-    assert_eq!(&a.payload[..], &caxton_kernels::collatz_mix(12345, 50).to_le_bytes());
+    for kernel in caxton_kernels::Kernel::ALL {
+        let req = caxton_kernels::encode_request(kernel, 12345, 5);
+        let a = orch.request(Message::request(wasm, req.to_vec()), T).await.unwrap();
+        let b = orch.request(Message::request(twin, req.to_vec()), T).await.unwrap();
+        assert_eq!(a.payload, b.payload, "{}", kernel.name());
+        assert_eq!(&a.payload[..], &kernel.run(12345, 5).to_le_bytes(), "{}", kernel.name());
+    }
+    // A request naming no kernel is refused by both, as a handler error.
+    let mut bad = caxton_kernels::encode_request(caxton_kernels::Kernel::Collatz, 1, 1);
+    bad[0] = 0xff;
+    assert!(orch.request(Message::request(wasm, bad.to_vec()), T).await.is_err());
+    assert!(orch.request(Message::request(twin, bad.to_vec()), T).await.is_err());
     orch.shutdown(T).await;
 }
 
