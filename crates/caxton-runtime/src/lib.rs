@@ -42,6 +42,7 @@
 //! ```
 
 mod agent;
+pub mod agents;
 pub mod checkpoint;
 pub mod cpu;
 mod dead_letter;

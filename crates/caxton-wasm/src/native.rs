@@ -4,18 +4,7 @@ use caxton_runtime::{Agent, AgentError, Context, Message, Performative};
 
 /// Native twin of the `echo` guest: answers a request or query with the
 /// payload; an inform gets no answer.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Echo;
-
-impl Agent for Echo {
-    fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
-        if !matches!(msg.performative, Performative::Request | Performative::Query) {
-            return Ok(());
-        }
-        ctx.reply(Performative::Inform, msg.payload.clone())
-            .map_err(|e| AgentError::handler(e.to_string()))
-    }
-}
+pub use caxton_runtime::agents::Echo;
 
 /// Native twin of the `compute` guest: the same `caxton_kernels` code.
 #[derive(Debug, Default, Clone, Copy)]

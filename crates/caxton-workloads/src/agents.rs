@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use caxton_runtime::{Agent, AgentError, Context, Message, Performative};
+use caxton_runtime::{Agent, AgentError, Context, Message};
 use tokio::sync::Notify;
 
 use crate::payload::Payloads;
@@ -95,21 +95,8 @@ impl Agent for Sink {
     }
 }
 
-/// Answers a request or query with the payload it got (to the waiting
-/// caller or the sender); an inform expects no answer and gets none. The
-/// same contract as the `echo` WASM guest.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Echo;
-
-impl Agent for Echo {
-    fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
-        if !matches!(msg.performative, Performative::Request | Performative::Query) {
-            return Ok(());
-        }
-        ctx.reply(Performative::Inform, msg.payload.clone())
-            .map_err(|e| AgentError::handler(e.to_string()))
-    }
-}
+/// Answers a request or query with its payload (the `echo` guest's twin).
+pub use caxton_runtime::agents::Echo;
 
 /// Payload that makes a [`Fragile`] agent panic.
 pub const PANIC: &[u8] = b"panic";
