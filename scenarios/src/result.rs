@@ -10,9 +10,9 @@ use crate::assess::Assertion;
 /// One measured number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
-    /// Its name; names shared with `targets.toml` (`message_throughput`,
-    /// `latency_p50`, `latency_p99`, `recovery_time`, `cpu_per_agent`,
-    /// `memory_per_agent`) are in that table's units.
+    /// Its name; names shared with `targets.toml` (`latency_p50`,
+    /// `latency_p99`, `recovery_time`, `cpu_per_agent`, `memory_per_agent`)
+    /// are in that table's units.
     pub name: String,
     /// The value measured in this run.
     pub value: f64,
