@@ -65,6 +65,10 @@ pub struct HostConfig {
     pub no_disk_cache: bool,
     /// Native stack a guest may use, in bytes (wasmtime's default if `None`).
     pub max_wasm_stack: Option<usize>,
+    /// Writes `/tmp/perf-<pid>.map` so that `perf report` names guest
+    /// functions (`wasm[0]::function[17]`) instead of bare JIT addresses.
+    /// Also on when `$CAXTON_WASM_PERFMAP` is set.
+    pub perf_map: bool,
 }
 
 impl HostConfig {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, ProfilingStrategy};
 
 use crate::agent::{self, HostState};
 use crate::cache::{self, ModuleCache, ModuleOrigin};
@@ -137,6 +137,9 @@ fn engine_config(config: &HostConfig) -> Config {
     // software 128-bit multiply (`__multi3`).
     cfg.wasm_wide_arithmetic(true);
     cfg.memory_init_cow(true);
+    if config.perf_map || std::env::var_os("CAXTON_WASM_PERFMAP").is_some() {
+        cfg.profiler(ProfilingStrategy::PerfMap);
+    }
     match config.cpu {
         CpuMode::Epoch { .. } => {
             cfg.epoch_interruption(true);
