@@ -10,7 +10,7 @@ use caxton_profiling::alloc::AllocSource;
 use caxton_profiling::memory::run_memory_profile;
 use caxton_profiling::{AgentKind, CpuSnapshot, CpuWindow, LatencyRecorder, MemoryProfileConfig};
 use caxton_report::results::{Measurement, ResultSet};
-use caxton_runtime::{AgentSpec, CheckpointPolicy, Message, Orchestrator};
+use caxton_runtime::{AgentSpec, CheckpointPolicy, CpuClock, Message, Orchestrator, OrchestratorConfig};
 use caxton_workloads::agents::{Fragile, PANIC, Sink};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
 use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
@@ -240,32 +240,51 @@ async fn throughput_by_count(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<V
     Ok(out)
 }
 
-/// Request/reply at light load (one in flight), requester in the runtime.
+/// Request/reply at light load (one in flight), requester in the runtime:
+/// the suite's orchestrator (handler time on the thread CPU clock, the
+/// default) and one timing handlers on the wall clock, beside raw tokio,
+/// interleaved. The pair shows what exact CPU accounting costs a request.
 async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+    let wall = Orchestrator::with_config(OrchestratorConfig {
+        cpu_clock: CpuClock::Wall,
+        ..OrchestratorConfig::default()
+    });
     let echo = spawn_echo(orch)?;
+    let wall_echo = spawn_echo(&wall)?;
     let raw = Arc::new(RawEcho::spawn());
     let payload = Bytes::from_static(&[7u8; 64]);
-    let (o, n, reps) = (orch.clone(), cfg.round_trips, cfg.reps);
-    let (c_reps, r_reps) = in_runtime(async move {
+    let (o, w, n, reps) = (orch.clone(), wall.clone(), cfg.round_trips, cfg.reps);
+    let (c_reps, w_reps, r_reps) = in_runtime(async move {
         caxton_round_trips(&o, echo, n / 2, payload.clone(), |_| {}).await?;
+        caxton_round_trips(&w, wall_echo, n / 2, payload.clone(), |_| {}).await?;
         raw.round_trips(n / 2, payload.clone(), |_| {}).await;
-        let (mut c_reps, mut r_reps) = (Vec::new(), Vec::new());
+        let (mut c_reps, mut w_reps, mut r_reps) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..reps {
-            let (mut c, mut r) = (LatencyRecorder::new(), LatencyRecorder::new());
+            let (mut c, mut wr, mut r) = (LatencyRecorder::new(), LatencyRecorder::new(), LatencyRecorder::new());
             caxton_round_trips(&o, echo, n, payload.clone(), |d| c.record(d)).await?;
+            caxton_round_trips(&w, wall_echo, n, payload.clone(), |d| wr.record(d)).await?;
             raw.round_trips(n, payload.clone(), |d| r.record(d)).await;
             c_reps.push(c);
+            w_reps.push(wr);
             r_reps.push(r);
         }
-        Ok::<_, caxton_runtime::RequestError>((c_reps, r_reps))
+        Ok::<_, caxton_runtime::RequestError>((c_reps, w_reps, r_reps))
     })
     .await?;
-    latency_rows(
+    wall.shutdown(Duration::from_secs(5)).await;
+    let mut rows = latency_rows(
         "native, request/reply, 64 B, one in flight",
         &c_reps,
         "raw tokio mpsc + oneshot",
         &r_reps,
-    )
+    )?;
+    rows.extend(latency_rows(
+        "native, request/reply, 64 B, one in flight, handler time on the wall clock",
+        &w_reps,
+        "raw tokio mpsc + oneshot",
+        &r_reps,
+    )?);
+    Ok(rows)
 }
 
 /// The `latency_p50` and `latency_p99` rows from per-repetition recorders

@@ -56,6 +56,7 @@ mod supervisor;
 pub use agent::{Agent, AgentSpec, Context, Factory};
 pub use caxton_core::{Address, AgentId, ConversationId, Message, MessageId, Performative, Timestamp};
 pub use checkpoint::{Checkpoint, CheckpointPolicy};
+pub use cpu::CpuClock;
 pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterReason};
 pub use error::{AgentError, CheckpointError, FaultKind, RequestError, SendError, SendErrorKind, SpawnError};
 pub use orchestrator::{AgentRef, Broadcast, Orchestrator, OrchestratorConfig, ShutdownReport};

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::agent::{Agent, AgentSpec};
 use crate::checkpoint::Checkpoint;
+use crate::cpu::CpuClock;
 use crate::dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterReason, DeadLetters};
 use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind, SpawnError};
 use crate::mailbox::{Control, Envelope, Mailbox, PushError};
@@ -27,8 +28,8 @@ pub struct OrchestratorConfig {
     pub selection: Selection,
     /// Dead letters kept in the recent log (counts are always exact).
     pub dead_letter_log: usize,
-    /// Measure thread CPU time per batch (two clock reads per batch).
-    pub cpu_accounting: bool,
+    /// The clock that sums each agent's handler time (two reads per batch).
+    pub cpu_clock: CpuClock,
 }
 
 impl Default for OrchestratorConfig {
@@ -37,7 +38,7 @@ impl Default for OrchestratorConfig {
             mailbox_capacity: 1024,
             selection: Selection::RoundRobin,
             dead_letter_log: 1024,
-            cpu_accounting: true,
+            cpu_clock: CpuClock::Thread,
         }
     }
 }

@@ -111,7 +111,8 @@ pub struct AgentStats {
     pub messages_handled: u64,
     /// Batches drained from the mailbox (one wake-up each).
     pub batches: u64,
-    /// Thread CPU time spent in its handler, summed per batch.
+    /// Time spent in its handler, summed per batch, on the orchestrator's
+    /// [`crate::cpu::CpuClock`] (thread CPU time by default; zero when off).
     pub handler_cpu: Duration,
     /// Messages accepted and not yet handled.
     pub mailbox_depth: usize,

@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::{Agent, Context, Factory};
 use crate::checkpoint::{Checkpoint, CheckpointPolicy};
-use crate::cpu::thread_cpu_time;
 use crate::dead_letter::DeadLetterReason;
 use crate::error::{AgentError, CheckpointError, FaultKind};
 use crate::mailbox::{Batch, Control, Envelope, ReplySender, hook_error};
@@ -102,7 +101,7 @@ impl<A: Agent> AgentTask<A> {
         let mut since_checkpoint = 0u64;
         let mut restarts: VecDeque<Instant> = VecDeque::new();
         let mut fault_at: Option<Instant> = None;
-        let cpu_accounting = self.orch.config().cpu_accounting;
+        let cpu_clock = self.orch.config().cpu_clock;
         let shared = self.shared.clone();
         // This task is the only writer of these counters: keep running totals
         // here and publish them with plain stores, once per batch.
@@ -118,7 +117,7 @@ impl<A: Agent> AgentTask<A> {
             if let Batch::Closed = next {
                 break;
             }
-            let cpu_start = cpu_accounting.then(thread_cpu_time);
+            let cpu_start = cpu_clock.now();
             let mut handled = 0u64;
             while let Some(env) = batch.pop_front() {
                 handled_in_batch += 1;
@@ -158,7 +157,7 @@ impl<A: Agent> AgentTask<A> {
             shared.stats.handled.store(handled_total, Relaxed);
             shared.stats.batches.store(batches_total, Relaxed);
             if let Some(start) = cpu_start {
-                cpu_total += thread_cpu_time().saturating_sub(start);
+                cpu_total += cpu_clock.now().unwrap_or(start).saturating_sub(start);
                 shared.stats.cpu_ns.store(cpu_total.as_nanos() as u64, Relaxed);
             }
             if let Some(bytes) = self.agent.memory_bytes() {

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use caxton_runtime::{
-    AgentSpec, AgentStatus, CheckpointError, CheckpointPolicy, DeadLetterReason, FaultKind, Message, Orchestrator,
-    RequestError, RestartPolicy, SendErrorKind,
+    AgentSpec, AgentStatus, CheckpointError, CheckpointPolicy, CpuClock, DeadLetterReason, FaultKind, Message,
+    Orchestrator, OrchestratorConfig, RequestError, RestartPolicy, SendErrorKind,
 };
 use common::{Counter, Gated, as_u64, eventually};
 
@@ -318,4 +318,48 @@ async fn shutdown_reports_what_a_stuck_agent_could_not_handle() {
     gate.wait();
     orch.wait_idle().await;
     assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+/// Spins in its handler until its thread has used the given CPU time, then
+/// replies: a handler whose CPU time is known in advance.
+struct Busy(Duration);
+
+impl caxton_runtime::Agent for Busy {
+    fn handle(
+        &mut self,
+        ctx: &mut caxton_runtime::Context<'_>,
+        msg: &Message,
+    ) -> Result<(), caxton_runtime::AgentError> {
+        let start = caxton_runtime::cpu::thread_cpu_time();
+        while caxton_runtime::cpu::thread_cpu_time().saturating_sub(start) < self.0 {
+            std::hint::spin_loop();
+        }
+        ctx.reply(caxton_runtime::Performative::Inform, msg.payload.clone())
+            .map_err(|e| caxton_runtime::AgentError::handler(e.to_string()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_time_follows_the_configured_clock() {
+    let spin = Duration::from_millis(3);
+    for clock in [CpuClock::Thread, CpuClock::Wall, CpuClock::Off] {
+        let orch = Orchestrator::with_config(OrchestratorConfig {
+            cpu_clock: clock,
+            ..OrchestratorConfig::default()
+        });
+        let id = orch.spawn(AgentSpec::new(move || Busy(spin))).unwrap();
+        orch.request(Message::request(id, "go"), T).await.unwrap();
+        // Stats are published when the batch ends, just after the reply.
+        match clock {
+            // Both clocks advance at least as far as the thread's CPU clock.
+            CpuClock::Thread | CpuClock::Wall => {
+                eventually(|| orch.stats(id).unwrap().handler_cpu >= spin).await;
+            }
+            CpuClock::Off => {
+                eventually(|| orch.stats(id).unwrap().batches >= 1).await;
+                assert_eq!(orch.stats(id).unwrap().handler_cpu, Duration::ZERO);
+            }
+        }
+        orch.shutdown(T).await;
+    }
 }

@@ -99,7 +99,7 @@ async fn spawn_batch_us<A: Agent>(spec: &AgentSpec<A>) -> f64 {
 /// to one sink; returns messages per second (request + reply delivered).
 async fn throughput<A: Agent>(spec: AgentSpec<A>) -> f64 {
     let orch = Orchestrator::with_config(OrchestratorConfig {
-        cpu_accounting: false,
+        cpu_clock: caxton_runtime::CpuClock::Off,
         ..OrchestratorConfig::default()
     });
     let ids = orch.spawn_many(&spec, AGENTS).expect("spawn");

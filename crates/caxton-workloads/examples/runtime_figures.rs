@@ -10,7 +10,7 @@
 use std::alloc::System;
 use std::time::Duration;
 
-use caxton_runtime::{AgentSpec, Orchestrator};
+use caxton_runtime::{AgentSpec, CpuClock, Orchestrator};
 use caxton_workloads::agents::Sink;
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
 use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
@@ -59,9 +59,14 @@ where
 }
 
 async fn run() {
-    let cpu_accounting = std::env::var_os("CAXTON_NO_CPU").is_none();
+    let cpu_clock = match std::env::var("CAXTON_CPU_CLOCK").as_deref() {
+        Ok("wall") => CpuClock::Wall,
+        Ok("off") => CpuClock::Off,
+        _ => CpuClock::Thread,
+    };
+    println!("handler clock: {cpu_clock:?} (CAXTON_CPU_CLOCK=thread|wall|off)");
     let orch = Orchestrator::with_config(caxton_runtime::OrchestratorConfig {
-        cpu_accounting,
+        cpu_clock,
         ..Default::default()
     });
     let cfg = FanoutConfig::default();
