@@ -1,6 +1,7 @@
 //! Peers: the same fan-out and ping-pong workloads on raw tokio channels
-//! (the floor), Caxton, ractor and kameo, side by side in one criterion group
-//! per workload so criterion's report compares them directly.
+//! (the floor), Caxton (default, and with handler time on the wall clock),
+//! ractor and kameo, side by side in one criterion group per workload so
+//! criterion's report compares them directly.
 //!
 //! * `peers_fanout`: one producer sends [`FANOUT_MESSAGES`] 64-byte envelopes
 //!   per iteration round-robin to 1000 receivers and waits until all were
@@ -14,12 +15,24 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use caxton_benches::{Budget, FANOUT_MESSAGES, runtime, sum_iters, time_block};
-use caxton_runtime::Orchestrator;
+use caxton_runtime::{CpuClock, Orchestrator, OrchestratorConfig};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
 use caxton_workloads::peers::kameo::{KameoEcho, KameoFanout};
 use caxton_workloads::peers::ractor::{RactorEcho, RactorFanout};
 use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// Caxton as configured by default (handler time on the thread CPU clock:
+/// two system calls per batch) and with the wall clock (two vDSO reads), the
+/// closer match to peers that keep no per-actor time at all.
+const CAXTON_CLOCKS: [(&str, CpuClock); 2] = [("caxton", CpuClock::Thread), ("caxton_wall_clock", CpuClock::Wall)];
+
+fn caxton_orchestrator(cpu_clock: CpuClock) -> Orchestrator {
+    Orchestrator::with_config(OrchestratorConfig {
+        cpu_clock,
+        ..OrchestratorConfig::default()
+    })
+}
 
 fn fanout(c: &mut Criterion) {
     let rt = runtime();
@@ -34,17 +47,19 @@ fn fanout(c: &mut Criterion) {
     });
     drop(raw);
 
-    let orch = rt.block_on(async { Orchestrator::new() });
-    let caxton = CaxtonFanout::native(&orch, &cfg).expect("spawn sinks");
-    group.bench_function("caxton", |b| {
-        b.iter_custom(|iters| {
-            sum_iters(&rt, iters, || async {
-                caxton.run(FANOUT_MESSAGES).await.expect("fan-out").elapsed
+    for (name, clock) in CAXTON_CLOCKS {
+        let orch = rt.block_on(async { caxton_orchestrator(clock) });
+        let caxton = CaxtonFanout::native(&orch, &cfg).expect("spawn sinks");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                sum_iters(&rt, iters, || async {
+                    caxton.run(FANOUT_MESSAGES).await.expect("fan-out").elapsed
+                })
             })
-        })
-    });
-    rt.block_on(caxton.stop());
-    rt.block_on(orch.shutdown(Duration::from_secs(5)));
+        });
+        rt.block_on(caxton.stop());
+        rt.block_on(orch.shutdown(Duration::from_secs(5)));
+    }
 
     let ractor = rt.block_on(RactorFanout::spawn(&cfg)).expect("spawn ractor actors");
     group.bench_function("ractor", |b| {
@@ -72,12 +87,14 @@ fn pingpong(c: &mut Criterion) {
     });
     drop(raw);
 
-    let orch = rt.block_on(async { Orchestrator::new() });
-    let echo = spawn_echo(&orch).expect("spawn echo");
-    group.bench_function("caxton", |b| {
-        b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
-    });
-    rt.block_on(orch.shutdown(Duration::from_secs(5)));
+    for (name, clock) in CAXTON_CLOCKS {
+        let orch = rt.block_on(async { caxton_orchestrator(clock) });
+        let echo = spawn_echo(&orch).expect("spawn echo");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
+        });
+        rt.block_on(orch.shutdown(Duration::from_secs(5)));
+    }
 
     let ractor = rt.block_on(RactorEcho::spawn()).expect("spawn ractor echo");
     group.bench_function("ractor", |b| {

@@ -96,7 +96,9 @@ const HOW_TO_READ: &str = r#"
 * Every workload is defined once in `crates/caxton-workloads` and driven from the thread that calls
   `Runtime::block_on` (an external client); agents, actors and consumer tasks run on tokio's
   multi-threaded runtime with one worker per core. See `benches/src/lib.rs`.
-* **Peers** (`peers_*`): the same workload on raw tokio mpsc (the floor), Caxton, ractor and kameo.
+* **Peers** (`peers_*`): the same workload on raw tokio mpsc (the floor), Caxton, ractor and kameo;
+  `caxton_wall_clock` is Caxton timing handlers on the wall clock instead of the thread CPU clock
+  (a system call per read on Linux), the closer match to peers that keep no per-actor time.
   "time ÷ raw tokio" is a row's median time divided by the `raw_tokio` row's (same parameter) in the
   same run: 1.00 is as fast as bare channels, 2.00 takes twice as long (half the throughput).
   "time ÷ native" likewise divides by the native Caxton row with the same parameter. Members are
