@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use caxton_benches::{Budget, runtime, time_block};
-use caxton_runtime::{AgentSpec, Message, Orchestrator};
+use caxton_benches::{Budget, runtime, time_requests};
+use caxton_runtime::{AgentSpec, Orchestrator};
 use caxton_wasm::{AgentLimits, HostConfig, WasmHost, guests};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
-use caxton_workloads::pingpong::{REQUEST_TIMEOUT, caxton_round_trips, spawn_echo};
+use caxton_workloads::pingpong::spawn_echo;
 use caxton_workloads::pool::{PoolConfig, Responder, Worker, task_work};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -36,7 +36,7 @@ fn request_reply(c: &mut Criterion) {
     Budget::FAST.apply(&mut group);
     for (label, echo) in [("native", native), ("wasm", wasm)] {
         group.bench_function(label, |b| {
-            b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
+            b.iter_custom(|iters| time_requests(&rt, &orch, echo, iters, &payload))
         });
     }
     group.finish();
@@ -71,17 +71,7 @@ fn handler(c: &mut Criterion) {
         b.iter_custom(|iters| rt.block_on(async { worker.run(iters).await.expect("worker run").elapsed }))
     });
     group.bench_function("request_reply", |b| {
-        b.iter_custom(|iters| {
-            time_block(&rt, async {
-                for _ in 0..iters {
-                    let reply = orch
-                        .request(Message::request(responder, payload.clone()), REQUEST_TIMEOUT)
-                        .await
-                        .expect("responder replies");
-                    std::hint::black_box(reply);
-                }
-            })
-        })
+        b.iter_custom(|iters| time_requests(&rt, &orch, responder, iters, &payload))
     });
     group.finish();
     rt.block_on(orch.shutdown(Duration::from_secs(5)));

@@ -14,12 +14,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use caxton_benches::{Budget, FANOUT_MESSAGES, runtime, sum_iters, time_block};
+use caxton_benches::{Budget, FANOUT_MESSAGES, runtime, sum_iters, time_block, time_requests};
 use caxton_runtime::{CpuClock, Orchestrator, OrchestratorConfig};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
 use caxton_workloads::peers::kameo::{KameoEcho, KameoFanout};
 use caxton_workloads::peers::ractor::{RactorEcho, RactorFanout};
-use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
+use caxton_workloads::pingpong::{RawEcho, spawn_echo};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Caxton as configured by default (handler time on the thread CPU clock:
@@ -91,7 +91,7 @@ fn pingpong(c: &mut Criterion) {
         let orch = rt.block_on(async { caxton_orchestrator(clock) });
         let echo = spawn_echo(&orch).expect("spawn echo");
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| time_block(&rt, caxton_round_trips(&orch, echo, iters, payload.clone(), |_| {})))
+            b.iter_custom(|iters| time_requests(&rt, &orch, echo, iters, &payload))
         });
         rt.block_on(orch.shutdown(Duration::from_secs(5)));
     }

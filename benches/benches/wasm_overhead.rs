@@ -10,11 +10,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::Bytes;
-use caxton_benches::{Budget, runtime, time_block};
+use caxton_benches::{Budget, runtime, time_requests};
 use caxton_kernels::Kernel;
-use caxton_runtime::{AgentSpec, Message, Orchestrator, Performative};
+use caxton_runtime::{AgentSpec, Orchestrator, Performative};
 use caxton_wasm::{AgentLimits, CpuMode, HostConfig, WasmHost, guests, native, overhead};
-use caxton_workloads::pingpong::REQUEST_TIMEOUT;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 /// Direct calls: native function vs host->guest call (payload copied in,
@@ -73,17 +72,7 @@ fn routed(c: &mut Criterion) {
     Budget::FAST.apply(&mut group);
     for (label, id) in [("native", native), ("wasm", wasm)] {
         group.bench_with_input(BenchmarkId::new(label, kernel.name()), &id, |b, &id| {
-            b.iter_custom(|iters| {
-                time_block(&rt, async {
-                    for _ in 0..iters {
-                        let reply = orch
-                            .request(Message::request(id, req.clone()), REQUEST_TIMEOUT)
-                            .await
-                            .expect("compute reply");
-                        black_box(reply);
-                    }
-                })
-            })
+            b.iter_custom(|iters| time_requests(&rt, &orch, id, iters, &req))
         });
     }
     group.finish();

@@ -23,6 +23,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use caxton_runtime::{AgentId, Orchestrator};
+use caxton_workloads::pingpong::caxton_round_trips;
 use criterion::{BenchmarkGroup, SamplingMode, measurement::WallTime};
 use tokio::runtime::Runtime;
 
@@ -118,5 +121,16 @@ pub fn time_block<Fut: Future>(rt: &Runtime, fut: Fut) -> Duration {
         let start = Instant::now();
         std::hint::black_box(fut.await);
         start.elapsed()
+    })
+}
+
+/// Times `iters` sequential requests to `target` (one in flight) from the
+/// block_on thread, through the shared ping-pong workload. A failed request
+/// panics rather than being timed.
+pub fn time_requests(rt: &Runtime, orch: &Orchestrator, target: AgentId, iters: u64, payload: &Bytes) -> Duration {
+    time_block(rt, async {
+        caxton_round_trips(orch, target, iters, payload.clone(), |_| {})
+            .await
+            .expect("request/reply")
     })
 }

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use caxton_runtime::{Agent, AgentError, Context, Message, Timestamp};
+use caxton_runtime::{AgentError, Message, Timestamp};
+use caxton_workloads::agents::{Observed, Observer};
 
 use caxton_profiling::LatencyRecorder;
 
@@ -81,39 +82,25 @@ impl Probe {
     }
 }
 
-/// Wraps an agent and records the send -> handled latency of every message
-/// it handles successfully (faults and handler errors are dead letters,
-/// counted by the runtime, not latencies).
-pub struct Timed<A> {
-    inner: A,
-    probe: Arc<Probe>,
-}
+/// Records the send -> handled latency of every message an agent handles
+/// successfully (faults and handler errors are dead letters, counted by the
+/// runtime, not latencies).
+pub struct Latencies(Arc<Probe>);
 
-impl<A> Timed<A> {
-    /// Wraps `inner`.
-    pub fn new(inner: A, probe: Arc<Probe>) -> Self {
-        Self { inner, probe }
+impl Observer for Latencies {
+    fn handled(&mut self, msg: &Message, result: &Result<(), AgentError>) {
+        if result.is_ok() {
+            self.0.record(msg.sent_at);
+        }
     }
 }
 
-impl<A: Agent> Agent for Timed<A> {
-    fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
-        self.inner.handle(ctx, msg)?;
-        self.probe.record(msg.sent_at);
-        Ok(())
-    }
+/// An agent whose successfully handled messages a [`Probe`] times.
+pub type Timed<A> = Observed<A, Latencies>;
 
-    fn snapshot(&mut self) -> Result<Option<bytes::Bytes>, AgentError> {
-        self.inner.snapshot()
-    }
-
-    fn restore(&mut self, state: &[u8]) -> Result<(), AgentError> {
-        self.inner.restore(state)
-    }
-
-    fn memory_bytes(&self) -> Option<u64> {
-        self.inner.memory_bytes()
-    }
+/// Wraps `inner` so the probe times its messages.
+pub fn timed<A>(inner: A, probe: Arc<Probe>) -> Timed<A> {
+    Observed::new(inner, Latencies(probe))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use crate::assess::Accounting;
 use crate::config::{AgentKind, Config, Plan};
 use crate::interval::{Interval, IntervalLog};
-use crate::probe::{Probe, Timed};
+use crate::probe::{Probe, timed};
 use crate::result::ScenarioResult;
 use crate::scenario::{self, Scenario};
 use crate::verdict::{self, RunData, count, dead_after_accept};
@@ -197,12 +197,12 @@ fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result
     let p = probe.clone();
     let native = match &cfg.plan {
         Plan::Faults { .. } => orch.spawn_many(
-            &AgentSpec::new(move || Timed::new(Fragile::default(), p.clone()))
+            &AgentSpec::new(move || timed(Fragile::default(), p.clone()))
                 .restart_policy(restart)
                 .checkpoint_policy(checkpoints),
             n - wasm_n,
         )?,
-        _ => orch.spawn_many(&AgentSpec::new(move || Timed::new(Sink, p.clone())), n - wasm_n)?,
+        _ => orch.spawn_many(&AgentSpec::new(move || timed(Sink, p.clone())), n - wasm_n)?,
     };
 
     // WASM agents: the counter guest, one pooled instance each (plus room
@@ -220,7 +220,7 @@ fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result
         .map_err(|e| RunError::Wasm(e.to_string()))?;
         let module = host.load(guests::COUNTER).map_err(|e| RunError::Wasm(e.to_string()))?;
         let p = probe.clone();
-        let spec = AgentSpec::try_new(move || Ok(Timed::new(module.instantiate(AgentLimits::default())?, p.clone())))
+        let spec = AgentSpec::try_new(move || Ok(timed(module.instantiate(AgentLimits::default())?, p.clone())))
             .restart_policy(restart)
             .checkpoint_policy(checkpoints);
         (Some(host), orch.spawn_many(&spec, wasm_n)?)

@@ -1,13 +1,13 @@
 //! End-to-end runs of small scenarios: files written, results readable,
 //! every message accounted for. Nothing here asserts speed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use caxton_scenarios::Scenario;
 use caxton_scenarios::config::{self, Config};
 use caxton_scenarios::interval::Interval;
 use caxton_scenarios::result::ScenarioResult;
-use caxton_scenarios::run::{RunOptions, run};
+use caxton_scenarios::run::{RunOptions, RunOutcome, run};
 
 fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("caxton-scenarios-test-{}-{name}", std::process::id()));
@@ -29,6 +29,20 @@ fn small(scenario: Scenario) -> Config {
     }
 }
 
+/// Validates `cfg` and runs it quietly, writing into `out`.
+fn run_quietly(scenario: Scenario, cfg: &Config, out: &Path) -> RunOutcome {
+    cfg.validate().unwrap();
+    run(
+        scenario,
+        cfg,
+        &RunOptions {
+            out_dir: out.to_path_buf(),
+            progress: false,
+        },
+    )
+    .unwrap()
+}
+
 fn passed(result: &ScenarioResult, name: &str) -> bool {
     result
         .assertions
@@ -42,16 +56,7 @@ fn passed(result: &ScenarioResult, name: &str) -> bool {
 fn a_fault_run_accounts_for_every_message_and_writes_its_files() {
     let out = out_dir("faults");
     let cfg = small(Scenario::Faults);
-    cfg.validate().unwrap();
-    let outcome = run(
-        Scenario::Faults,
-        &cfg,
-        &RunOptions {
-            out_dir: out.clone(),
-            progress: false,
-        },
-    )
-    .unwrap();
+    let outcome = run_quietly(Scenario::Faults, &cfg, &out);
     let r = &outcome.result;
     assert!(!r.partial);
     assert!(passed(r, "sends_accounted"), "{:?}", r.assertions);
@@ -85,16 +90,7 @@ fn a_burst_run_labels_its_phases() {
         burst.duration_s = 1;
         burst.rate = 5000.0;
     }
-    cfg.validate().unwrap();
-    let outcome = run(
-        Scenario::Burst,
-        &cfg,
-        &RunOptions {
-            out_dir: out.clone(),
-            progress: false,
-        },
-    )
-    .unwrap();
+    let outcome = run_quietly(Scenario::Burst, &cfg, &out);
     let r = &outcome.result;
     assert!(passed(r, "accepted_accounted"), "{:?}", r.assertions);
     // 5 s at 2000/s plus 1 s at 5000/s.

@@ -393,7 +393,6 @@ impl Orchestrator {
         let msg = self.check_open(msg)?;
         let (tx, rx) = oneshot::channel();
         let env = Envelope { msg, reply: Some(tx) };
-        let deadline = tokio::time::Instant::now() + timeout;
         let target = match &env.msg.receiver {
             Address::Id(id) => *id,
             other => match self.resolve(other, self.inner.config.selection) {
@@ -403,17 +402,19 @@ impl Orchestrator {
         };
         let mut env = env;
         env.msg.receiver = Address::Id(target);
-        match tokio::time::timeout_at(deadline, self.route_wait(env)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => return Err(RequestError::Timeout(timeout)),
-        }
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(Ok(reply))) => Ok(reply),
-            Ok(Ok(Err(reason))) => Err(RequestError::Failed { agent: target, reason }),
-            Ok(Err(_)) => Err(RequestError::NoReply(target)),
-            Err(_) => Err(RequestError::Timeout(timeout)),
-        }
+        // One deadline for the whole exchange: waiting for mailbox space,
+        // then for the reply.
+        let exchange = async {
+            self.route_wait(env).await?;
+            match rx.await {
+                Ok(Ok(reply)) => Ok(reply),
+                Ok(Err(reason)) => Err(RequestError::Failed { agent: target, reason }),
+                Err(_) => Err(RequestError::NoReply(target)),
+            }
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or(Err(RequestError::Timeout(timeout)))
     }
 
     /// Sends a copy of `msg` to every live agent with `capability`, without

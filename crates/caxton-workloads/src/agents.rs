@@ -41,33 +41,63 @@ impl Completion {
     }
 }
 
-/// Wraps any agent and reports to a [`Completion`] on the message marked
-/// last, once per run, so the count costs one shared atomic per agent per
-/// run rather than per message. Works for native and hosted agents alike.
-pub struct Counted<A> {
-    inner: A,
+/// One receiver's count of a run's messages: reports to the shared
+/// [`Completion`] on the message marked last, so the count costs one shared
+/// atomic per receiver per run rather than per message. Every fan-out shape
+/// (Caxton agents, raw tokio tasks, peer actors) counts with it.
+#[derive(Debug)]
+pub struct Tally {
     handled: u64,
     completion: Arc<Completion>,
 }
 
-impl<A> Counted<A> {
-    /// Wraps `inner`.
-    pub fn new(inner: A, completion: Arc<Completion>) -> Self {
-        Self {
-            inner,
-            handled: 0,
-            completion,
+impl Tally {
+    /// A zero count reporting to `completion`.
+    pub fn new(completion: Arc<Completion>) -> Self {
+        Self { handled: 0, completion }
+    }
+
+    /// Counts one handled message with this payload.
+    pub fn count(&mut self, payload: &[u8]) {
+        self.handled += 1;
+        if Payloads::is_last(payload) {
+            self.completion.done(std::mem::take(&mut self.handled));
         }
     }
 }
 
-impl<A: Agent> Agent for Counted<A> {
+impl Observer for Tally {
+    /// Counts every message, whether its handler succeeded or not.
+    fn handled(&mut self, msg: &Message, _result: &Result<(), AgentError>) {
+        self.count(&msg.payload);
+    }
+}
+
+/// Told about every message an [`Observed`] agent has handled.
+pub trait Observer: Send + 'static {
+    /// `msg` was handled with `result`.
+    fn handled(&mut self, msg: &Message, result: &Result<(), AgentError>);
+}
+
+/// Wraps any agent (native or hosted) and tells an [`Observer`] about each
+/// message after its handler ran; checkpoints and memory are the inner
+/// agent's.
+pub struct Observed<A, O> {
+    inner: A,
+    observer: O,
+}
+
+impl<A, O> Observed<A, O> {
+    /// Wraps `inner`.
+    pub fn new(inner: A, observer: O) -> Self {
+        Self { inner, observer }
+    }
+}
+
+impl<A: Agent, O: Observer> Agent for Observed<A, O> {
     fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
         let result = self.inner.handle(ctx, msg);
-        self.handled += 1;
-        if Payloads::is_last(&msg.payload) {
-            self.completion.done(std::mem::take(&mut self.handled));
-        }
+        self.observer.handled(msg, &result);
         result
     }
 
@@ -82,6 +112,14 @@ impl<A: Agent> Agent for Counted<A> {
     fn memory_bytes(&self) -> Option<u64> {
         self.inner.memory_bytes()
     }
+}
+
+/// An agent whose messages a [`Tally`] counts toward a [`Completion`].
+pub type Counted<A> = Observed<A, Tally>;
+
+/// Wraps `inner` so its messages count toward `completion`.
+pub fn counted<A>(inner: A, completion: Arc<Completion>) -> Counted<A> {
+    Observed::new(inner, Tally::new(completion))
 }
 
 /// Does nothing with a message: the cheapest possible handler, so a

@@ -14,7 +14,7 @@ use caxton_runtime::{
 };
 use tokio::sync::mpsc;
 
-use crate::agents::{Completion, Counted, Sink};
+use crate::agents::{Completion, Sink, Tally, counted};
 use crate::payload::Payloads;
 
 /// Shape of a fan-out run.
@@ -96,10 +96,12 @@ where
     })
 }
 
-/// The id a shape without agent ids (raw tokio, peers) stamps on the
-/// envelope for receiver `i`, so every shape moves the same envelope.
-pub(crate) fn receiver_id(i: usize) -> AgentId {
-    AgentId::new(i as u64 + 1).expect("non-zero")
+/// The envelope a shape without agent ids (raw tokio, peers) sends to
+/// receiver `i`, addressed to a stand-in id, so every shape moves the same
+/// envelope as the Caxton one.
+pub(crate) fn envelope(i: usize, payload: Bytes) -> Message {
+    let to = AgentId::new(i as u64 + 1).expect("non-zero");
+    Message::new(Address::Id(to), Performative::Inform, payload)
 }
 
 /// Fan-out through the Caxton orchestrator.
@@ -125,8 +127,7 @@ impl CaxtonFanout {
     ) -> Result<Self, SpawnError> {
         let completion = Completion::new();
         let c = completion.clone();
-        let spec =
-            AgentSpec::try_new(move || Ok(Counted::new(make()?, c.clone()))).mailbox_capacity(cfg.mailbox_capacity);
+        let spec = AgentSpec::try_new(move || Ok(counted(make()?, c.clone()))).mailbox_capacity(cfg.mailbox_capacity);
         let targets = orch.spawn_many(&spec, cfg.agents)?;
         Ok(Self {
             orch: orch.clone(),
@@ -181,12 +182,9 @@ impl RawFanout {
                 let (tx, mut rx) = mpsc::channel::<Message>(cfg.mailbox_capacity);
                 let c = completion.clone();
                 tokio::spawn(async move {
-                    let mut handled = 0u64;
+                    let mut tally = Tally::new(c);
                     while let Some(msg) = rx.recv().await {
-                        handled += 1;
-                        if Payloads::is_last(&msg.payload) {
-                            c.done(std::mem::take(&mut handled));
-                        }
+                        tally.count(&msg.payload);
                     }
                 });
                 tx
@@ -206,10 +204,7 @@ impl RawFanout {
             messages,
             &self.payloads,
             &self.completion,
-            |i, payload| {
-                let msg = Message::new(Address::Id(receiver_id(i)), Performative::Inform, payload);
-                self.senders[i].send(msg)
-            },
+            |i, payload| self.senders[i].send(envelope(i, payload)),
         )
         .await;
         result.expect("consumer tasks outlive the run")

@@ -8,7 +8,7 @@ use caxton_runtime::{
     Address, Agent, AgentError, AgentId, AgentSpec, Context, Message, Orchestrator, Performative, SendError, SpawnError,
 };
 
-use crate::agents::{Completion, Counted};
+use crate::agents::{Completion, counted};
 use crate::payload::Payloads;
 
 /// The work one task costs: `rounds` of an FNV-1a hash over the payload.
@@ -98,7 +98,7 @@ impl Pool {
         let completion = Completion::new();
         let c = completion.clone();
         let rounds = cfg.rounds;
-        let spec = AgentSpec::new(move || Counted::new(Worker { rounds }, c.clone())).capability(POOL_CAPABILITY);
+        let spec = AgentSpec::new(move || counted(Worker { rounds }, c.clone())).capability(POOL_CAPABILITY);
         let workers = orch.spawn_many(&spec, cfg.workers)?;
         Ok(Self {
             orch: orch.clone(),

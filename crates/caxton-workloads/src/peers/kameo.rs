@@ -9,27 +9,23 @@ use ::kameo::error::Infallible;
 use ::kameo::mailbox;
 use ::kameo::message::{Context, Message as KameoMessage};
 use bytes::Bytes;
-use caxton_runtime::{Address, AgentId, Message, Performative};
+use caxton_runtime::{AgentId, Message, Performative};
 
-use crate::agents::Completion;
-use crate::fanout::{FanoutConfig, FanoutRun, drive, receiver_id};
+use crate::agents::{Completion, Tally};
+use crate::fanout::{FanoutConfig, FanoutRun, drive, envelope};
 use crate::payload::Payloads;
 
 /// A kameo actor that counts the messages it receives (the fan-out sink).
 #[derive(Actor)]
 pub struct CountingSink {
-    handled: u64,
-    completion: Arc<Completion>,
+    tally: Tally,
 }
 
 impl KameoMessage<Message> for CountingSink {
     type Reply = ();
 
     async fn handle(&mut self, msg: Message, _ctx: &mut Context<Self, Self::Reply>) {
-        self.handled += 1;
-        if Payloads::is_last(&msg.payload) {
-            self.completion.done(std::mem::take(&mut self.handled));
-        }
+        self.tally.count(&msg.payload);
     }
 }
 
@@ -48,8 +44,7 @@ impl KameoFanout {
         let mut actors = Vec::with_capacity(cfg.agents);
         for _ in 0..cfg.agents {
             let sink = CountingSink {
-                handled: 0,
-                completion: completion.clone(),
+                tally: Tally::new(completion.clone()),
             };
             let actor = CountingSink::spawn_with_mailbox(sink, mailbox::bounded(cfg.mailbox_capacity));
             actor.wait_for_startup().await;
@@ -70,10 +65,7 @@ impl KameoFanout {
             messages,
             &self.payloads,
             &self.completion,
-            |i, payload| {
-                let msg = Message::new(Address::Id(receiver_id(i)), Performative::Inform, payload);
-                std::future::IntoFuture::into_future(self.actors[i].tell(msg))
-            },
+            |i, payload| std::future::IntoFuture::into_future(self.actors[i].tell(envelope(i, payload))),
         )
         .await;
         result.expect("actors outlive the run")

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use ::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
 use bytes::Bytes;
-use caxton_runtime::{Address, AgentId, Message, Performative};
+use caxton_runtime::{AgentId, Message, Performative};
 
-use crate::agents::Completion;
-use crate::fanout::{FanoutConfig, FanoutRun, drive, receiver_id};
+use crate::agents::{Completion, Tally};
+use crate::fanout::{FanoutConfig, FanoutRun, drive, envelope};
 use crate::payload::Payloads;
 
 /// A ractor actor that counts the messages it receives (the fan-out sink).
@@ -18,23 +18,20 @@ pub struct CountingSink {
 
 impl Actor for CountingSink {
     type Msg = Message;
-    type State = u64;
+    type State = Tally;
     type Arguments = ();
 
-    async fn pre_start(&self, _myself: ActorRef<Message>, _args: ()) -> Result<u64, ActorProcessingErr> {
-        Ok(0)
+    async fn pre_start(&self, _myself: ActorRef<Message>, _args: ()) -> Result<Tally, ActorProcessingErr> {
+        Ok(Tally::new(self.completion.clone()))
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<Message>,
         msg: Message,
-        handled: &mut u64,
+        tally: &mut Tally,
     ) -> Result<(), ActorProcessingErr> {
-        *handled += 1;
-        if Payloads::is_last(&msg.payload) {
-            self.completion.done(std::mem::take(handled));
-        }
+        tally.count(&msg.payload);
         Ok(())
     }
 }
@@ -73,10 +70,7 @@ impl RactorFanout {
             messages,
             &self.payloads,
             &self.completion,
-            |i, payload| {
-                let msg = Message::new(Address::Id(receiver_id(i)), Performative::Inform, payload);
-                std::future::ready(self.actors[i].cast(msg))
-            },
+            |i, payload| std::future::ready(self.actors[i].cast(envelope(i, payload))),
         )
         .await;
         result.expect("actors outlive the run")
