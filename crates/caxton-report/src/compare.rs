@@ -29,7 +29,7 @@ pub enum Verdict {
     WithinNoise,
     /// Within the threshold.
     Unchanged,
-    /// Present in only one run.
+    /// Present in only one run, or not measured (non-finite) in one.
     Missing,
 }
 
@@ -41,10 +41,13 @@ pub struct Comparison {
     /// Unit of base/head.
     pub unit: String,
     /// Base value.
+    #[serde(default, with = "crate::figure::maybe")]
     pub base: Option<f64>,
     /// Head value.
+    #[serde(default, with = "crate::figure::maybe")]
     pub head: Option<f64>,
     /// (head - base) / base, in percent.
+    #[serde(default, with = "crate::figure::maybe")]
     pub change_pct: Option<f64>,
     /// Whether larger is better for this value.
     pub higher_is_better: bool,
@@ -190,7 +193,8 @@ pub fn compare_results(
                 }
             };
             let (change_pct, verdict) = match (b, h) {
-                (Some(b), Some(h)) if b.unit == h.unit => {
+                // A non-finite value was not measured: nothing to judge.
+                (Some(b), Some(h)) if b.unit == h.unit && point(b).value.is_finite() && point(h).value.is_finite() => {
                     let (c, v) = judge(point(b), point(h), higher, threshold_pct);
                     let flagged = matches!(v, Verdict::Regression | Verdict::Improvement);
                     if flagged && (b.informational || h.informational) {
@@ -247,7 +251,7 @@ pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String 
             Verdict::Improvement => "✅ improvement",
             Verdict::WithinNoise => "〰️ within noise",
             Verdict::Unchanged => "unchanged",
-            Verdict::Missing => "missing in one run",
+            Verdict::Missing => "missing or not measured in one run",
         };
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",

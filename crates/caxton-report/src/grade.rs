@@ -48,12 +48,14 @@ pub enum GradeError {
 }
 
 /// Grades `value` (in `target.unit`). A value exactly on a threshold meets it.
+/// A non-finite value (NaN, +inf, -inf: not measured) meets nothing: it is
+/// [`Tier::Failing`], whichever way the metric is better.
 pub fn tier_of(value: f64, target: &Target) -> Tier {
     let meets = |threshold: f64| match target.better {
         Better::Higher => value >= threshold,
         Better::Lower => value <= threshold,
     };
-    if value.is_nan() {
+    if !value.is_finite() {
         Tier::Failing
     } else if meets(target.target) {
         Tier::Target
@@ -72,6 +74,7 @@ pub struct Graded {
     /// What was measured.
     pub measurement: Measurement,
     /// The value in the target's unit, when graded.
+    #[serde(default, with = "crate::figure::maybe")]
     pub value_in_target_unit: Option<f64>,
     /// The target's unit, when graded.
     pub target_unit: Option<String>,
@@ -102,9 +105,45 @@ pub fn grade(m: &Measurement, targets: &Targets) -> Result<Graded, GradeError> {
     })
 }
 
-/// Grades every measurement of a result set.
+/// The variant of the rows [`grade_all`] adds for the metrics an
+/// interrupted run did not reach.
+pub const NOT_MEASURED: &str = "not measured (run interrupted)";
+
+/// Grades every measurement of a result set. For a partial set (an
+/// interrupted run) every metric of the targets table that has no finite
+/// measurement gets a row of its own, variant [`NOT_MEASURED`], value NaN,
+/// tier [`Tier::Failing`]: a metric the run never reached is not a pass.
 pub fn grade_all(results: &ResultSet, targets: &Targets) -> Result<Vec<Graded>, GradeError> {
-    results.measurements.iter().map(|m| grade(m, targets)).collect()
+    let mut graded = results
+        .measurements
+        .iter()
+        .map(|m| grade(m, targets))
+        .collect::<Result<Vec<_>, _>>()?;
+    if results.partial {
+        for name in not_measured(results, targets) {
+            let target = &targets.metrics[name];
+            graded.push(grade(
+                &Measurement::single(name, NOT_MEASURED, &target.unit, f64::NAN),
+                targets,
+            )?);
+        }
+    }
+    Ok(graded)
+}
+
+/// The metrics of the targets table that `results` has no finite value for.
+pub fn not_measured<'t>(results: &ResultSet, targets: &'t Targets) -> Vec<&'t str> {
+    targets
+        .metrics
+        .keys()
+        .filter(|name| {
+            !results
+                .measurements
+                .iter()
+                .any(|m| &m.metric == *name && m.value.is_finite())
+        })
+        .map(String::as_str)
+        .collect()
 }
 
 /// The worst tier among graded measurements (`None` when nothing was graded).

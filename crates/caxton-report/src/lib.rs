@@ -3,6 +3,8 @@
 //!
 //! * [`targets`]: the tiered targets table (`targets.toml`), as data.
 //! * [`results`]: a result set: every metric measured in one run.
+//! * [`figure`]: how figures, including non-finite ones ("not measured"),
+//!   are written to and read from result files.
 //! * [`grade`]: each measured value against its tiers.
 //! * [`report`]: Markdown (fits a PR comment), CSV, JSON and one
 //!   self-contained HTML page with charts.
@@ -11,6 +13,7 @@
 
 pub mod compare;
 pub mod criterion;
+pub mod figure;
 pub mod grade;
 pub mod report;
 pub mod results;

@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use crate::grade::{Graded, Tier};
 use crate::results::ResultSet;
 
+/// A value for a reader: `n/a` when not measured (non-finite).
 fn fmt_value(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
+    if !v.is_finite() {
+        "n/a".to_owned()
+    } else if v == 0.0 {
         format!("{v}")
     } else if v.abs() >= 1000.0 {
         format!("{v:.0}")
@@ -21,6 +24,9 @@ fn fmt_value(v: f64) -> String {
 }
 
 fn tier_cell(g: &Graded) -> &'static str {
+    if g.tier.is_some() && !g.measurement.value.is_finite() {
+        return "🔴 not measured";
+    }
     match g.tier {
         Some(Tier::Target) => "🟢 target",
         Some(Tier::Acceptable) => "🟡 acceptable",
@@ -32,18 +38,31 @@ fn tier_cell(g: &Graded) -> &'static str {
 
 fn reference_cell(g: &Graded) -> String {
     g.measurement.reference.as_ref().map_or(String::new(), |r| {
-        format!(
-            "{} {} ({:.2}x)",
-            r.name,
-            fmt_value(r.value),
-            g.measurement.value / r.value
-        )
+        let ratio = g.measurement.value / r.value;
+        if ratio.is_finite() {
+            format!("{} {} ({ratio:.2}x)", r.name, fmt_value(r.value))
+        } else {
+            format!("{} {}", r.name, fmt_value(r.value))
+        }
+    })
+}
+
+/// The warning a partial result set's reports open with.
+pub fn partial_banner(results: &ResultSet) -> Option<String> {
+    results.partial.then(|| {
+        "PARTIAL RESULTS: the run was interrupted before it finished. Only the \
+         measurements below were taken; every metric it did not reach is listed as \
+         `not measured` and graded failing, so this run is not a pass."
+            .to_owned()
     })
 }
 
 /// The graded table as Markdown (fits a PR comment).
 pub fn markdown(results: &ResultSet, graded: &[Graded]) -> String {
     let mut s = String::new();
+    if let Some(banner) = partial_banner(results) {
+        let _ = writeln!(s, "> **⚠️ {banner}**\n");
+    }
     let _ = writeln!(
         s,
         "### Caxton results\n\n{} on {} cores ({}), finished at unix time {}.\n",
@@ -103,14 +122,15 @@ pub fn csv(graded: &[Graded]) -> String {
 /// Values spanning more than two decades are drawn on a log scale (and the
 /// caption says so).
 fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, bool)]) -> String {
-    let positive: Vec<f64> = bars.iter().map(|b| b.1).filter(|v| *v > 0.0).collect();
+    // Not-measured (non-finite) values get no bar and leave the scale alone.
+    let positive: Vec<f64> = bars.iter().map(|b| b.1).filter(|v| v.is_finite() && *v > 0.0).collect();
     let max = positive.iter().copied().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
     let min = positive.iter().copied().fold(f64::INFINITY, f64::min);
     let log = min.is_finite() && max / min > 100.0;
     // On a log scale the shortest bar keeps a tenth of the width.
     let lo = if log { (min / 10.0).log10() } else { 0.0 };
     let scale = |v: f64| -> f64 {
-        if v <= 0.0 {
+        if !v.is_finite() || v <= 0.0 {
             0.0
         } else if log {
             (v.log10() - lo) / (max.log10() - lo)
@@ -224,14 +244,19 @@ body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}}
 table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ddd;padding:4px 8px}}
 td.num{{text-align:right;font-variant-numeric:tabular-nums}}
 .tier.target{{background:#d7f5dd}}.tier.acceptable{{background:#fff6c7}}.tier.critical{{background:#ffe0b8}}.tier.failing{{background:#ffd0d0}}
+.partial{{background:#ffd0d0;border:2px solid #c00;padding:8px}}
 figure{{margin:1rem 0}}figcaption{{font-weight:600;margin-bottom:4px}}
 </style></head><body>
 <h1>Caxton results</h1>
-<p>{} on {} cores ({}), finished at unix time {}. Grey bars: a reference measured in the same run.</p>
+{}<p>{} on {} cores ({}), finished at unix time {}. Grey bars: a reference measured in the same run.</p>
 {body}
 <script type="application/json" id="caxton-data">{data}</script>
 </body></html>
 "#,
+        partial_banner(results).map_or(String::new(), |b| format!(
+            "<p class=\"partial\"><strong>⚠️ {}</strong></p>\n",
+            esc(&b).replace('`', "")
+        )),
         esc(&results.source),
         results.machine.cores,
         esc(&results.machine.os),

@@ -4,6 +4,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::figure;
+
 /// Format version of result files.
 pub const SCHEMA: u32 = 1;
 
@@ -33,6 +35,7 @@ pub struct Reference {
     /// What the reference is.
     pub name: String,
     /// Its value, in the measurement's unit.
+    #[serde(with = "figure::one")]
     pub value: f64,
 }
 
@@ -43,15 +46,17 @@ pub struct Measurement {
     pub metric: String,
     /// Which flavour was measured (e.g. "native", "wasm", "1000 agents").
     pub variant: String,
-    /// The headline value (median of `samples` when there are several).
+    /// The headline value (median of `samples` when there are several);
+    /// non-finite when it could not be measured (see [`crate::figure`]).
+    #[serde(with = "figure::one")]
     pub value: f64,
     /// Unit of `value`, `samples` and `interval`.
     pub unit: String,
     /// Per-repetition values, for noise estimates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "figure::many")]
     pub samples: Vec<f64>,
     /// 95 % confidence interval of `value`, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "figure::range")]
     pub interval: Option<(f64, f64)>,
     /// The same work on a reference, measured in the same run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +64,7 @@ pub struct Measurement {
     /// value / reference of each interleaved repetition pair. Comparisons
     /// judge these when both runs have them: the machine's speed shifts
     /// between runs cancel out of a ratio measured within one run.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "figure::many")]
     pub reference_ratios: Vec<f64>,
     /// Reported in comparisons but never flagged: set for figures whose
     /// run-to-run swings on a shared machine exceed what their samples show
@@ -68,7 +73,7 @@ pub struct Measurement {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub informational: bool,
     /// Further named values, e.g. the other percentiles, in `unit`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "figure::named")]
     pub details: Vec<(String, f64)>,
 }
 
@@ -175,6 +180,12 @@ pub struct ResultSet {
     pub machine: Machine,
     /// The measurements.
     pub measurements: Vec<Measurement>,
+    /// The run was interrupted (Ctrl-C): `measurements` holds what was
+    /// measured before it stopped, and the metrics missing from it were not
+    /// measured at all. Absent (false) in files of complete runs and in
+    /// files written before the field existed.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 /// Why a result file could not be used.
@@ -217,6 +228,7 @@ impl ResultSet {
                 .map_or(0, |d| d.as_secs()),
             machine: Machine::current(),
             measurements: Vec::new(),
+            partial: false,
         }
     }
 
@@ -270,6 +282,7 @@ struct ScenarioResult {
 #[derive(Clone, Debug, Deserialize)]
 struct ScenarioMetric {
     name: String,
+    #[serde(with = "figure::one")]
     value: f64,
     unit: String,
 }
@@ -291,6 +304,7 @@ impl ScenarioResult {
                 .into_iter()
                 .map(|m| Measurement::single(&m.name, &variant, &m.unit, m.value))
                 .collect(),
+            partial: self.partial,
         }
     }
 }
@@ -316,6 +330,88 @@ mod tests {
         assert_eq!(set.measurements[0].variant, "scenario burst (partial)");
         assert_eq!(set.measurements[0].unit, "s");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    fn same_all(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(*x, *y))
+    }
+
+    #[test]
+    fn non_finite_figures_round_trip_through_save_and_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut set = ResultSet::new("test");
+            let m = Measurement::from_samples("latency_p99", "native", "us", vec![1.0, v, 2.0, 3.0, v])
+                .with_reference_pairs("raw", v, vec![v, 1.0])
+                .with_detail("p99", v);
+            let m = Measurement {
+                value: v,
+                interval: Some((v, 1.0)),
+                ..m
+            };
+            set.measurements.push(m.clone());
+            set.measurements.push(Measurement::single("x", "empty", "us", 4.0));
+            let path = tmp.path().join("results.json");
+            set.save(&path).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains("null"), "{text}");
+            let back = ResultSet::load(&path).unwrap_or_else(|e| panic!("{v}: {e}\n{text}"));
+            let b = &back.measurements[0];
+            assert!(same(b.value, v), "{v} read back as {}", b.value);
+            assert!(same_all(&b.samples, &m.samples));
+            let (lo, hi) = b.interval.unwrap();
+            assert!(same(lo, v) && hi == 1.0);
+            assert!(same(b.reference.as_ref().unwrap().value, v));
+            assert!(same_all(&b.reference_ratios, &m.reference_ratios));
+            assert!(same(b.details[0].1, v));
+            assert_eq!(back.measurements[1], set.measurements[1]);
+        }
+    }
+
+    #[test]
+    fn files_with_null_figures_and_without_partial_still_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("old.json");
+        // What the suite wrote before non-finite figures were spelled out.
+        std::fs::write(
+            &path,
+            r#"{"schema":1,"source":"old","finished_at_unix":1,"machine":{"cores":2,"os":"linux"},
+                "measurements":[{"metric":"m","variant":"v","value":null,"unit":"us","samples":[null,1.0]}]}"#,
+        )
+        .unwrap();
+        let set = ResultSet::load(&path).unwrap();
+        assert!(!set.partial);
+        assert!(set.measurements[0].value.is_nan());
+        assert_eq!(set.measurements[0].samples[1], 1.0);
+    }
+
+    #[test]
+    fn the_partial_marker_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("p.json");
+        let mut set = ResultSet::new("partial");
+        set.partial = true;
+        set.save(&path).unwrap();
+        assert!(ResultSet::load(&path).unwrap().partial);
+    }
+
+    #[test]
+    fn a_scenario_result_with_a_non_finite_metric_loads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("peak.json");
+        std::fs::write(
+            &path,
+            r#"{"scenario":"peak","metrics":[{"name":"success_rate","value":"NaN","unit":"%"},{"name":"handled_rate","value":null,"unit":"msg/s"},{"name":"latency_p99","value":"inf","unit":"ms"}],"partial":true}"#,
+        )
+        .unwrap();
+        let set = ResultSet::load(&path).unwrap();
+        assert!(set.partial);
+        assert!(set.measurements[0].value.is_nan() && set.measurements[1].value.is_nan());
+        assert_eq!(set.measurements[2].value, f64::INFINITY);
     }
 
     #[test]

@@ -247,3 +247,68 @@ fn same_run_ratios_cancel_machine_speed_shifts() {
     let rows = compare_results(&run(1.0, steady), &informational, None, 10.0);
     assert_eq!(rows[0].verdict, Verdict::WithinNoise);
 }
+
+#[test]
+fn partial_runs_and_unmeasured_values_say_so_in_the_reports() {
+    let targets = Targets::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../targets.toml")).unwrap();
+    let mut set = ResultSet::new("caxton-perf run (quick)");
+    set.partial = true;
+    set.measurements.push(Measurement::from_samples(
+        "message_throughput",
+        "native",
+        "msg/s",
+        vec![1e6, 1.1e6, 0.9e6],
+    ));
+    set.measurements
+        .push(Measurement::single("latency_p50", "native", "us", f64::INFINITY).with_reference("raw", 1.0));
+    let graded = grade_all(&set, &targets).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    write_all(tmp.path(), &set, &graded).unwrap();
+    let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    assert!(
+        md.starts_with("> **⚠️ PARTIAL RESULTS: the run was interrupted"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| latency_p50 | native | n/a | us | 🔴 not measured | raw 1.000 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| recovery_time | not measured (run interrupted) | n/a |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    let banner = html.find("PARTIAL RESULTS").expect("the HTML says it is partial");
+    assert!(banner < html.find("<table").unwrap());
+    // The graded JSON reads back, non-finite values included.
+    let json: Vec<caxton_report::grade::Graded> =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json.len(), graded.len());
+    assert_eq!(json[1].measurement.value, f64::INFINITY);
+
+    // A complete run carries no banner.
+    set.partial = false;
+    let graded = grade_all(&set, &targets).unwrap();
+    let md = caxton_report::report::markdown(&set, &graded);
+    assert!(md.starts_with("### Caxton results"), "{md}");
+}
+
+#[test]
+fn a_value_not_measured_in_one_run_is_never_judged() {
+    let one = |v: f64| {
+        let mut set = ResultSet::new("run");
+        set.measurements.push(Measurement::from_samples(
+            "latency_p50",
+            "native",
+            "us",
+            vec![v, v, v, v, v],
+        ));
+        set
+    };
+    for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let rows = compare_results(&one(10.0), &one(v), None, 10.0);
+        assert_eq!(rows[0].verdict, Verdict::Missing, "{v}");
+        let rows = compare_results(&one(v), &one(10.0), None, 10.0);
+        assert_eq!(rows[0].verdict, Verdict::Missing, "{v}");
+    }
+}

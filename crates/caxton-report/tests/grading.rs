@@ -1,7 +1,7 @@
 //! Grading at each tier boundary, and targets.toml parsing errors.
 
-use caxton_report::grade::{Tier, grade, tier_of};
-use caxton_report::results::Measurement;
+use caxton_report::grade::{NOT_MEASURED, Tier, grade, grade_all, tier_of, worst};
+use caxton_report::results::{Measurement, ResultSet};
 use caxton_report::targets::{Targets, TargetsError};
 
 const TABLE: &str = r#"
@@ -109,4 +109,42 @@ fn parse_errors_name_the_line_and_field() {
     ));
     let e = Targets::load(std::path::Path::new("/nonexistent/targets.toml")).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/targets.toml"));
+}
+
+#[test]
+fn non_finite_values_never_pass_either_way() {
+    let t = table();
+    for name in ["message_throughput", "latency_p99"] {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(tier_of(v, &t.metrics[name]), Tier::Failing, "{name} {v}");
+        }
+    }
+    let g = grade(
+        &Measurement::single("latency_p99", "native", "us", f64::NEG_INFINITY),
+        &t,
+    )
+    .unwrap();
+    assert_eq!(g.tier, Some(Tier::Failing));
+}
+
+#[test]
+fn a_partial_run_fails_the_metrics_it_did_not_measure() {
+    let t = table();
+    let mut set = ResultSet::new("interrupted");
+    set.measurements
+        .push(Measurement::single("message_throughput", "native", "msg/s", 200_000.0));
+    // Complete: only what was measured is graded, and it passes.
+    let graded = grade_all(&set, &t).unwrap();
+    assert_eq!(graded.len(), 1);
+    assert_eq!(worst(&graded), Some(Tier::Target));
+    // Partial: the metric it never reached is a failing "not measured" row.
+    set.partial = true;
+    let graded = grade_all(&set, &t).unwrap();
+    assert_eq!(graded.len(), 2);
+    let missing = &graded[1];
+    assert_eq!(missing.measurement.metric, "latency_p99");
+    assert_eq!(missing.measurement.variant, NOT_MEASURED);
+    assert!(missing.measurement.value.is_nan());
+    assert_eq!(missing.tier, Some(Tier::Failing));
+    assert_eq!(worst(&graded), Some(Tier::Failing));
 }
