@@ -25,7 +25,7 @@ pub struct Args {
     /// TOML configuration (default: the scenario's file in scenarios/, built in).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Run length: seconds, or with a unit (90s, 10m, 24h).
+    /// Run length: seconds, or with units (90s, 10m, 24h, 1h30m, 2d); at most 365 days.
     #[arg(long, value_parser = parse_duration_s, value_name = "DURATION")]
     pub duration: Option<u64>,
     /// Messages per second (the baseline rate for burst).

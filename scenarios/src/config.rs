@@ -203,7 +203,9 @@ pub struct FaultShape {
     pub crash_rate: f64,
     /// Restarts an agent's supervisor allows within `restart_window_s`.
     pub max_restarts: u32,
-    /// The restart-counting window, seconds.
+    /// The restart-counting window, seconds: at least 1 (a zero window
+    /// would count no restart at all, so an agent crashing in a loop would
+    /// be restarted forever) and at most [`MAX_DURATION_S`].
     pub restart_window_s: u64,
     /// Automatic checkpoint after this many messages per agent (0: none);
     /// a restarted agent resumes from its last checkpoint.
@@ -377,7 +379,7 @@ impl Config {
             source,
         };
         if quick {
-            cfg.apply_quick(&q);
+            cfg.apply_quick(&q)?;
         }
         cfg.apply(overrides);
         cfg.validate()?;
@@ -385,7 +387,17 @@ impl Config {
         Ok(cfg)
     }
 
-    fn apply_quick(&mut self, q: &Quick) {
+    /// Applies the `[quick]` table; its durations are checked against
+    /// [`MAX_DURATION_S`] here, so an error names the `quick.` field.
+    fn apply_quick(&mut self, q: &Quick) -> Result<(), ConfigError> {
+        for (field, v) in [
+            ("quick.duration_s", q.duration_s),
+            ("quick.burst_start_s", q.burst_start_s),
+            ("quick.burst_duration_s", q.burst_duration_s),
+            ("quick.warmup_s", q.warmup_s),
+        ] {
+            check_max_duration(field, v.unwrap_or(0))?;
+        }
         let l = &mut self.load;
         if let Some(v) = q.duration_s {
             l.duration_s = v;
@@ -418,6 +430,7 @@ impl Config {
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// Applies command-line overrides.
@@ -446,6 +459,28 @@ impl Config {
         let bad = |field, reason: String| Err(ConfigError::Invalid { field, reason });
         if l.duration_s == 0 {
             return bad("load.duration_s", "must be at least 1 second".into());
+        }
+        // Every duration is capped first, so the sums and the `Instant`
+        // arithmetic below and in the run cannot overflow.
+        check_max_duration("load.duration_s", l.duration_s)?;
+        match &self.plan {
+            Plan::Sustained { checks } => check_max_duration("checks.warmup_s", checks.warmup_s)?,
+            Plan::Burst { burst, .. } => {
+                check_max_duration("burst.start_s", burst.start_s)?;
+                check_max_duration("burst.duration_s", burst.duration_s)?;
+            }
+            Plan::Faults { faults, .. } => {
+                if faults.restart_window_s == 0 {
+                    return bad(
+                        "faults.restart_window_s",
+                        "must be at least 1 second: a zero window counts no restart, so \
+                         max_restarts would never stop an agent that keeps crashing"
+                            .into(),
+                    );
+                }
+                check_max_duration("faults.restart_window_s", faults.restart_window_s)?;
+            }
+            Plan::Peak { .. } => {}
         }
         if !(l.rate.is_finite() && l.rate > 0.0) {
             return bad("load.rate", format!("must be above 0 msg/s, got {}", l.rate));
@@ -490,7 +525,7 @@ impl Config {
                 if checks.window_intervals == 0 {
                     return bad("checks.window_intervals", "must be at least 1".into());
                 }
-                if checks.warmup_s + 6 > l.duration_s {
+                if checks.warmup_s.saturating_add(6) > l.duration_s {
                     return bad(
                         "checks.warmup_s",
                         format!(
@@ -514,7 +549,7 @@ impl Config {
                         "must leave at least 2 s of baseline before the burst".into(),
                     );
                 }
-                if burst.start_s + burst.duration_s >= l.duration_s {
+                if burst.start_s.saturating_add(burst.duration_s) >= l.duration_s {
                     return bad(
                         "burst.duration_s",
                         format!(
@@ -598,21 +633,75 @@ pub fn available_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Parses a duration given as seconds (`300`) or with a unit suffix
-/// (`90s`, `10m`, `24h`).
+/// The longest duration any field or flag accepts: 365 days, in seconds.
+/// Longer runs are not a soak test but a typo, and past this cap
+/// `Instant + Duration` arithmetic could overflow (and panic).
+pub const MAX_DURATION_S: u64 = 365 * 24 * 3600;
+
+/// Refuses `seconds` above [`MAX_DURATION_S`], naming `field`.
+fn check_max_duration(field: &'static str, seconds: u64) -> Result<(), ConfigError> {
+    if seconds > MAX_DURATION_S {
+        return Err(ConfigError::Invalid {
+            field,
+            reason: too_long(&format!("{seconds} s")),
+        });
+    }
+    Ok(())
+}
+
+fn too_long(what: &str) -> String {
+    format!("{what} is longer than the longest run allowed, 365 days ({MAX_DURATION_S} s)")
+}
+
+/// Parses a duration (the `--duration` flag): seconds (`300`), or numbers
+/// each with a unit, `s`, `m`, `h` or `d` (`90s`, `10m`, `24h`, `1h30m`,
+/// `2d 12h`). Refuses anything over [`MAX_DURATION_S`]; the arithmetic is
+/// checked, so no input overflows.
 pub fn parse_duration_s(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 's')) => (&s[..i], 1),
-        Some((i, 'm')) => (&s[..i], 60),
-        Some((i, 'h')) => (&s[..i], 3600),
-        _ => (s, 1),
+    let not_a_duration = || format!("`{s}` is not a duration (try 300, 90s, 10m, 24h or 1h30m)");
+    let too_long = || too_long(&format!("`{s}`"));
+    let number = |digits: &str| {
+        digits.parse::<u64>().map_err(|e| match e.kind() {
+            std::num::IntErrorKind::PosOverflow => too_long(),
+            _ => not_a_duration(),
+        })
     };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 300, 90s, 10m or 24h)"))?;
-    Ok(n * mult)
+    if s.is_empty() {
+        return Err(not_a_duration());
+    }
+    let total = if s.bytes().all(|b| b.is_ascii_digit()) {
+        number(s)?
+    } else {
+        let mut total = 0u64;
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            if digits == 0 {
+                return Err(not_a_duration());
+            }
+            let n = number(&rest[..digits])?;
+            rest = rest[digits..].trim_start();
+            let unit = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+            let mult = match &rest[..unit] {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                _ => return Err(not_a_duration()),
+            };
+            rest = rest[unit..].trim_start();
+            total = n
+                .checked_mul(mult)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(too_long)?;
+        }
+        total
+    };
+    if total > MAX_DURATION_S {
+        return Err(too_long());
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -628,7 +717,7 @@ mod tests {
             source: "test".into(),
         };
         if quick {
-            cfg.apply_quick(&q);
+            cfg.apply_quick(&q)?;
         }
         cfg.apply(o);
         cfg.validate()?;
@@ -742,8 +831,118 @@ mod tests {
     #[test]
     fn durations_take_units() {
         assert_eq!(parse_duration_s("300"), Ok(300));
+        assert_eq!(parse_duration_s("90s"), Ok(90));
         assert_eq!(parse_duration_s("10m"), Ok(600));
+        assert_eq!(parse_duration_s(" 10 m "), Ok(600));
         assert_eq!(parse_duration_s("24h"), Ok(86_400));
-        assert!(parse_duration_s("soon").is_err());
+        assert_eq!(parse_duration_s("1h30m"), Ok(5400));
+        assert_eq!(parse_duration_s("2d 12h"), Ok(216_000));
+        assert_eq!(parse_duration_s("365d"), Ok(MAX_DURATION_S));
+        for bad in ["soon", "", "-5", "10x", "1h30", "h", "1.5h"] {
+            let e = parse_duration_s(bad).unwrap_err();
+            assert!(e.contains("is not a duration"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn huge_durations_are_refused_not_overflowed() {
+        for huge in [
+            "366d",
+            "31536001",
+            "99999999999999999999",
+            "18446744073709551615",
+            "5124095576030432h",
+            "18446744073709551615s",
+            "307445734561825861m",
+            "9999999999999999d",
+            "1h18446744073709551615s",
+        ] {
+            let e = parse_duration_s(huge).unwrap_err();
+            assert!(e.contains("365 days"), "{huge}: {e}");
+        }
+    }
+
+    fn refused(s: Scenario, quick: bool, edit: impl Fn(&str) -> String, o: &Overrides) -> String {
+        let (load, q, plan) = parse(s, &edit(s.default_toml()), "test").unwrap();
+        let mut cfg = Config {
+            load,
+            plan,
+            quick,
+            source: "test".into(),
+        };
+        let r = if quick { cfg.apply_quick(&q) } else { Ok(()) };
+        r.and_then(|()| {
+            cfg.apply(o);
+            cfg.validate()
+        })
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn durations_over_a_year_are_refused_by_field() {
+        let huge = |d: u64| Overrides {
+            duration_s: Some(d),
+            ..Default::default()
+        };
+        for s in Scenario::ALL {
+            let e = refused(s, false, str::to_owned, &huge(u64::MAX));
+            assert!(e.contains("`load.duration_s`") && e.contains("365 days"), "{e}");
+            let e = refused(s, false, str::to_owned, &huge(MAX_DURATION_S + 1));
+            assert!(e.contains("`load.duration_s`"), "{e}");
+        }
+        let e = refused(
+            Scenario::Peak,
+            true,
+            |t| {
+                t.replace(
+                    "[quick]\nduration_s = 10",
+                    &format!("[quick]\nduration_s = {}", i64::MAX),
+                )
+            },
+            &Overrides::default(),
+        );
+        assert!(e.contains("`quick.duration_s`"), "{e}");
+        // Sums of fields that used to overflow (a panic in debug builds).
+        let e = refused(
+            Scenario::Burst,
+            false,
+            |t| t.replace("start_s = 20", &format!("start_s = {}", i64::MAX)),
+            &Overrides::default(),
+        );
+        assert!(e.contains("`burst.start_s`"), "{e}");
+        let e = refused(
+            Scenario::Burst,
+            false,
+            |t| t.replace("start_s = 20\nduration_s = 10", "start_s = 20\nduration_s = 31536000"),
+            &Overrides::default(),
+        );
+        assert!(e.contains("`burst.duration_s`"), "{e}");
+        let e = refused(
+            Scenario::Sustained,
+            false,
+            |t| t.replacen("warmup_s = 10", &format!("warmup_s = {}", i64::MAX), 1),
+            &Overrides::default(),
+        );
+        assert!(e.contains("`checks.warmup_s`") && e.contains("365 days"), "{e}");
+        let e = refused(
+            Scenario::Faults,
+            false,
+            |t| t.replace("restart_window_s = 10", &format!("restart_window_s = {}", i64::MAX)),
+            &Overrides::default(),
+        );
+        assert!(e.contains("`faults.restart_window_s`") && e.contains("365 days"), "{e}");
+    }
+
+    #[test]
+    fn a_zero_restart_window_is_refused_by_name() {
+        let e = refused(
+            Scenario::Faults,
+            false,
+            |t| t.replace("restart_window_s = 10", "restart_window_s = 0"),
+            &Overrides::default(),
+        );
+        assert!(e.contains("`faults.restart_window_s`"), "{e}");
+        assert!(e.contains("at least 1 second"), "{e}");
     }
 }

@@ -14,7 +14,10 @@ pub struct Metric {
     /// `latency_p99`, `recovery_time`, `cpu_per_agent`, `memory_per_agent`)
     /// are in that table's units.
     pub name: String,
-    /// The value measured in this run.
+    /// The value measured in this run; non-finite when it could not be
+    /// measured (e.g. a rate over a run interrupted at once), written as
+    /// `"NaN"`, `"inf"` or `"-inf"` (see [`figure`]).
+    #[serde(with = "figure")]
     pub value: f64,
     /// Its unit (`msg/s`, `ms`, `s`, `%`, `bytes`, `MB`, `count`, ...).
     pub unit: String,
@@ -44,6 +47,49 @@ pub struct ScenarioResult {
     pub elapsed_s: f64,
 }
 
+/// A figure in a result file, finite or not, spelled as `caxton-report`
+/// reads it (its `figure` module): finite values as JSON numbers; NaN,
+/// +inf and -inf as the strings `"NaN"`, `"inf"` and `"-inf"`, never as
+/// `null`, which serde_json would write for them and no `f64` field reads
+/// back. Reading also accepts `null` (as NaN), from older files.
+pub mod figure {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Writes the figure.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if v.is_infinite() {
+            s.serialize_str(if *v > 0.0 { "inf" } else { "-inf" })
+        } else {
+            v.serialize(s)
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(f64),
+        Token(String),
+    }
+
+    /// Reads the figure.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(f64::NAN),
+            Some(Raw::Number(v)) => Ok(v),
+            Some(Raw::Token(t)) => match t.to_ascii_lowercase().as_str() {
+                "nan" => Ok(f64::NAN),
+                "inf" | "+inf" | "infinity" => Ok(f64::INFINITY),
+                "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
+                _ => Err(serde::de::Error::custom(format!(
+                    "`{t}` is not a figure (a number, \"NaN\", \"inf\" or \"-inf\")"
+                ))),
+            },
+        }
+    }
+}
+
 impl ScenarioResult {
     /// The value of metric `name`, if measured.
     pub fn metric(&self, name: &str) -> Option<f64> {
@@ -67,7 +113,9 @@ impl ScenarioResult {
         };
         let _ = writeln!(s, "== {} scenario: {verdict} ({:.1} s)", self.scenario, self.elapsed_s);
         for m in &self.metrics {
-            let value = if m.value.fract() == 0.0 && m.value.abs() < 1e15 {
+            let value = if !m.value.is_finite() {
+                "n/a".to_owned()
+            } else if m.value.fract() == 0.0 && m.value.abs() < 1e15 {
                 format!("{}", m.value as i64)
             } else if m.value.abs() >= 100.0 {
                 format!("{:.1}", m.value)
@@ -81,5 +129,54 @@ impl ScenarioResult {
             let _ = writeln!(s, "  [{mark}] {}: {}", a.name, a.detail);
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_metrics_round_trip_through_the_result_file() {
+        let dir = std::env::temp_dir().join(format!("caxton-scenario-result-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("peak.json");
+        let values = [1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+        let result = ScenarioResult {
+            scenario: "peak".into(),
+            config: serde_json::json!({}),
+            metrics: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Metric {
+                    name: format!("m{i}"),
+                    value: *v,
+                    unit: "ms".into(),
+                })
+                .collect(),
+            assertions: Vec::new(),
+            intervals_file: "peak.intervals.jsonl".into(),
+            partial: true,
+            passed: false,
+            started_at_unix_s: 1,
+            elapsed_s: 0.0,
+        };
+        result.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("null"), "{text}");
+        let back: ScenarioResult = serde_json::from_str(&text).unwrap();
+        for (v, m) in values.iter().zip(&back.metrics) {
+            assert!(
+                v.to_bits() == m.value.to_bits() || (v.is_nan() && m.value.is_nan()),
+                "{v} -> {}",
+                m.value
+            );
+        }
+        assert!(result.summary().contains("n/a"));
+        // Files written before this fix had `null` there.
+        let old = text.replacen("\"NaN\"", "null", 1);
+        let back: ScenarioResult = serde_json::from_str(&old).unwrap();
+        assert!(back.metrics[1].value.is_nan());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -135,7 +135,10 @@ impl LoadSink for OrchSink {
         };
         let to = &self.refs[target as usize];
         let mut msg = Message::inform(to.id(), payload);
-        msg.sent_at = self.probe.stamp(self.start + due.intended);
+        // Within the (validated, at most a year long) run; were it not, the
+        // message would be stamped when it is actually sent.
+        let intended = self.start.checked_add(due.intended).unwrap_or_else(Instant::now);
+        msg.sent_at = self.probe.stamp(intended);
         self.sent += 1;
         match to.try_send(msg) {
             Ok(()) => {
@@ -425,7 +428,11 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     };
     let mut intervals: Vec<Interval> = Vec::with_capacity(cfg.load.duration_s.min(100_000) as usize);
     for k in 1..=cfg.load.duration_s {
-        let tick = start + Duration::from_secs(k);
+        // `Config::validate` caps the duration at a year, so this cannot
+        // overflow; should it ever, the run stops with an error, not a panic.
+        let tick = start
+            .checked_add(Duration::from_secs(k))
+            .ok_or_else(|| RunError::Internal(format!("second {k} of the run is past the clock's range")))?;
         let cut = tokio::select! {
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(tick)) => false,
             _ = wake.notified() => true,
