@@ -1,13 +1,14 @@
 //! The host: one shared wasmtime [`Engine`], the [`Linker`] with the ABI's
 //! host functions, the module cache and the epoch ticker.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, ProfilingStrategy};
 
+use crate::abi::{self, PoolLimits};
 use crate::agent::{self, HostState};
-use crate::cache::{self, ModuleCache, ModuleOrigin};
+use crate::cache::{self, DiskCache, ModuleCache, ModuleOrigin};
 use crate::config::{Allocator, CpuMode, HostConfig};
 use crate::error::{HostError, LoadError};
 use crate::module::WasmModule;
@@ -25,6 +26,8 @@ pub(crate) struct HostInner {
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: HostConfig,
     cache: ModuleCache,
+    /// The pool's per-module limits, checked before compiling.
+    pool_limits: Option<PoolLimits>,
     _ticker: Option<Ticker>,
 }
 
@@ -37,20 +40,25 @@ impl std::fmt::Debug for WasmHost {
 impl WasmHost {
     /// Builds a host: the engine (reserving the pool, if pooling), the
     /// linker, the cache directory and, in epoch mode, the ticker thread.
+    ///
+    /// Refuses an unusable configuration ([`HostError::InvalidConfig`]: an
+    /// epoch tick under [`CpuMode::MIN_EPOCH_TICK`], `max_wasm_stack` of
+    /// `Some(0)`, a pool of 0 instances or 0 bytes of memory) and an unsafe
+    /// cache directory (see [`HostConfig::cache_dir`]).
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        config.validate()?;
         let engine = Engine::new(&engine_config(&config)).map_err(|e| HostError::Engine(format!("{e}")))?;
         let linker = agent::linker(&engine).map_err(|e| HostError::Engine(format!("{e}")))?;
-        let dir = if config.no_disk_cache {
+        let disk = if config.no_disk_cache {
             None
         } else {
-            let dir = cache_dir(&config);
-            std::fs::create_dir_all(&dir).map_err(|source| HostError::CacheDir {
-                path: dir.clone(),
-                source,
-            })?;
-            Some(dir)
+            match config.cache_dir.clone().or_else(HostConfig::default_cache_dir) {
+                Some(dir) => Some(DiskCache::open(dir, config.disk_cache_bytes)?),
+                None => None,
+            }
         };
-        let cache = ModuleCache::new(&engine, dir);
+        let cache = ModuleCache::new(&engine, config.memory_cache_entries, disk);
+        let pool_limits = PoolLimits::of(&config.allocator);
         let ticker = match config.cpu {
             CpuMode::Epoch { tick } => Some(Ticker::start(engine.clone(), tick).map_err(HostError::Ticker)?),
             CpuMode::Fuel | CpuMode::Off => None,
@@ -61,6 +69,7 @@ impl WasmHost {
                 linker,
                 config,
                 cache,
+                pool_limits,
                 _ticker: ticker,
             }),
         })
@@ -78,10 +87,37 @@ impl WasmHost {
 
     /// Loads a module: from the in-memory cache, else the disk cache, else
     /// by compiling it (synchronously; run it off async workers). The module
-    /// is checked against the guest ABI and prepared for instantiation.
+    /// is checked against the guest ABI and the pool's limits from its bytes
+    /// first, so a refused module costs no compile and is never cached; an
+    /// accepted one is prepared for instantiation.
     pub fn load(&self, bytes: &[u8]) -> Result<WasmModule, LoadError> {
-        let (module, origin) = self.inner.cache.get_or_compile(&self.inner.engine, bytes)?;
-        WasmModule::prepare(self.clone(), module, origin)
+        let inner = &self.inner;
+        let key = inner.cache.key(bytes);
+        if let Some(module) = inner.cache.get_memory(&key) {
+            return WasmModule::prepare(self.clone(), module, ModuleOrigin::Memory);
+        }
+        abi::check_bytes(bytes, inner.pool_limits.as_ref())?;
+        let (module, origin) = match inner.cache.get_disk(&inner.engine, &key) {
+            Some(module) => (module, ModuleOrigin::Disk),
+            None => (cache::compile(&inner.engine, bytes)?, ModuleOrigin::Compiled),
+        };
+        let prepared = WasmModule::prepare(self.clone(), module, origin)?;
+        inner
+            .cache
+            .insert(key, prepared.module(), origin == ModuleOrigin::Compiled);
+        Ok(prepared)
+    }
+
+    /// How many modules the in-memory cache holds now (at most
+    /// [`HostConfig::memory_cache_entries`]).
+    pub fn cached_modules(&self) -> usize {
+        self.inner.cache.memory_len()
+    }
+
+    /// The directory of the on-disk module cache, `None` when there is none
+    /// (disabled, or no per-user directory could be found).
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.cache.dir()
     }
 
     /// Loads a module on tokio's blocking pool: compiling a large module
@@ -96,19 +132,13 @@ impl WasmHost {
     }
 
     /// Compiles a module without consulting or filling any cache, e.g. to
-    /// time compilation.
+    /// time compilation. The module is checked as by [`WasmHost::load`]
+    /// before it is compiled.
     pub fn compile_uncached(&self, bytes: &[u8]) -> Result<WasmModule, LoadError> {
+        abi::check_bytes(bytes, self.inner.pool_limits.as_ref())?;
         let module = cache::compile(&self.inner.engine, bytes)?;
         WasmModule::prepare(self.clone(), module, ModuleOrigin::Compiled)
     }
-}
-
-fn cache_dir(config: &HostConfig) -> PathBuf {
-    config
-        .cache_dir
-        .clone()
-        .or_else(|| std::env::var_os("CAXTON_WASM_CACHE").map(PathBuf::from))
-        .unwrap_or_else(|| std::env::temp_dir().join("caxton-wasm-cache"))
 }
 
 fn engine_config(config: &HostConfig) -> Config {
@@ -123,6 +153,11 @@ fn engine_config(config: &HostConfig) -> Config {
                 .total_memories(instances)
                 .total_tables(instances)
                 .max_memory_size(memory_per_instance)
+                // The per-module limits `abi::check_bytes` checks before
+                // compiling (wasmtime's defaults, set explicitly).
+                .max_memories_per_module(Allocator::POOL_MEMORIES_PER_MODULE)
+                .max_tables_per_module(Allocator::POOL_TABLES_PER_MODULE)
+                .table_elements(Allocator::POOL_TABLE_ELEMENTS)
                 // Keep every freed slot's memory image mapped (pages are
                 // still decommitted), so a respawn skips re-mapping it.
                 .max_unused_warm_slots(instances);
