@@ -17,6 +17,8 @@ use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
 use caxton_workloads::spawn::{RawTasks, caxton_spawn_batch, stop_all};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::interrupt::Stop;
+
 pub(crate) type Error = Box<dyn std::error::Error>;
 
 /// Sizes of one suite run.
@@ -89,9 +91,61 @@ where
     tokio::spawn(f).await.expect("measurement task panicked")
 }
 
-/// Runs the whole suite.
-pub fn run(cfg: &SuiteConfig, alloc: &'static dyn AllocSource, progress: bool) -> Result<ResultSet, Error> {
-    const STEPS: u64 = 13;
+/// Steps of the suite, for the progress display.
+const STEPS: u64 = 13;
+
+/// Runs the steps in turn: announces each, keeps its measurements, and
+/// starts none once a stop was asked for.
+struct Steps<'a> {
+    bar: ProgressBar,
+    progress: bool,
+    stop: &'a Stop,
+    results: ResultSet,
+    done: u64,
+}
+
+impl Steps<'_> {
+    /// Whether to run step `name`: false once a stop was asked for (the
+    /// results are then partial).
+    fn begin(&mut self, name: &str) -> bool {
+        if self.stop.requested().is_some() {
+            self.results.partial = true;
+            return false;
+        }
+        self.bar.set_message(name.to_owned());
+        if !self.progress {
+            // Plain lines where no bar is drawn (CI logs, pipes).
+            eprintln!("[{}/{STEPS}] {name}", self.done + 1);
+        }
+        true
+    }
+
+    /// Keeps a finished step's measurements.
+    fn end(&mut self, measurements: Vec<Measurement>) {
+        self.results.measurements.extend(measurements);
+        self.done += 1;
+        self.bar.inc(1);
+        self.stop.checkpoint(&self.results);
+    }
+
+    fn finish(mut self) -> ResultSet {
+        self.bar.finish_and_clear();
+        // The run's end, not its start (`ResultSet::new`).
+        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            self.results.finished_at_unix = now.as_secs();
+        }
+        self.results
+    }
+}
+
+/// Runs the whole suite. When `stop` is asked (Ctrl-C) it stops after the
+/// step under way and returns what was measured, marked partial.
+pub fn run(
+    cfg: &SuiteConfig,
+    alloc: &'static dyn AllocSource,
+    progress: bool,
+    stop: &Stop,
+) -> Result<ResultSet, Error> {
     let bar = if progress {
         ProgressBar::new(STEPS)
     } else {
@@ -101,64 +155,76 @@ pub fn run(cfg: &SuiteConfig, alloc: &'static dyn AllocSource, progress: bool) -
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
     )?);
     bar.enable_steady_tick(Duration::from_millis(200));
-    let step = |name: &str| bar.set_message(name.to_owned());
-    let mut results = ResultSet::new(&format!("caxton-perf run ({})", cfg.mode));
-    let m = &mut results.measurements;
-    step("compiling WASM guests (or loading them from the disk cache)");
+    stop.set_bar(&bar);
+    let mut s = Steps {
+        bar,
+        progress,
+        stop,
+        results: ResultSet::new(&format!("caxton-perf run ({})", cfg.mode)),
+        done: 0,
+    };
+    stop.checkpoint(&s.results);
+    if !s.begin("compiling WASM guests (or loading them from the disk cache)") {
+        return Ok(s.finish());
+    }
     // Room for the 1000-agent fan-out, its native twins' WASM peers, and the
     // WASM memory profile's largest N, with spare slots.
     let largest = cfg.wasm_memory_counts.iter().copied().max().unwrap_or(0);
     let wasm = crate::wasm_steps::Wasm::new((2 * 1000 + largest + 64) as u32)?;
-    bar.inc(1);
+    s.end(Vec::new());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async {
         let orch = Orchestrator::new();
-        step("throughput, native vs raw tokio");
-        m.extend(throughput(&orch, cfg).await?);
-        bar.inc(1);
-        step("throughput, WASM vs native");
-        m.extend(crate::wasm_steps::throughput(&orch, &wasm, cfg).await?);
-        bar.inc(1);
-        step("throughput by agent count");
-        m.extend(throughput_by_count(&orch, cfg).await?);
-        bar.inc(1);
-        step("latency, native");
-        m.extend(latency(&orch, cfg).await?);
-        bar.inc(1);
-        step("latency, WASM");
-        m.extend(crate::wasm_steps::latency(&orch, &wasm, cfg).await?);
-        bar.inc(1);
-        step("spawn, native");
-        m.extend(spawn(&orch, cfg).await?);
-        bar.inc(1);
-        step("spawn, WASM");
-        m.extend(crate::wasm_steps::spawn(&orch, &wasm, cfg).await?);
-        bar.inc(1);
-        step("cpu per agent");
-        m.extend(cpu_per_agent(&orch, cfg).await?);
-        bar.inc(1);
-        step("recovery, native panic and WASM trap");
-        m.extend(recovery(&orch, cfg).await?);
-        m.extend(crate::wasm_steps::recovery(&orch, &wasm, cfg).await?);
-        bar.inc(1);
+        // One step: stop before it when asked, else run it and keep its rows.
+        macro_rules! step {
+            ($name:expr, $measure:expr) => {
+                if !s.begin($name) {
+                    return Ok(());
+                }
+                let rows = $measure;
+                s.end(rows);
+            };
+        }
+        let steps = async {
+            step!("throughput, native vs raw tokio", throughput(&orch, cfg).await?);
+            step!(
+                "throughput, WASM vs native",
+                crate::wasm_steps::throughput(&orch, &wasm, cfg).await?
+            );
+            step!("throughput by agent count", throughput_by_count(&orch, cfg).await?);
+            step!("latency, native", latency(&orch, cfg).await?);
+            step!("latency, WASM", crate::wasm_steps::latency(&orch, &wasm, cfg).await?);
+            step!("spawn, native", spawn(&orch, cfg).await?);
+            step!("spawn, WASM", crate::wasm_steps::spawn(&orch, &wasm, cfg).await?);
+            step!("cpu per agent", cpu_per_agent(&orch, cfg).await?);
+            step!("recovery, native panic and WASM trap", {
+                let mut rows = recovery(&orch, cfg).await?;
+                rows.extend(crate::wasm_steps::recovery(&orch, &wasm, cfg).await?);
+                rows
+            });
+            Ok::<_, Error>(())
+        };
+        let measured = steps.await;
         orch.shutdown(Duration::from_secs(10)).await;
-        Ok::<_, Error>(())
+        measured
     })?;
     drop(rt);
-    step("WASM overhead (compute kernel)");
-    m.extend(crate::wasm_steps::overhead(&wasm, cfg)?);
-    bar.inc(1);
-    step("memory per agent, native");
-    m.extend(memory(&cfg.memory_counts, AgentKind::native_counter(), alloc)?);
-    bar.inc(1);
-    step("memory per agent, WASM");
-    m.extend(memory(&cfg.wasm_memory_counts, wasm.counter_kind(), alloc)?);
-    bar.inc(1);
-    bar.finish_and_clear();
-    Ok(results)
+    if !s.begin("WASM overhead (compute kernel)") {
+        return Ok(s.finish());
+    }
+    s.end(crate::wasm_steps::overhead(&wasm, cfg)?);
+    if !s.begin("memory per agent, native") {
+        return Ok(s.finish());
+    }
+    s.end(memory(&cfg.memory_counts, AgentKind::native_counter(), alloc)?);
+    if !s.begin("memory per agent, WASM") {
+        return Ok(s.finish());
+    }
+    s.end(memory(&cfg.wasm_memory_counts, wasm.counter_kind(), alloc)?);
+    Ok(s.finish())
 }
 
 /// Routed throughput, 1 producer -> 1000 native agents, 64 B, against raw

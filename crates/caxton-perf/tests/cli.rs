@@ -96,3 +96,85 @@ fn report_writes_every_format() {
         assert!(d.join("rep").join(f).is_file(), "{f}");
     }
 }
+
+/// Starts `run` in `dir`, sends `signals` (via `kill`) once the suite has
+/// announced step `at` on stderr, and waits for the process to end.
+fn interrupted_run(dir: &Path, at: &str, signals: &[&str]) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-perf"))
+        .args(["run", "--no-progress", "--out", "out"])
+        .current_dir(dir)
+        .stdout(std::fs::File::create(dir.join("stdout.txt")).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start caxton-perf run");
+    let pid = child.id().to_string();
+    let mut stderr = String::new();
+    let mut sent = false;
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if !sent && line.starts_with(at) {
+            sent = true;
+            for (i, signal) in signals.iter().enumerate() {
+                if i > 0 {
+                    // Let the watcher take the first before the next.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+                let kill = Command::new("kill").args([*signal, pid.as_str()]).status().unwrap();
+                assert!(kill.success());
+            }
+        }
+    }
+    assert!(sent, "the suite never announced {at:?}:\n{stderr}");
+    (child.wait().unwrap().code(), stderr)
+}
+
+/// What an interrupted run must leave: a loadable, partial results file
+/// and reports that say so at the top.
+fn assert_partial_outputs(dir: &Path, stderr: &str) {
+    let set = ResultSet::load(&dir.join("out/results.json")).unwrap_or_else(|e| panic!("{e}\n{stderr}"));
+    assert!(set.partial, "{stderr}");
+    let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(md.starts_with("> **⚠️ PARTIAL RESULTS"), "{md}");
+    // Whatever was not reached is listed, failing, never a pass.
+    assert!(md.contains("not measured (run interrupted)"), "{md}");
+    for f in ["report.csv", "report.json", "report.html"] {
+        assert!(dir.join("out").join(f).is_file(), "{f}");
+    }
+    assert!(stderr.contains("partial results"), "{stderr}");
+    assert!(stderr.contains("out/results.json"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_during_run_saves_what_was_measured_as_partial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    targets(d);
+    // Interrupted during the first step: it finishes, then nothing else runs.
+    let (code, stderr) = interrupted_run(d, "[1/13]", &["-INT"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert_partial_outputs(d, &stderr);
+    let stdout = std::fs::read_to_string(d.join("stdout.txt")).unwrap();
+    assert!(stdout.contains("results: out/results.json"), "{stdout}");
+    // `report` on the partial file does not pass either.
+    let out = perf(&["report", "--results", "out/results.json", "--out", "again"], d);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a pass"));
+}
+
+#[test]
+fn a_second_signal_stops_at_once_and_still_saves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    targets(d);
+    // SIGTERM asks, SIGINT insists: the step under way is abandoned, the
+    // measurements of the finished steps are written, exit code SIGTERM's.
+    let (code, stderr) = interrupted_run(d, "[2/13]", &["-TERM", "-INT"]);
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(stderr.contains("stopping now"), "{stderr}");
+    assert_partial_outputs(d, &stderr);
+}
