@@ -52,6 +52,7 @@ pub struct AgentSpec<A> {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) capabilities: Box<[Arc<str>]>,
     pub(crate) mailbox_capacity: Option<usize>,
+    pub(crate) max_message_bytes: Option<usize>,
     pub(crate) restart: RestartPolicy,
     pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) initial: Option<Checkpoint>,
@@ -64,6 +65,7 @@ impl<A> Clone for AgentSpec<A> {
             name: self.name.clone(),
             capabilities: self.capabilities.clone(),
             mailbox_capacity: self.mailbox_capacity,
+            max_message_bytes: self.max_message_bytes,
             restart: self.restart,
             checkpoints: self.checkpoints,
             initial: self.initial.clone(),
@@ -89,6 +91,7 @@ impl<A: Agent> AgentSpec<A> {
             name: None,
             capabilities: Box::new([]),
             mailbox_capacity: None,
+            max_message_bytes: None,
             restart: RestartPolicy::default(),
             checkpoints: CheckpointPolicy::default(),
             initial: None,
@@ -112,6 +115,14 @@ impl<A: Agent> AgentSpec<A> {
     /// Overrides the orchestrator's default mailbox capacity.
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = Some(capacity);
+        self
+    }
+
+    /// Overrides the orchestrator's largest accepted payload
+    /// ([`crate::OrchestratorConfig::max_message_bytes`]) for this agent:
+    /// a larger message is refused to its sender, never handed to the agent.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = Some(bytes);
         self
     }
 

@@ -39,6 +39,8 @@ pub enum DeadLetterReason {
     AgentFailed,
     /// Still queued when shutdown's deadline passed.
     Undelivered,
+    /// The payload was over the receiver's size limit.
+    MessageTooLarge,
 }
 
 impl DeadLetterReason {
@@ -54,10 +56,11 @@ impl DeadLetterReason {
             Self::AgentFailed => 7,
             Self::Undelivered => 8,
             Self::NoReplyTarget => 9,
+            Self::MessageTooLarge => 10,
         }
     }
 
-    const NAMES: [&'static str; 10] = [
+    const NAMES: [&'static str; REASONS] = [
         "unknown_agent",
         "agent_stopped",
         "mailbox_full",
@@ -68,6 +71,7 @@ impl DeadLetterReason {
         "agent_failed",
         "undelivered",
         "no_reply_target",
+        "message_too_large",
     ];
 }
 
@@ -80,15 +84,26 @@ impl From<&SendErrorKind> for DeadLetterReason {
             SendErrorKind::NoCapableAgent(_) => Self::NoCapableAgent,
             SendErrorKind::NoReplyTarget => Self::NoReplyTarget,
             SendErrorKind::ShuttingDown => Self::ShuttingDown,
+            SendErrorKind::MessageTooLarge { .. } => Self::MessageTooLarge,
         }
     }
 }
 
+/// How many reasons there are (the length of the counts table).
+const REASONS: usize = 11;
+
 /// One undeliverable message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
-    /// The message.
+    /// The message. The log keeps payloads within its byte budget
+    /// ([`crate::OrchestratorConfig::dead_letter_log_bytes`]); a payload
+    /// over the whole budget is dropped from the copy in the log (the
+    /// message is kept with an empty payload and `payload_len` says how
+    /// big it was).
     pub message: Message,
+    /// The payload's size in bytes when it was recorded.
+    #[serde(default)]
+    pub payload_len: usize,
     /// The agent it was for, when known.
     pub agent: Option<AgentId>,
     /// Why it was not delivered or handled.
@@ -107,31 +122,53 @@ pub struct DeadLetterCounts {
 }
 
 pub(crate) struct DeadLetters {
-    counts: [AtomicU64; 10],
-    recent: Mutex<VecDeque<DeadLetter>>,
+    counts: [AtomicU64; REASONS],
+    recent: Mutex<Log>,
     keep: usize,
+    keep_bytes: usize,
+}
+
+/// The recent log and the payload bytes it holds.
+#[derive(Default)]
+struct Log {
+    entries: VecDeque<DeadLetter>,
+    bytes: usize,
 }
 
 impl DeadLetters {
-    pub(crate) fn new(keep: usize) -> Self {
+    /// A record whose log keeps at most `keep` entries and `keep_bytes`
+    /// payload bytes.
+    pub(crate) fn new(keep: usize, keep_bytes: usize) -> Self {
         Self {
             counts: Default::default(),
-            recent: Mutex::new(VecDeque::new()),
+            recent: Mutex::new(Log::default()),
             keep,
+            keep_bytes,
         }
     }
 
-    pub(crate) fn record(&self, message: Message, agent: Option<AgentId>, reason: DeadLetterReason) {
+    /// Counts one dead letter and keeps a copy in the log.
+    pub(crate) fn record(&self, mut message: Message, agent: Option<AgentId>, reason: DeadLetterReason) {
         self.counts[reason.index()].fetch_add(1, Ordering::Relaxed);
         if self.keep == 0 {
             return;
         }
-        let mut log = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        if log.len() == self.keep {
-            log.pop_front();
+        let payload_len = message.payload.len();
+        if payload_len > self.keep_bytes {
+            // Keeping it would evict the whole log and still not fit.
+            message.payload = bytes::Bytes::new();
         }
-        log.push_back(DeadLetter {
+        let kept = message.payload.len();
+        let mut log = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        while log.entries.len() >= self.keep || (log.bytes + kept > self.keep_bytes && !log.entries.is_empty()) {
+            if let Some(old) = log.entries.pop_front() {
+                log.bytes -= old.message.payload.len();
+            }
+        }
+        log.bytes += kept;
+        log.entries.push_back(DeadLetter {
             message,
+            payload_len,
             agent,
             reason,
             recorded_at: Timestamp::now(),
@@ -154,8 +191,43 @@ impl DeadLetters {
         self.recent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .entries
             .iter()
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(bytes: usize) -> Message {
+        Message::request(AgentId::new(1).unwrap(), vec![0u8; bytes])
+    }
+
+    #[test]
+    fn log_stays_within_its_byte_budget() {
+        let dl = DeadLetters::new(1000, 10_000);
+        for _ in 0..100 {
+            dl.record(msg(1000), None, DeadLetterReason::MailboxFull);
+        }
+        let recent = dl.recent();
+        let held: usize = recent.iter().map(|d| d.message.payload.len()).sum();
+        assert!(held <= 10_000, "log holds {held} bytes");
+        assert_eq!(recent.len(), 10);
+        // Counts stay exact whatever the log drops.
+        assert_eq!(dl.counts().total, 100);
+    }
+
+    #[test]
+    fn a_payload_over_the_budget_is_logged_without_it() {
+        let dl = DeadLetters::new(10, 100);
+        dl.record(msg(50), None, DeadLetterReason::MailboxFull);
+        dl.record(msg(1 << 20), None, DeadLetterReason::MailboxFull);
+        let recent = dl.recent();
+        assert_eq!(recent.len(), 2, "the small one stays");
+        assert_eq!(recent[1].payload_len, 1 << 20);
+        assert!(recent[1].message.payload.is_empty());
     }
 }

@@ -32,6 +32,16 @@ pub enum SendErrorKind {
     /// The orchestrator is shutting down and accepts no new messages.
     #[error("the orchestrator is shutting down")]
     ShuttingDown,
+    /// The payload is larger than the receiver accepts.
+    #[error("payload of {size} bytes is over the {limit}-byte limit of {agent}")]
+    MessageTooLarge {
+        /// The receiving agent.
+        agent: AgentId,
+        /// The payload's size in bytes.
+        size: usize,
+        /// The largest payload the agent accepts.
+        limit: usize,
+    },
 }
 
 /// A message that was not accepted, with the reason. The message is handed
@@ -64,9 +74,17 @@ pub enum RequestError {
     /// The request itself was not accepted.
     #[error("request not delivered: {0}")]
     Send(#[from] SendError),
-    /// No reply arrived within the timeout.
-    #[error("no reply within {0:?}")]
-    Timeout(Duration),
+    /// No reply arrived within the timeout. `accepted` says whether the
+    /// request had entered the agent's mailbox: if it had, the agent still
+    /// handles it (its reply is discarded); if not, it timed out waiting for
+    /// mailbox space and was recorded as a dead letter (`MailboxFull`).
+    #[error("no reply within {after:?} (request {})", if *accepted { "accepted" } else { "never accepted: the mailbox stayed full" })]
+    Timeout {
+        /// The timeout that passed.
+        after: Duration,
+        /// Whether the agent's mailbox had accepted the request.
+        accepted: bool,
+    },
     /// The agent handled the request without replying.
     #[error("{0} handled the request without replying")]
     NoReply(AgentId),
@@ -136,6 +154,9 @@ pub enum FaultKind {
     MemoryOutOfBounds,
     /// The guest overflowed its stack.
     StackOverflow,
+    /// A hosted agent queued more outgoing messages (or bytes) in one call
+    /// than its limits allow.
+    OutboxLimit,
     /// Any other trap or host-detected corruption.
     Other,
 }

@@ -1,8 +1,9 @@
 //! The orchestrator: spawns agents, routes messages in the sender's own
 //! context, and shuts down cleanly.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use caxton_core::{Address, AgentId, Message, MessageId};
@@ -17,10 +18,11 @@ use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind, Spaw
 use crate::mailbox::{Control, Envelope, Mailbox, PushError};
 use crate::registry::{AgentShared, Registry, Selection};
 use crate::stats::{AgentStats, AgentStatus, StatsCell};
-use crate::supervisor::{AgentFailure, AgentTask};
+use crate::supervisor::{AgentFailure, AgentTask, panic_detail};
 
 /// Orchestrator-wide settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OrchestratorConfig {
     /// Mailbox capacity of agents whose spec sets none.
     pub mailbox_capacity: usize,
@@ -28,16 +30,27 @@ pub struct OrchestratorConfig {
     pub selection: Selection,
     /// Dead letters kept in the recent log (counts are always exact).
     pub dead_letter_log: usize,
+    /// Payload bytes the recent dead-letter log may hold; older entries
+    /// are dropped first, so a flood of large messages cannot grow it.
+    pub dead_letter_log_bytes: usize,
+    /// The largest payload, in bytes, an agent whose spec sets none
+    /// accepts; a larger one is refused to its sender
+    /// ([`SendErrorKind::MessageTooLarge`]).
+    pub max_message_bytes: usize,
     /// The clock that sums each agent's handler time (two reads per batch).
     pub cpu_clock: CpuClock,
 }
 
 impl Default for OrchestratorConfig {
+    /// 1024-message mailboxes, round-robin, a dead-letter log of 1024
+    /// entries and 16 MiB, 16 MiB messages, thread CPU clock.
     fn default() -> Self {
         Self {
             mailbox_capacity: 1024,
             selection: Selection::RoundRobin,
             dead_letter_log: 1024,
+            dead_letter_log_bytes: 16 << 20,
+            max_message_bytes: 16 << 20,
             cpu_clock: CpuClock::Thread,
         }
     }
@@ -65,7 +78,8 @@ pub struct ShutdownReport {
     /// letter with reason `Undelivered`.
     pub undelivered: Vec<DeadLetter>,
     /// Accepted messages still in the hands of agents stuck in a handler at
-    /// the deadline: not lost, they are handled if the handler returns.
+    /// the deadline (the one in the handler and the rest of its batch):
+    /// not lost, they are handled if the handler returns.
     pub in_progress: usize,
 }
 
@@ -84,9 +98,45 @@ struct Inner {
 ///
 /// Routing happens in the caller's context: a send looks up the receiver's
 /// mailbox and pushes to it directly, with no router task in between.
+///
+/// When the last handle made by [`Orchestrator::new`] (and its clones) is
+/// dropped without [`Orchestrator::shutdown`], every agent is closed: it
+/// handles what it accepted and exits, releasing what it holds. Handles an
+/// agent gets from [`crate::Context::orchestrator`] do not keep agents
+/// alive on their own.
 #[derive(Clone)]
 pub struct Orchestrator {
     inner: Arc<Inner>,
+    /// Present in handles given to users; the last one dropped closes
+    /// every agent. Agent tasks hold handles without it (they would
+    /// otherwise keep each other alive).
+    _user: Option<Arc<UserHandles>>,
+}
+
+/// Closes every agent when the last user handle goes.
+struct UserHandles(Weak<Inner>);
+
+impl Drop for UserHandles {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.close_all();
+        }
+    }
+}
+
+impl Inner {
+    /// Refuses new work and closes every mailbox: agents drain what they
+    /// accepted and exit.
+    fn close_all(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let agents: Vec<Arc<AgentShared>> = self.registry.agents.iter().map(|e| e.value().clone()).collect();
+        for a in agents {
+            if a.stats.status() == AgentStatus::Running {
+                a.stats.set_status(AgentStatus::Stopping);
+            }
+            drop(a.mailbox.close());
+        }
+    }
 }
 
 /// A resolved handle to one agent's mailbox, for senders that address the
@@ -116,17 +166,28 @@ impl Orchestrator {
 
     /// An orchestrator whose agents run on the given runtime.
     pub fn on_runtime(config: OrchestratorConfig, runtime: tokio::runtime::Handle) -> Self {
+        let inner = Arc::new(Inner {
+            registry: Registry::new(),
+            dead_letters: DeadLetters::new(config.dead_letter_log, config.dead_letter_log_bytes),
+            failures: Mutex::new(Vec::new()),
+            config,
+            runtime,
+            live: AtomicUsize::new(0),
+            all_exited: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+        });
+        let user = Arc::new(UserHandles(Arc::downgrade(&inner)));
         Self {
-            inner: Arc::new(Inner {
-                registry: Registry::new(),
-                dead_letters: DeadLetters::new(config.dead_letter_log),
-                failures: Mutex::new(Vec::new()),
-                config,
-                runtime,
-                live: AtomicUsize::new(0),
-                all_exited: Notify::new(),
-                shutting_down: AtomicBool::new(false),
-            }),
+            inner,
+            _user: Some(user),
+        }
+    }
+
+    /// A handle for an agent task: it does not keep the agents alive.
+    fn internal(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _user: None,
         }
     }
 
@@ -147,8 +208,11 @@ impl Orchestrator {
 
     /// Spawns an agent. It is ready when this returns: messages sent from
     /// now on are queued for it.
+    ///
+    /// A constructor or initial restore that fails or panics is a
+    /// [`SpawnError`]; nothing is registered then.
     pub fn spawn<A: Agent>(&self, spec: AgentSpec<A>) -> Result<AgentId, SpawnError> {
-        if self.inner.shutting_down.load(Ordering::Acquire) {
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
             return Err(SpawnError::ShuttingDown);
         }
         let capacity = spec.mailbox_capacity.unwrap_or(self.inner.config.mailbox_capacity);
@@ -160,36 +224,50 @@ impl Orchestrator {
         {
             return Err(SpawnError::DuplicateName(name.clone()));
         }
-        let mut agent = (spec.factory)()?;
-        if let Some(cp) = &spec.initial {
-            agent.restore(&cp.state).map_err(SpawnError::Restore)?;
-        }
+        let (agent, memory) = build_agent(&spec)?;
         let shared = Arc::new(AgentShared {
             id: self.inner.registry.allocate_id(),
             mailbox: Mailbox::new(capacity),
+            max_message_bytes: spec.max_message_bytes.unwrap_or(self.inner.config.max_message_bytes),
+            finished_in_batch: AtomicUsize::new(0),
             stats: StatsCell::default(),
             name: spec.name,
             capabilities: spec.capabilities,
         });
         // Stats show the agent's memory from the start, not only after its
         // first batch.
-        if let Some(bytes) = agent.memory_bytes() {
+        if let Some(bytes) = memory {
             shared.stats.memory_bytes.store(bytes, Ordering::Relaxed);
         }
-        self.inner.registry.register(shared.clone())?;
+        if let Err(e) = self.inner.registry.register(shared.clone()) {
+            crate::supervisor::drop_contained(agent);
+            return Err(e);
+        }
         self.inner.live.fetch_add(1, Ordering::AcqRel);
         let id = shared.id;
-        let task = AgentTask {
-            orch: self.clone(),
+        // A shutdown that began while this agent was being built may not
+        // have seen it in the registry: close it here (the registry's lock
+        // orders the two, so one side always sees the other). It still
+        // drains anything accepted in between, then exits.
+        let late = self.inner.shutting_down.load(Ordering::SeqCst);
+        if late {
+            shared.stats.set_status(AgentStatus::Stopping);
+            drop(shared.mailbox.close());
+        }
+        let task = AgentTask::new(
+            self.internal(),
             shared,
             agent,
-            factory: spec.factory,
-            restart: spec.restart,
-            checkpoints: spec.checkpoints,
-            last_checkpoint: spec.initial,
-        };
+            spec.factory,
+            spec.restart,
+            spec.checkpoints,
+            spec.initial,
+        );
         // The task is tracked by `live`; its JoinHandle is not needed.
         drop(self.inner.runtime.spawn(task.run()));
+        if late {
+            return Err(SpawnError::ShuttingDown);
+        }
         Ok(id)
     }
 
@@ -314,14 +392,46 @@ impl Orchestrator {
         };
         // A dropped reply slot tells a waiting requester nothing is coming;
         // `request` reports the send error itself.
-        self.reject(env.msg, kind, Some(shared.id))
+        self.reject_at(env.msg, kind, shared)
+    }
+
+    /// [`Self::reject`] for a message refused by an agent already in hand
+    /// (no second registry lookup while a registry guard may be held).
+    fn reject_at(&self, msg: Message, kind: SendErrorKind, shared: &AgentShared) -> SendError {
+        StatsCell::add(&shared.stats.dead_letters, 1);
+        let reason = DeadLetterReason::from(&kind);
+        self.inner.dead_letters.record(msg.clone(), Some(shared.id), reason);
+        SendError {
+            kind,
+            message: Box::new(msg),
+        }
+    }
+
+    /// Refuses a payload over the receiver's size limit.
+    #[inline]
+    fn check_size(&self, shared: &AgentShared, env: &Envelope) -> Result<(), SendErrorKind> {
+        let size = env.msg.payload.len();
+        if size > shared.max_message_bytes {
+            return Err(SendErrorKind::MessageTooLarge {
+                agent: shared.id,
+                size,
+                limit: shared.max_message_bytes,
+            });
+        }
+        Ok(())
     }
 
     fn try_push(&self, shared: &AgentShared, env: Envelope) -> Result<(), SendError> {
+        if let Err(kind) = self.check_size(shared, &env) {
+            return Err(self.reject_at(env.msg, kind, shared));
+        }
         shared.mailbox.try_push(env).map_err(|e| self.push_error(e, shared))
     }
 
     async fn push_wait(&self, shared: &AgentShared, env: Envelope) -> Result<(), SendError> {
+        if let Err(kind) = self.check_size(shared, &env) {
+            return Err(self.reject_at(env.msg, kind, shared));
+        }
         let mut slot = Some(env);
         std::future::poll_fn(|cx| shared.mailbox.poll_push(cx, &mut slot))
             .await
@@ -367,6 +477,9 @@ impl Orchestrator {
             let Some(a) = self.inner.registry.agents.get(&id) else {
                 return Err(self.reject(env.msg, self.missing(id), None));
             };
+            if let Err(kind) = self.check_size(&a, &env) {
+                return Err(self.reject_at(env.msg, kind, &a));
+            }
             match a.mailbox.try_push(env) {
                 Ok(()) => return Ok(()),
                 Err(PushError::Closed(env)) => return Err(self.push_error(PushError::Closed(env), &a)),
@@ -403,18 +516,57 @@ impl Orchestrator {
         let mut env = env;
         env.msg.receiver = Address::Id(target);
         // One deadline for the whole exchange: waiting for mailbox space,
-        // then for the reply.
-        let exchange = async {
-            self.route_wait(env).await?;
+        // then for the reply. A deadline too far to represent is none.
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        let shared = match self.resolve_shared(&env.msg.receiver, Selection::RoundRobin) {
+            Ok(a) => a,
+            Err(kind) => return Err(self.reject(env.msg, kind, None).into()),
+        };
+        if let Err(kind) = self.check_size(&shared, &env) {
+            return Err(self.reject_at(env.msg, kind, &shared).into());
+        }
+        // The envelope stays here until the mailbox takes it, so a request
+        // that times out while waiting for space is not lost silently.
+        let mut slot = Some(env);
+        let push = std::future::poll_fn(|cx| shared.mailbox.poll_push(cx, &mut slot));
+        let pushed = match deadline {
+            Some(at) => tokio::time::timeout_at(at, push).await.ok(),
+            None => Some(push.await),
+        };
+        match pushed {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(self.push_error(e, &shared).into()),
+            None => {
+                let env = slot.take().expect("a pending push keeps its envelope");
+                // Never accepted: count it once, as a send refused for a
+                // full mailbox.
+                let full = SendErrorKind::MailboxFull {
+                    agent: target,
+                    capacity: shared.mailbox.capacity(),
+                };
+                self.reject_at(env.msg, full, &shared);
+                return Err(RequestError::Timeout {
+                    after: timeout,
+                    accepted: false,
+                });
+            }
+        }
+        drop(shared);
+        let reply = async {
             match rx.await {
                 Ok(Ok(reply)) => Ok(reply),
                 Ok(Err(reason)) => Err(RequestError::Failed { agent: target, reason }),
                 Err(_) => Err(RequestError::NoReply(target)),
             }
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or(Err(RequestError::Timeout(timeout)))
+        let timed_out = RequestError::Timeout {
+            after: timeout,
+            accepted: true,
+        };
+        match deadline {
+            Some(at) => tokio::time::timeout_at(at, reply).await.unwrap_or(Err(timed_out)),
+            None => reply.await,
+        }
     }
 
     /// Sends a copy of `msg` to every live agent with `capability`, without
@@ -489,8 +641,10 @@ impl Orchestrator {
     /// Stops every agent, letting each drain its mailbox until `deadline`.
     /// Messages still queued then are reported (and recorded as dead
     /// letters); no accepted message disappears unreported.
+    /// A deadline too far to represent (e.g. `Duration::MAX`) waits as
+    /// long as it takes.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        self.inner.shutting_down.store(true, Ordering::Release);
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
         let agents: Vec<Arc<AgentShared>> = self.inner.registry.agents.iter().map(|e| e.value().clone()).collect();
         let before: u64 = agents.iter().map(|a| a.stats.handled.load(Ordering::Relaxed)).sum();
         let mut report = ShutdownReport {
@@ -506,13 +660,17 @@ impl Orchestrator {
                 a.mailbox.close()
             })
             .collect();
-        let until = Instant::now() + deadline;
         let all = async {
             for rx in exits {
                 let _ = rx.await;
             }
         };
-        let _ = tokio::time::timeout_at(until.into(), all).await;
+        match Instant::now().checked_add(deadline) {
+            Some(until) => {
+                let _ = tokio::time::timeout_at(until.into(), all).await;
+            }
+            None => all.await,
+        }
         for a in &agents {
             let status = a.stats.status();
             if matches!(status, AgentStatus::Stopped | AgentStatus::Failed) {
@@ -525,6 +683,7 @@ impl Orchestrator {
                     let _ = tx.send(Err("undelivered at shutdown".to_owned()));
                 }
                 report.undelivered.push(DeadLetter {
+                    payload_len: env.msg.payload.len(),
                     message: env.msg.clone(),
                     agent: Some(a.id),
                     reason: DeadLetterReason::Undelivered,
@@ -537,7 +696,10 @@ impl Orchestrator {
             for c in controls {
                 c.refuse(a.id);
             }
-            report.in_progress += a.mailbox.depth();
+            // What is left accepted is the batch in hand; the agent has
+            // finished with part of it already.
+            let finished = a.finished_in_batch.load(Ordering::Relaxed);
+            report.in_progress += a.mailbox.depth().saturating_sub(finished);
         }
         let after: u64 = agents.iter().map(|a| a.stats.handled.load(Ordering::Relaxed)).sum();
         report.messages_drained = after - before;
@@ -609,6 +771,9 @@ impl AgentRef {
     /// Sends to this agent, waiting while its mailbox is full.
     pub async fn send(&self, msg: Message) -> Result<(), SendError> {
         let env = Envelope { msg, reply: None };
+        if let Err(kind) = self.orch.check_size(&self.shared, &env) {
+            return Err(self.orch.reject_at(env.msg, kind, &self.shared));
+        }
         match self.shared.mailbox.try_push(env) {
             Ok(()) => Ok(()),
             Err(PushError::Full(env)) => self.orch.push_wait(&self.shared, env).await,
@@ -619,5 +784,28 @@ impl AgentRef {
     /// Messages accepted by this agent and not yet handled.
     pub fn mailbox_depth(&self) -> usize {
         self.shared.mailbox.depth()
+    }
+}
+
+/// Builds an agent from its spec (constructor, then the initial restore),
+/// containing panics, and reads its starting memory figure.
+fn build_agent<A: Agent>(spec: &AgentSpec<A>) -> Result<(A, Option<u64>), SpawnError> {
+    let panicked = |p: Box<dyn std::any::Any + Send>| {
+        crate::error::AgentError::fault(crate::error::FaultKind::Panic, panic_detail(p.as_ref()))
+    };
+    let mut agent = catch_unwind(AssertUnwindSafe(|| (spec.factory)())).map_err(panicked)??;
+    if let Some(cp) = &spec.initial {
+        let restored = catch_unwind(AssertUnwindSafe(|| agent.restore(&cp.state))).unwrap_or_else(|p| Err(panicked(p)));
+        if let Err(e) = restored {
+            crate::supervisor::drop_contained(agent);
+            return Err(SpawnError::Restore(e));
+        }
+    }
+    match catch_unwind(AssertUnwindSafe(|| agent.memory_bytes())) {
+        Ok(memory) => Ok((agent, memory)),
+        Err(p) => {
+            crate::supervisor::drop_contained(agent);
+            Err(SpawnError::Init(panicked(p)))
+        }
     }
 }

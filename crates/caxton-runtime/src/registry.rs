@@ -21,6 +21,12 @@ use crate::stats::{AgentStats, SnapshotMeta, StatsCell};
 pub(crate) struct AgentShared {
     pub(crate) id: AgentId,
     pub(crate) mailbox: Mailbox,
+    /// The largest payload this agent accepts, in bytes.
+    pub(crate) max_message_bytes: usize,
+    /// Messages of the batch in hand that the agent has finished with
+    /// (written by the agent task per message), so a shutdown that gives
+    /// up on a stuck handler counts only what is really still in progress.
+    pub(crate) finished_in_batch: AtomicUsize,
     pub(crate) stats: StatsCell,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) capabilities: Box<[Arc<str>]>,

@@ -28,7 +28,8 @@ const KEEP_BUFFER: usize = 64;
 pub struct RestartPolicy {
     /// Restarts allowed within `window`; one more fault stops the agent.
     pub max_restarts: u32,
-    /// The sliding window the restarts are counted in.
+    /// The sliding window the restarts are counted in. A zero window
+    /// counts restarts over the agent's whole life (it never forgets one).
     pub window: Duration,
 }
 
@@ -65,14 +66,26 @@ pub struct AgentFailure {
     pub restarts: u64,
 }
 
-pub(crate) struct AgentTask<A> {
-    pub(crate) orch: Orchestrator,
-    pub(crate) shared: Arc<AgentShared>,
-    pub(crate) agent: A,
-    pub(crate) factory: Factory<A>,
-    pub(crate) restart: RestartPolicy,
-    pub(crate) checkpoints: CheckpointPolicy,
-    pub(crate) last_checkpoint: Option<Checkpoint>,
+pub(crate) struct AgentTask<A: Agent> {
+    orch: Orchestrator,
+    shared: Arc<AgentShared>,
+    /// The live instance; `None` only between dropping a faulted instance
+    /// and building its replacement, or once the agent has failed.
+    agent: Option<A>,
+    factory: Factory<A>,
+    restart: RestartPolicy,
+    checkpoints: CheckpointPolicy,
+    last_checkpoint: Option<Checkpoint>,
+    /// The batch in hand, and how many of it the agent has finished with.
+    batch: VecDeque<Envelope>,
+    finished_in_batch: usize,
+    controls: Vec<Control>,
+    restarts: VecDeque<Instant>,
+    fault_at: Option<Instant>,
+    /// Set once the task has deregistered the agent; until then, dropping
+    /// the task (a panic that escaped, or its runtime shutting down) fails
+    /// the agent properly.
+    exited: bool,
 }
 
 /// Outcome of handling one message.
@@ -83,7 +96,8 @@ enum Handled {
     Fault(AgentError, Option<(ReplySender, String)>),
 }
 
-fn panic_detail(payload: &(dyn std::any::Any + Send)) -> String {
+/// The message of a panic payload.
+pub(crate) fn panic_detail(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -93,14 +107,52 @@ fn panic_detail(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Runs a user hook, turning a panic into a [`FaultKind::Panic`] fault.
+fn contained<T>(hook: impl FnOnce() -> Result<T, AgentError>) -> Result<T, AgentError> {
+    catch_unwind(AssertUnwindSafe(hook))
+        .unwrap_or_else(|p| Err(AgentError::fault(FaultKind::Panic, panic_detail(p.as_ref()))))
+}
+
+/// Drops an agent instance, containing a panic in its `Drop`: the instance
+/// is gone either way.
+pub(crate) fn drop_contained<A>(agent: A) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(agent)));
+}
+
+/// Whether a hook's error means the instance can no longer be trusted.
+fn is_fault(e: &AgentError) -> bool {
+    matches!(e, AgentError::Fault { .. })
+}
+
 impl<A: Agent> AgentTask<A> {
+    pub(crate) fn new(
+        orch: Orchestrator,
+        shared: Arc<AgentShared>,
+        agent: A,
+        factory: Factory<A>,
+        restart: RestartPolicy,
+        checkpoints: CheckpointPolicy,
+        last_checkpoint: Option<Checkpoint>,
+    ) -> Self {
+        Self {
+            orch,
+            shared,
+            agent: Some(agent),
+            factory,
+            restart,
+            checkpoints,
+            last_checkpoint,
+            batch: VecDeque::new(),
+            finished_in_batch: 0,
+            controls: Vec::new(),
+            restarts: VecDeque::new(),
+            fault_at: None,
+            exited: false,
+        }
+    }
+
     pub(crate) async fn run(mut self) {
-        let mut batch: VecDeque<Envelope> = VecDeque::new();
-        let mut controls: Vec<Control> = Vec::new();
-        let mut handled_in_batch = 0usize;
         let mut since_checkpoint = 0u64;
-        let mut restarts: VecDeque<Instant> = VecDeque::new();
-        let mut fault_at: Option<Instant> = None;
         let cpu_clock = self.orch.config().cpu_clock;
         let shared = self.shared.clone();
         // This task is the only writer of these counters: keep running totals
@@ -109,44 +161,51 @@ impl<A: Agent> AgentTask<A> {
 
         'outer: loop {
             let next = std::future::poll_fn(|cx| {
-                shared
-                    .mailbox
-                    .poll_batch(cx, &mut handled_in_batch, &mut batch, &mut controls)
+                shared.mailbox.poll_batch(
+                    cx,
+                    &mut self.finished_in_batch,
+                    &mut self.batch,
+                    &mut self.controls,
+                )
             })
             .await;
+            shared.finished_in_batch.store(0, Relaxed);
             if let Batch::Closed = next {
                 break;
             }
             let cpu_start = cpu_clock.now();
             let mut handled = 0u64;
-            while let Some(env) = batch.pop_front() {
-                handled_in_batch += 1;
-                match self.handle(env) {
+            while let Some(env) = self.batch.pop_front() {
+                let outcome = self.handle(env);
+                self.finished_in_batch += 1;
+                shared.finished_in_batch.store(self.finished_in_batch, Relaxed);
+                handled += 1;
+                match outcome {
                     Handled::Ok => {
-                        handled += 1;
-                        if let Some(at) = fault_at.take() {
+                        if let Some(at) = self.fault_at.take() {
                             shared.stats.record_recovery(at.elapsed());
                         }
                         since_checkpoint += 1;
                         if let CheckpointPolicy::EveryMessages(n) = self.checkpoints
                             && since_checkpoint >= n
                         {
-                            // A failing automatic checkpoint keeps the previous one.
-                            if self.take_checkpoint().is_ok() {
-                                since_checkpoint = 0;
+                            match self.take_checkpoint() {
+                                Ok(_) => since_checkpoint = 0,
+                                // A snapshot that faults (or panics) broke the
+                                // instance: restart it from the previous one.
+                                Err(CheckpointError::Agent { error, .. }) if is_fault(&error) => {
+                                    since_checkpoint = 0;
+                                    if !self.on_fault(error, None) {
+                                        break 'outer;
+                                    }
+                                }
+                                // Any other failure keeps the previous checkpoint.
+                                Err(_) => {}
                             }
                         }
                     }
                     Handled::Fault(error, reply) => {
-                        handled += 1;
-                        let now = Instant::now();
-                        fault_at.get_or_insert(now);
-                        let restarted = self.restart(&mut restarts, now, &error);
-                        if let Some((tx, why)) = reply {
-                            let _ = tx.send(Err(why));
-                        }
-                        if let Err(reason) = restarted {
-                            self.fail(reason, &mut batch, &mut controls);
+                        if !self.on_fault(error, reply) {
                             break 'outer;
                         }
                     }
@@ -160,16 +219,38 @@ impl<A: Agent> AgentTask<A> {
                 cpu_total += cpu_clock.now().unwrap_or(start).saturating_sub(start);
                 shared.stats.cpu_ns.store(cpu_total.as_nanos() as u64, Relaxed);
             }
-            if let Some(bytes) = self.agent.memory_bytes() {
-                shared.stats.memory_bytes.store(bytes, Relaxed);
+            let memory = match &self.agent {
+                Some(agent) => contained(|| Ok(agent.memory_bytes())),
+                None => Ok(None),
+            };
+            match memory {
+                Ok(Some(bytes)) => shared.stats.memory_bytes.store(bytes, Relaxed),
+                Ok(None) => {}
+                Err(error) => {
+                    if !self.on_fault(error, None) {
+                        break 'outer;
+                    }
+                }
             }
-            for control in controls.drain(..) {
-                self.run_control(control);
+            let mut controls = std::mem::take(&mut self.controls);
+            let mut pending = controls.drain(..);
+            while let Some(control) = pending.next() {
+                if !self.run_control(control) {
+                    // The agent failed: `fail` refuses what is left.
+                    let id = shared.id;
+                    pending.for_each(|c| c.refuse(id));
+                    break 'outer;
+                }
+            }
+            drop(pending);
+            if self.controls.is_empty() {
+                // Keep the (now empty) buffer for the next batch.
+                self.controls = controls;
             }
             // A burst leaves a large buffer behind; give it back rather than
             // hold it for the agent's lifetime (it swaps with the mailbox's).
-            if batch.capacity() > KEEP_BUFFER {
-                batch = VecDeque::new();
+            if self.batch.capacity() > KEEP_BUFFER {
+                self.batch = VecDeque::new();
             }
             // Let other tasks on this worker run between batches.
             tokio::task::consume_budget().await;
@@ -187,12 +268,14 @@ impl<A: Agent> AgentTask<A> {
             quote: msg.reply_with.unwrap_or(msg.id),
             conversation: msg.conversation_id,
         };
-        let agent = &mut self.agent;
-        let result = catch_unwind(AssertUnwindSafe(|| agent.handle(&mut ctx, &msg)));
+        let result = match self.agent.as_mut() {
+            Some(agent) => contained(|| agent.handle(&mut ctx, &msg)),
+            None => Err(AgentError::fault(FaultKind::Other, "no live instance")),
+        };
         let reply = ctx.reply.take();
         let (kind, detail) = match result {
-            Ok(Ok(())) => return Handled::Ok,
-            Ok(Err(AgentError::Handler(e))) => {
+            Ok(()) => return Handled::Ok,
+            Err(AgentError::Handler(e)) => {
                 let reason = DeadLetterReason::HandlerError(e);
                 if let Some(tx) = reply {
                     let _ = tx.send(Err(describe(&reason)));
@@ -200,8 +283,7 @@ impl<A: Agent> AgentTask<A> {
                 self.dead_letter(msg, reason);
                 return Handled::Ok;
             }
-            Ok(Err(AgentError::Fault { kind, detail })) => (kind, detail),
-            Err(payload) => (FaultKind::Panic, panic_detail(payload.as_ref())),
+            Err(AgentError::Fault { kind, detail }) => (kind, detail),
         };
         let reason = DeadLetterReason::Fault {
             kind,
@@ -217,41 +299,78 @@ impl<A: Agent> AgentTask<A> {
         self.orch.dead_letters().record(msg, Some(self.shared.id), reason);
     }
 
-    /// Replaces the faulted instance with a fresh one restored from the last
-    /// checkpoint; `Err` with the reason when the policy or the restore says no.
-    fn restart(&mut self, restarts: &mut VecDeque<Instant>, now: Instant, error: &AgentError) -> Result<(), String> {
-        let policy = self.restart;
-        while restarts.front().is_some_and(|t| now.duration_since(*t) > policy.window) {
-            restarts.pop_front();
+    /// Handles a fault: restarts the agent, answers a waiting requester,
+    /// and on a refused restart fails the agent. `false` when it failed.
+    fn on_fault(&mut self, error: AgentError, reply: Option<(ReplySender, String)>) -> bool {
+        let now = Instant::now();
+        self.fault_at.get_or_insert(now);
+        let restarted = self.restart(now, &error);
+        if let Some((tx, why)) = reply {
+            let _ = tx.send(Err(why));
         }
-        if restarts.len() >= policy.max_restarts as usize {
+        match restarted {
+            Ok(()) => true,
+            Err(reason) => {
+                self.fail(reason);
+                false
+            }
+        }
+    }
+
+    /// Replaces the faulted instance with a fresh one restored from the last
+    /// checkpoint; `Err` with the reason when the policy or the restore says
+    /// no. The faulted instance is dropped first, so it never holds
+    /// resources (e.g. a pool slot) its replacement needs.
+    fn restart(&mut self, now: Instant, error: &AgentError) -> Result<(), String> {
+        let policy = self.restart;
+        // A zero window never forgets a restart: the limit is then over the
+        // agent's whole life.
+        if !policy.window.is_zero() {
+            while self
+                .restarts
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > policy.window)
+            {
+                self.restarts.pop_front();
+            }
+        }
+        if let Some(old) = self.agent.take() {
+            drop_contained(old);
+        }
+        if self.restarts.len() >= policy.max_restarts as usize {
             return Err(format!(
                 "{error}; restart limit reached ({} within {:?})",
                 policy.max_restarts, policy.window
             ));
         }
-        restarts.push_back(now);
-        let mut fresh = (self.factory)().map_err(|e| format!("{error}; restart failed: {e}"))?;
-        if let Some(cp) = &self.last_checkpoint {
-            fresh
-                .restore(&cp.state)
-                .map_err(|e| format!("{error}; restoring checkpoint {} failed: {e}", cp.sequence))?;
+        self.restarts.push_back(now);
+        let factory = self.factory.clone();
+        let mut fresh = contained(|| factory()).map_err(|e| format!("{error}; restart failed: {e}"))?;
+        if let Some(cp) = &self.last_checkpoint
+            && let Err(e) = contained(|| fresh.restore(&cp.state))
+        {
+            drop_contained(fresh);
+            return Err(format!("{error}; restoring checkpoint {} failed: {e}", cp.sequence));
         }
-        self.agent = fresh;
+        self.agent = Some(fresh);
         StatsCell::add(&self.shared.stats.restarts, 1);
         Ok(())
     }
 
     /// Stops the agent for good: everything it still holds becomes a dead
     /// letter and the failure is reported to the orchestrator.
-    fn fail(&mut self, reason: String, batch: &mut VecDeque<Envelope>, controls: &mut Vec<Control>) {
+    fn fail(&mut self, reason: String) {
         self.shared.stats.set_status(AgentStatus::Failed);
+        if let Some(agent) = self.agent.take() {
+            drop_contained(agent);
+        }
         let (queued, more_controls) = self.shared.mailbox.close_and_take();
         let id = self.shared.id;
-        for env in batch.drain(..).chain(queued) {
+        for env in self.batch.drain(..).chain(queued) {
+            StatsCell::add(&self.shared.stats.dead_letters, 1);
             self.orch.fail_envelope(env, id, DeadLetterReason::AgentFailed, &reason);
         }
-        for c in controls.drain(..).chain(more_controls) {
+        for c in self.controls.drain(..).chain(more_controls) {
             c.refuse(id);
         }
         self.orch.report_failure(AgentFailure {
@@ -264,7 +383,10 @@ impl<A: Agent> AgentTask<A> {
 
     fn take_checkpoint(&mut self) -> Result<Checkpoint, CheckpointError> {
         let id = self.shared.id;
-        let state = match self.agent.snapshot() {
+        let Some(agent) = self.agent.as_mut() else {
+            return Err(CheckpointError::NotRunning(id));
+        };
+        let state = match contained(|| agent.snapshot()) {
             Ok(Some(state)) => state,
             Ok(None) => return Err(CheckpointError::Unsupported(id)),
             Err(e) => return Err(hook_error(id, e)),
@@ -281,31 +403,87 @@ impl<A: Agent> AgentTask<A> {
         Ok(cp)
     }
 
-    fn run_control(&mut self, control: Control) {
-        match control {
+    /// Runs one control command; a hook that faults restarts the agent.
+    /// `false` when the agent failed.
+    fn run_control(&mut self, control: Control) -> bool {
+        let id = self.shared.id;
+        let fault = match control {
             Control::Checkpoint(tx) => {
-                let _ = tx.send(self.take_checkpoint());
+                let result = self.take_checkpoint();
+                let fault = match &result {
+                    Err(CheckpointError::Agent { error, .. }) if is_fault(error) => Some(error.clone()),
+                    _ => None,
+                };
+                let _ = tx.send(result);
+                fault
             }
             Control::Restore(cp, tx) => {
-                let result = self.agent.restore(&cp.state).map_err(|e| hook_error(self.shared.id, e));
-                if result.is_ok() {
-                    self.last_checkpoint = Some(cp);
+                let result = match self.agent.as_mut() {
+                    Some(agent) => contained(|| agent.restore(&cp.state)),
+                    None => Err(AgentError::fault(FaultKind::Other, "no live instance")),
+                };
+                match result {
+                    Ok(()) => {
+                        self.last_checkpoint = Some(cp);
+                        let _ = tx.send(Ok(()));
+                        None
+                    }
+                    Err(error) => {
+                        // A failed restore may have left the instance half
+                        // restored: a fault replaces it (from the last good
+                        // checkpoint); a refusal leaves it as it was.
+                        let fault = is_fault(&error).then(|| error.clone());
+                        let _ = tx.send(Err(hook_error(id, error)));
+                        fault
+                    }
                 }
-                let _ = tx.send(result);
             }
+        };
+        match fault {
+            Some(error) => self.on_fault(error, None),
+            None => true,
         }
     }
 
-    fn exit(self) {
-        let shared = &self.shared;
+    fn exit(mut self) {
+        // Release what the instance holds before anyone hears it exited.
+        if let Some(agent) = self.agent.take() {
+            drop_contained(agent);
+        }
+        let shared = self.shared.clone();
         if shared.stats.status() != AgentStatus::Failed {
             shared.stats.set_status(AgentStatus::Stopped);
         }
+        self.finish();
+    }
+
+    /// Deregisters the agent and wakes whoever waits on its exit.
+    fn finish(&mut self) {
+        self.exited = true;
+        let shared = &self.shared;
         self.orch.registry().deregister(shared);
         // Count the exit before telling waiters, so `stop`/`shutdown`
         // callers see the live count already updated.
         self.orch.agent_exited();
         shared.mailbox.exited();
+    }
+}
+
+impl<A: Agent> Drop for AgentTask<A> {
+    /// The task ended without exiting: a panic escaped the supervisor, or
+    /// the runtime dropped the task. Nothing it accepted may vanish: fail
+    /// the agent properly (dead letters, failure report, deregistered).
+    fn drop(&mut self) {
+        if self.exited {
+            return;
+        }
+        let reason = if std::thread::panicking() {
+            "the agent's task panicked".to_owned()
+        } else {
+            "the agent's task was dropped (its runtime shut down)".to_owned()
+        };
+        self.fail(reason);
+        self.finish();
     }
 }
 

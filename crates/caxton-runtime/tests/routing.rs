@@ -162,7 +162,7 @@ async fn request_times_out_when_no_reply_comes_in_time() {
         .unwrap();
     orch.send(Message::request(id, "wait")).await.unwrap();
     let r = orch.request(Message::request(id, "x"), Duration::from_millis(50)).await;
-    assert!(matches!(r, Err(RequestError::Timeout(_))), "{r:?}");
+    assert!(matches!(r, Err(RequestError::Timeout { accepted: true, .. })), "{r:?}");
     gate.wait();
     // An agent that handles a request without replying yields NoReply.
     let r = orch.request(Message::request(id, "x"), T).await;
