@@ -116,6 +116,13 @@ fn contained<T>(hook: impl FnOnce() -> Result<T, AgentError>) -> Result<T, Agent
 /// Drops an agent instance, containing a panic in its `Drop`: the instance
 /// is gone either way.
 pub(crate) fn drop_contained<A>(agent: A) {
+    if std::thread::panicking() {
+        // A second panic while unwinding would abort the process: leak
+        // the instance instead (only on a panic that escaped the
+        // supervisor itself).
+        std::mem::forget(agent);
+        return;
+    }
     let _ = catch_unwind(AssertUnwindSafe(move || drop(agent)));
 }
 
@@ -161,12 +168,9 @@ impl<A: Agent> AgentTask<A> {
 
         'outer: loop {
             let next = std::future::poll_fn(|cx| {
-                shared.mailbox.poll_batch(
-                    cx,
-                    &mut self.finished_in_batch,
-                    &mut self.batch,
-                    &mut self.controls,
-                )
+                shared
+                    .mailbox
+                    .poll_batch(cx, &mut self.finished_in_batch, &mut self.batch, &mut self.controls)
             })
             .await;
             shared.finished_in_batch.store(0, Relaxed);

@@ -7,9 +7,9 @@ use wasmtime::{Caller, Engine, Extern, Linker, Memory, Store, TypedFunc};
 
 use crate::abi;
 use crate::config::CpuMode;
-use crate::limits::{AgentLimits, Limiter};
+use crate::limits::{AgentLimits, Limiter, OutboxLimitExceeded};
 use crate::module::WasmModule;
-use crate::trap;
+use crate::{stack, trap};
 
 /// Epoch deadline standing for "no CPU limit".
 const NO_DEADLINE: u64 = 1 << 48;
@@ -19,15 +19,52 @@ pub struct HostState {
     limiter: Limiter,
     memory: Option<Memory>,
     outbox: Vec<Outgoing>,
+    /// Payload bytes queued in `outbox`.
+    outbox_bytes: usize,
+    max_outbox_messages: usize,
+    max_outbox_bytes: usize,
 }
 
 impl HostState {
-    pub(crate) fn new(max_memory: usize) -> Self {
+    pub(crate) fn new(limits: &AgentLimits) -> Self {
         Self {
-            limiter: Limiter { max_memory, hit: false },
+            limiter: Limiter {
+                max_memory: limits.max_memory,
+                hit: false,
+            },
             memory: None,
             outbox: Vec::new(),
+            outbox_bytes: 0,
+            max_outbox_messages: limits.max_outbox_messages,
+            max_outbox_bytes: limits.max_outbox_bytes,
         }
+    }
+
+    /// Takes the queued messages out, leaving the outbox empty.
+    fn take_outbox(&mut self) -> Vec<Outgoing> {
+        self.outbox_bytes = 0;
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Refuses a message that would take the outbox past its limits,
+    /// before its payload is copied out of the guest.
+    fn admit(&self, len: u32) -> wasmtime::Result<()> {
+        let messages = self.outbox.len() + 1;
+        let bytes = self.outbox_bytes.saturating_add(len as usize);
+        if messages > self.max_outbox_messages || bytes > self.max_outbox_bytes {
+            return Err(wasmtime::Error::new(OutboxLimitExceeded {
+                messages,
+                bytes,
+                max_messages: self.max_outbox_messages,
+                max_bytes: self.max_outbox_bytes,
+            }));
+        }
+        Ok(())
+    }
+
+    fn queue(&mut self, out: Outgoing, len: u32) {
+        self.outbox_bytes += len as usize;
+        self.outbox.push(out);
     }
 }
 
@@ -64,32 +101,34 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     linker.func_wrap(
         abi::IMPORT_MODULE,
         abi::REPLY,
-        |mut caller: Caller<'_, HostState>, perf: u32, ptr: u32, len: u32| -> u32 {
+        |mut caller: Caller<'_, HostState>, perf: u32, ptr: u32, len: u32| -> wasmtime::Result<u32> {
             let Some(perf) = performative(perf) else {
-                return status::BAD_PERFORMATIVE;
+                return Ok(status::BAD_PERFORMATIVE);
             };
+            caller.data().admit(len)?;
             let Some(payload) = read_guest(&caller, ptr, len) else {
-                return status::OUT_OF_BOUNDS;
+                return Ok(status::OUT_OF_BOUNDS);
             };
-            caller.data_mut().outbox.push(Outgoing::Reply(perf, payload));
-            status::OK
+            caller.data_mut().queue(Outgoing::Reply(perf, payload), len);
+            Ok(status::OK)
         },
     )?;
     linker.func_wrap(
         abi::IMPORT_MODULE,
         abi::SEND,
-        |mut caller: Caller<'_, HostState>, to: u64, perf: u32, ptr: u32, len: u32| -> u32 {
+        |mut caller: Caller<'_, HostState>, to: u64, perf: u32, ptr: u32, len: u32| -> wasmtime::Result<u32> {
             let Some(to) = AgentId::new(to) else {
-                return status::BAD_RECEIVER;
+                return Ok(status::BAD_RECEIVER);
             };
             let Some(perf) = performative(perf) else {
-                return status::BAD_PERFORMATIVE;
+                return Ok(status::BAD_PERFORMATIVE);
             };
+            caller.data().admit(len)?;
             let Some(payload) = read_guest(&caller, ptr, len) else {
-                return status::OUT_OF_BOUNDS;
+                return Ok(status::OUT_OF_BOUNDS);
             };
-            caller.data_mut().outbox.push(Outgoing::Send(to, perf, payload));
-            status::OK
+            caller.data_mut().queue(Outgoing::Send(to, perf, payload), len);
+            Ok(status::OK)
         },
     )?;
     Ok(linker)
@@ -113,6 +152,13 @@ pub struct WasmAgent {
     budget: Budget,
     inbox_ptr: u32,
     inbox_cap: u32,
+    /// Native stack a call into the guest may use (checked against what
+    /// the calling thread has left).
+    wasm_stack: usize,
+    /// Set by the first trap: the instance may be half-way through any
+    /// change of its state, so it never runs guest code again (the
+    /// supervisor replaces it).
+    poisoned: Option<String>,
 }
 
 impl std::fmt::Debug for WasmAgent {
@@ -140,7 +186,7 @@ impl WasmAgent {
             CpuMode::Fuel => Budget::Fuel(limits.fuel.unwrap_or(u64::MAX)),
             CpuMode::Off => Budget::None,
         };
-        let mut store = Store::new(&inner.host.inner.engine, HostState::new(limits.max_memory));
+        let mut store = Store::new(&inner.host.inner.engine, HostState::new(&limits));
         store.limiter(|s| &mut s.limiter);
         arm(&mut store, budget);
         let instance = inner
@@ -185,7 +231,26 @@ impl WasmAgent {
             budget,
             inbox_ptr: 0,
             inbox_cap: 0,
+            wasm_stack: inner
+                .host
+                .inner
+                .config
+                .max_wasm_stack
+                .unwrap_or(stack::WASMTIME_DEFAULT),
+            poisoned: None,
         })
+    }
+
+    /// Refuses to run guest code on a poisoned instance, or on a thread
+    /// with less native stack left than a guest call may use.
+    fn ready(&self) -> Result<(), AgentError> {
+        if let Some(trap) = &self.poisoned {
+            return Err(AgentError::fault(
+                FaultKind::Other,
+                format!("instance unusable after an earlier trap ({trap})"),
+            ));
+        }
+        stack::check(self.wasm_stack)
     }
 
     /// Delivers one payload outside any orchestrator (for benchmarks and
@@ -193,21 +258,22 @@ impl WasmAgent {
     /// routed message, with the guest's outgoing messages counted and then
     /// dropped. Returns how many the guest queued.
     pub fn call(&mut self, performative: Performative, payload: &[u8]) -> Result<usize, AgentError> {
+        self.ready()?;
         let len = self.write_inbox(payload)?;
         arm(&mut self.store, self.budget);
         match self.handle.call(&mut self.store, (performative as u32, 0, len)) {
-            Ok(0) => {
-                let outbox = &mut self.store.data_mut().outbox;
-                let n = outbox.len();
-                outbox.clear();
-                Ok(n)
-            }
+            Ok(0) => Ok(self.store.data_mut().take_outbox().len()),
             Ok(code) => {
-                self.store.data_mut().outbox.clear();
+                self.store.data_mut().take_outbox();
                 Err(AgentError::handler(format!("guest handler returned status {code}")))
             }
             Err(e) => Err(self.fault(&e)),
         }
+    }
+
+    /// Whether an earlier trap made this instance unusable.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
     }
 
     /// Current linear-memory size in bytes.
@@ -216,8 +282,12 @@ impl WasmAgent {
     }
 
     fn fault(&mut self, err: &wasmtime::Error) -> AgentError {
-        self.store.data_mut().outbox.clear();
-        trap::fault(err, self.store.data().limiter.hit)
+        self.store.data_mut().take_outbox();
+        let fault = trap::fault(err, self.store.data().limiter.hit);
+        if let AgentError::Fault { detail, .. } = &fault {
+            self.poisoned = Some(detail.clone());
+        }
+        fault
     }
 
     /// Copies `bytes` into the guest's inbox, asking for a bigger inbox
@@ -230,38 +300,42 @@ impl WasmAgent {
             self.inbox_cap = len;
         }
         let start = self.inbox_ptr as usize;
-        let dst = self
+        match self
             .memory
             .data_mut(&mut self.store)
             .get_mut(start..start + bytes.len())
-            .ok_or_else(|| AgentError::fault(FaultKind::MemoryOutOfBounds, "guest inbox lies outside its memory"))?;
-        dst.copy_from_slice(bytes);
+        {
+            Some(dst) => dst.copy_from_slice(bytes),
+            None => {
+                let detail = "guest inbox lies outside its memory";
+                self.poisoned = Some(detail.to_owned());
+                return Err(AgentError::fault(FaultKind::MemoryOutOfBounds, detail));
+            }
+        }
         Ok(len)
     }
 
-    /// Applies the sends the guest queued during a successful call.
-    fn flush(&mut self, ctx: &mut Context<'_>) -> Result<(), AgentError> {
-        let mut outbox = std::mem::take(&mut self.store.data_mut().outbox);
-        let mut first_err = None;
+    /// Applies the sends the guest queued during a successful call. A send
+    /// the orchestrator refuses is already a dead letter of its own (the
+    /// outgoing message, counted once); the incoming message was handled,
+    /// so it is not one too.
+    fn flush(&mut self, ctx: &mut Context<'_>) {
+        let mut outbox = self.store.data_mut().take_outbox();
         for out in outbox.drain(..) {
-            let res = match out {
+            let _refused_and_counted = match out {
                 Outgoing::Reply(perf, payload) => ctx.reply(perf, payload),
                 Outgoing::Send(to, perf, payload) => ctx.send(Message::new(to, perf, payload)),
             };
-            if let Err(e) = res {
-                first_err.get_or_insert(e);
-            }
         }
+        // Keep the buffer for the next call.
         self.store.data_mut().outbox = outbox;
-        match first_err {
-            None => Ok(()),
-            Some(e) => Err(AgentError::handler(e.to_string())),
-        }
     }
 }
 
-/// Sets the per-call CPU budget.
+/// Sets the per-call CPU budget and clears the memory-limit flag, so a
+/// fault is classified by what happened in this call only.
 fn arm(store: &mut Store<HostState>, budget: Budget) {
+    store.data_mut().limiter.hit = false;
     match budget {
         Budget::EpochTicks(ticks) => store.set_epoch_deadline(ticks),
         Budget::Fuel(fuel) => {
@@ -274,6 +348,7 @@ fn arm(store: &mut Store<HostState>, budget: Budget) {
 
 impl Agent for WasmAgent {
     fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
+        self.ready()?;
         let len = self.write_inbox(&msg.payload)?;
         let sender = msg.sender.map_or(0, AgentId::get);
         arm(&mut self.store, self.budget);
@@ -282,11 +357,11 @@ impl Agent for WasmAgent {
             .call(&mut self.store, (msg.performative as u32, sender, len))
         {
             Ok(code) => {
-                let sent = self.flush(ctx);
+                self.flush(ctx);
                 if code != 0 {
                     return Err(AgentError::handler(format!("guest handler returned status {code}")));
                 }
-                sent
+                Ok(())
             }
             Err(e) => Err(self.fault(&e)),
         }
@@ -296,17 +371,21 @@ impl Agent for WasmAgent {
         let Some((snapshot, _)) = self.checkpoint.clone() else {
             return Ok(None);
         };
+        self.ready()?;
         arm(&mut self.store, self.budget);
         let packed = snapshot.call(&mut self.store, ()).map_err(|e| self.fault(&e))?;
         if packed == abi::NO_STATE {
             return Ok(None);
         }
         let (ptr, len) = ((packed & 0xffff_ffff) as usize, (packed >> 32) as usize);
-        let state =
-            self.memory.data(&self.store).get(ptr..ptr + len).ok_or_else(|| {
-                AgentError::fault(FaultKind::MemoryOutOfBounds, "guest snapshot lies outside its memory")
-            })?;
-        Ok(Some(Bytes::copy_from_slice(state)))
+        match self.memory.data(&self.store).get(ptr..ptr + len) {
+            Some(state) => Ok(Some(Bytes::copy_from_slice(state))),
+            None => {
+                let detail = "guest snapshot lies outside its memory";
+                self.poisoned = Some(detail.to_owned());
+                Err(AgentError::fault(FaultKind::MemoryOutOfBounds, detail))
+            }
+        }
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), AgentError> {
@@ -317,6 +396,7 @@ impl Agent for WasmAgent {
                 Err(AgentError::handler("module has no caxton_restore export"))
             };
         };
+        self.ready()?;
         let len = self.write_inbox(state)?;
         arm(&mut self.store, self.budget);
         match restore.call(&mut self.store, len) {

@@ -39,6 +39,7 @@ mod limits;
 mod module;
 pub mod native;
 pub mod overhead;
+mod stack;
 mod ticker;
 pub mod trap;
 
@@ -47,6 +48,6 @@ pub use cache::ModuleOrigin;
 pub use config::{Allocator, CpuMode, HostConfig};
 pub use error::{HostError, LoadError};
 pub use host::WasmHost;
-pub use limits::{AgentLimits, MemoryLimitExceeded};
+pub use limits::{AgentLimits, MemoryLimitExceeded, OutboxLimitExceeded};
 pub use module::WasmModule;
 pub use wasmtime;

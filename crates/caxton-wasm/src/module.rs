@@ -100,10 +100,11 @@ impl WasmModule {
     }
 
     /// An orchestrator spawn spec whose factory instantiates this module
-    /// under `limits` (again on every supervised restart).
+    /// under `limits` (again on every supervised restart). Its mailbox
+    /// refuses payloads over [`AgentLimits::effective_max_message_bytes`].
     pub fn spec(&self, limits: AgentLimits) -> AgentSpec<WasmAgent> {
         let module = self.clone();
-        AgentSpec::try_new(move || module.instantiate(limits))
+        AgentSpec::try_new(move || module.instantiate(limits)).max_message_bytes(limits.effective_max_message_bytes())
     }
 
     /// Instantiates `n` instances at once and drops them, so that with the
@@ -122,7 +123,10 @@ impl WasmModule {
     /// `InstancePre::instantiate`, no ABI lookups), for comparing the
     /// agent spawn cost with wasmtime's own.
     pub fn instantiate_raw(&self) -> wasmtime::Result<wasmtime::Store<HostState>> {
-        let mut store = wasmtime::Store::new(&self.inner.host.inner.engine, HostState::new(usize::MAX));
+        let mut store = wasmtime::Store::new(
+            &self.inner.host.inner.engine,
+            HostState::new(&AgentLimits::default().max_memory(usize::MAX)),
+        );
         store.set_epoch_deadline(1 << 40);
         self.inner.pre.instantiate(&mut store)?;
         Ok(store)

@@ -3,7 +3,7 @@
 use caxton_runtime::{AgentError, FaultKind};
 use wasmtime::Trap;
 
-use crate::limits::MemoryLimitExceeded;
+use crate::limits::{MemoryLimitExceeded, OutboxLimitExceeded};
 
 /// The fault kind for a wasmtime trap code.
 pub fn fault_kind(trap: Trap) -> FaultKind {
@@ -22,7 +22,9 @@ pub fn fault_kind(trap: Trap) -> FaultKind {
 /// which takes precedence (a guest allocator may turn the refusal into
 /// its own trap).
 pub fn fault(err: &wasmtime::Error, memory_limit_hit: bool) -> AgentError {
-    let kind = if memory_limit_hit || err.is::<MemoryLimitExceeded>() {
+    let kind = if err.is::<OutboxLimitExceeded>() {
+        FaultKind::OutboxLimit
+    } else if memory_limit_hit || err.is::<MemoryLimitExceeded>() {
         FaultKind::MemoryLimit
     } else if let Some(trap) = err.downcast_ref::<Trap>() {
         fault_kind(*trap)

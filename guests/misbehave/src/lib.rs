@@ -1,7 +1,11 @@
 //! Misbehaving guest for fault tests. Commands (the payload): `loop` spins
 //! forever, `grow` allocates without bound, `unreachable` traps, `oob`
 //! reads far outside linear memory, `stack` recurses until the native
-//! stack overflows, `fail` returns a handler error; anything else replies `ok`.
+//! stack overflows, `fail` returns a handler error, `flood` replies 1024
+//! times with 256 KiB each (past any sane outbox limit), `chatter` replies
+//! twice (the second has nowhere to go when the caller is not an agent),
+//! `trap-snapshot` makes the next snapshot trap; anything else replies `ok`.
+//! Restoring the state `trap` traps.
 use core::hint::black_box;
 
 use caxton_guest::{Agent, Incoming, performative, reply};
@@ -9,6 +13,7 @@ use caxton_guest::{Agent, Incoming, performative, reply};
 #[derive(Default)]
 struct Misbehave {
     hoard: Vec<Vec<u8>>,
+    trap_snapshot: bool,
 }
 
 /// Recurses until the native WebAssembly stack is exhausted. Everything
@@ -48,9 +53,31 @@ impl Agent for Misbehave {
                 black_box(recurse(black_box(0)));
             }
             b"fail" => return Err(7),
+            b"flood" => {
+                let big = vec![7u8; 256 << 10];
+                for _ in 0..1024 {
+                    reply(performative::INFORM, &big);
+                }
+            }
+            b"chatter" => reply(performative::INFORM, b"first"),
+            b"trap-snapshot" => self.trap_snapshot = true,
             _ => {}
         }
         reply(performative::INFORM, b"ok");
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Option<Vec<u8>> {
+        if self.trap_snapshot {
+            core::arch::wasm32::unreachable();
+        }
+        None
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), u32> {
+        if state == b"trap" {
+            core::arch::wasm32::unreachable();
+        }
         Ok(())
     }
 }
