@@ -119,7 +119,9 @@ async fn assert_failed_properly(orch: &Orchestrator, id: caxton_runtime::AgentId
     assert_eq!(orch.failures()[0].agent, id);
     let e = orch.try_send(Message::inform(id, "late")).unwrap_err();
     assert_eq!(e.kind, SendErrorKind::AgentStopped(id));
-    tokio::time::timeout(T, orch.wait_idle()).await.expect("wait_idle returns");
+    tokio::time::timeout(T, orch.wait_idle())
+        .await
+        .expect("wait_idle returns");
     assert_eq!(orch.agent_count(), 0);
 }
 
@@ -140,7 +142,11 @@ async fn a_factory_that_panics_on_restart_fails_the_agent_properly() {
         "{r:?}"
     );
     assert_failed_properly(&orch, id).await;
-    assert!(orch.failures()[0].reason.contains("factory asked to panic"), "{:?}", orch.failures());
+    assert!(
+        orch.failures()[0].reason.contains("factory asked to panic"),
+        "{:?}",
+        orch.failures()
+    );
     assert_eq!(plan.live.load(Ordering::SeqCst), 0, "the faulted instance was dropped");
 }
 
@@ -212,7 +218,16 @@ async fn a_snapshot_that_panics_in_a_manual_checkpoint_is_an_error_and_a_restart
     plan.snapshot.store(true, Ordering::SeqCst);
     let e = orch.checkpoint(id).await.unwrap_err();
     assert!(
-        matches!(&e, CheckpointError::Agent { error: AgentError::Fault { kind: FaultKind::Panic, .. }, .. }),
+        matches!(
+            &e,
+            CheckpointError::Agent {
+                error: AgentError::Fault {
+                    kind: FaultKind::Panic,
+                    ..
+                },
+                ..
+            }
+        ),
         "{e:?}"
     );
     plan.snapshot.store(false, Ordering::SeqCst);
@@ -497,7 +512,10 @@ async fn shutdown_with_an_endless_deadline_does_not_panic() {
     let plan2 = Plan::default();
     let orch = Orchestrator::new();
     let id = orch.spawn(plan2.spec()).unwrap();
-    let r = orch.request(Message::request(id, "count"), Duration::MAX).await.unwrap();
+    let r = orch
+        .request(Message::request(id, "count"), Duration::MAX)
+        .await
+        .unwrap();
     assert_eq!(as_u64(&r), 0);
     orch.shutdown(T).await;
 }
