@@ -52,6 +52,7 @@ mod orchestrator;
 mod registry;
 mod stats;
 mod supervisor;
+mod sync;
 
 pub use agent::{Agent, AgentSpec, Context, Factory};
 pub use caxton_core::{Address, AgentId, ConversationId, Message, MessageId, Performative, Timestamp};

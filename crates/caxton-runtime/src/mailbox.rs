@@ -11,8 +11,7 @@
 //! capacity. A fresh mailbox allocates nothing; its buffer grows on first use.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 
 use caxton_core::Message;
@@ -20,6 +19,8 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{AgentError, CheckpointError};
+// std's `Mutex`/`AtomicUsize`, or loom's under `--cfg loom` (`loom_tests`).
+use crate::sync::{AtomicUsize, Mutex, MutexGuard};
 
 /// Where a reply to a request made from outside any agent goes.
 pub(crate) type ReplySender = oneshot::Sender<Result<Message, String>>;
@@ -90,7 +91,7 @@ impl Mailbox {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         // A panic never happens while the lock is held (no user code runs
         // under it), but stay usable even if one did.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -236,7 +237,8 @@ impl Mailbox {
 
     /// Closes the mailbox and takes every queued message and control out,
     /// for an agent that failed or a shutdown past its deadline. Messages of
-    /// the batch in hand stay with the agent.
+    /// the batch in hand stay with the agent, which is woken if parked so it
+    /// sees `Batch::Closed` (even when `close` did not come first).
     pub(crate) fn close_and_take(&self) -> (VecDeque<Envelope>, Vec<Control>) {
         let mut st = self.lock();
         st.closed = true;
@@ -244,8 +246,12 @@ impl Mailbox {
         st.pending -= queue.len();
         self.depth.store(st.pending, Ordering::Relaxed);
         let controls = std::mem::take(&mut st.controls);
+        let waker = st.consumer.take();
         let senders = std::mem::take(&mut st.blocked_senders);
         drop(st);
+        if let Some(w) = waker {
+            w.wake();
+        }
         for w in senders {
             w.wake();
         }
@@ -253,8 +259,23 @@ impl Mailbox {
     }
 
     /// Called by the agent as it exits: fires every `close` receiver.
+    ///
+    /// A failed agent exits with the rest of its batch unreported, so
+    /// `pending` would stay above 0 and `push_control` (which refuses only
+    /// once closed *and* drained) would keep accepting controls nobody will
+    /// run, their requesters waiting forever. Nothing is in hand any more:
+    /// zero the count, so later controls are refused, and drop the controls
+    /// that slipped in since `close_and_take`, so their requesters see the
+    /// agent gone (`CheckpointError::NotRunning`).
     pub(crate) fn exited(&self) {
-        let waiters = std::mem::take(&mut self.lock().on_exit);
+        let mut st = self.lock();
+        st.closed = true;
+        st.pending = 0;
+        self.depth.store(0, Ordering::Relaxed);
+        let stranded = std::mem::take(&mut st.controls);
+        let waiters = std::mem::take(&mut st.on_exit);
+        drop(st);
+        drop(stranded);
         for w in waiters {
             let _ = w.send(());
         }
@@ -278,4 +299,323 @@ impl Control {
 /// Turns an agent hook error into the checkpoint error the caller sees.
 pub(crate) fn hook_error(agent: caxton_core::AgentId, error: AgentError) -> CheckpointError {
     CheckpointError::Agent { agent, error }
+}
+
+/// Loom models of the mailbox protocol: every interleaving (up to a
+/// preemption bound) of producers, the agent and closers, with loom's `Mutex`
+/// and atomics behind `crate::sync`. The agent and blocked senders park in
+/// `loom::future::block_on`, so a lost wake-up is a deadlock loom reports.
+///
+/// `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p caxton-runtime --release --lib loom_tests`
+/// (`.ci/test`); `LOOM_MAX_PREEMPTIONS` overrides the bound of 3.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::collections::VecDeque;
+    use std::future::poll_fn;
+
+    use caxton_core::{AgentId, Message};
+    use loom::future::block_on;
+    use loom::thread;
+    use tokio::sync::oneshot::{self, error::TryRecvError};
+
+    use super::{Batch, Control, Envelope, Mailbox, PushError};
+    use crate::sync::Arc;
+
+    fn model(f: impl Fn() + Send + Sync + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound.get_or_insert(3);
+        builder.check(f);
+    }
+
+    fn env(tag: u8) -> Envelope {
+        Envelope {
+            msg: Message::inform(AgentId::new(1).unwrap(), vec![tag]),
+            reply: None,
+        }
+    }
+
+    fn tag(env: &Envelope) -> u8 {
+        env.msg.payload[0]
+    }
+
+    /// `Ok(tag)` when the push accepted the message, `Err(tag)` when it
+    /// handed that same message back.
+    fn outcome(sent: u8, result: Result<(), PushError>) -> Result<u8, u8> {
+        match result {
+            Ok(()) => Ok(sent),
+            Err(PushError::Full(back) | PushError::Closed(back)) => {
+                assert_eq!(tag(&back), sent, "a refused push hands back its own message");
+                Err(sent)
+            }
+        }
+    }
+
+    /// `poll_push` until it resolves, parked in between.
+    fn push_blocking(mb: &Mailbox, sent: u8) -> Result<u8, u8> {
+        let mut slot = Some(env(sent));
+        let result = block_on(poll_fn(|cx| mb.poll_push(cx, &mut slot)));
+        outcome(sent, result)
+    }
+
+    /// The agent's loop as the supervisor runs it: take a batch, handle it,
+    /// report it done at the next poll, until `Batch::Closed`. Closes the
+    /// mailbox itself after `close_after` messages. Returns the tags and
+    /// controls it was handed.
+    fn consume(mb: &Mailbox, mut close_after: Option<usize>) -> (Vec<u8>, Vec<Control>) {
+        let (mut handled, mut batch, mut controls) = (0, VecDeque::new(), Vec::new());
+        let (mut seen, mut all_controls) = (Vec::new(), Vec::new());
+        loop {
+            if close_after == Some(seen.len()) {
+                close_after = None;
+                drop(mb.close());
+            }
+            match block_on(poll_fn(|cx| mb.poll_batch(cx, &mut handled, &mut batch, &mut controls))) {
+                Batch::Closed => return (seen, all_controls),
+                Batch::Ready => {
+                    for env in batch.drain(..) {
+                        seen.push(tag(&env));
+                        handled += 1;
+                    }
+                    all_controls.append(&mut controls);
+                }
+            }
+        }
+    }
+
+    /// `got` holds exactly the `accepted` messages, each once.
+    fn exactly_once(accepted: &[Result<u8, u8>], got: impl IntoIterator<Item = u8>) {
+        let mut want: Vec<u8> = accepted.iter().filter_map(|r| r.ok()).collect();
+        let mut got: Vec<u8> = got.into_iter().collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want, "every accepted message is taken exactly once");
+    }
+
+    /// Nothing accepted is left behind, the depth mirror agrees, the bound
+    /// held throughout, and the closed mailbox refuses (hands back) pushes
+    /// and controls.
+    fn settled(mb: &Mailbox) {
+        let st = mb.lock();
+        assert_eq!(st.pending, 0, "pending returns to 0");
+        assert!(st.queue.is_empty() && st.controls.is_empty());
+        assert!(st.high_water <= mb.capacity, "capacity exceeded");
+        drop(st);
+        assert_eq!(mb.depth(), 0);
+        assert_eq!(outcome(9, mb.try_push(env(9))), Err(9));
+        let (tx, _rx) = oneshot::channel();
+        assert!(mb.push_control(Control::Checkpoint(tx)).is_err());
+    }
+
+    /// Two producers push while the agent is about to park: the agent sees
+    /// both (a lost wake-up would leave it parked), reports them handled and
+    /// sees `Closed` after its own `close()`.
+    #[test]
+    fn push_wakes_a_parking_agent() {
+        model(|| {
+            let mb = Arc::new(Mailbox::new(2));
+            let producers: Vec<_> = (1..=2)
+                .map(|t| {
+                    let mb = mb.clone();
+                    thread::spawn(move || outcome(t, mb.try_push(env(t))))
+                })
+                .collect();
+            let (seen, _) = consume(&mb, Some(2));
+            let accepted: Vec<_> = producers.into_iter().map(|p| p.join().unwrap()).collect();
+            assert_eq!(accepted, [Ok(1), Ok(2)]);
+            exactly_once(&accepted, seen);
+            settled(&mb);
+        });
+    }
+
+    /// `close()` races two pushes into a mailbox of capacity 1: each message
+    /// is either handled by the agent or handed back (full or closed), the
+    /// agent gets `Closed` once drained, and `exited()` fires the receiver.
+    #[test]
+    fn close_refuses_pushes_and_drains() {
+        model(|| {
+            let mb = Arc::new(Mailbox::new(1));
+            let producer = {
+                let mb = mb.clone();
+                thread::spawn(move || [outcome(1, mb.try_push(env(1))), outcome(2, mb.try_push(env(2)))])
+            };
+            let closer = {
+                let mb = mb.clone();
+                thread::spawn(move || mb.close())
+            };
+            let (seen, _) = consume(&mb, None);
+            mb.exited();
+            let accepted = producer.join().unwrap();
+            let mut exited = closer.join().unwrap();
+            exactly_once(&accepted, seen);
+            assert_eq!(exited.try_recv(), Ok(()));
+            settled(&mb);
+        });
+    }
+
+    /// A sender blocked on a full mailbox is woken when the agent frees space.
+    #[test]
+    fn blocked_sender_is_woken_by_space() {
+        model(|| {
+            let mb = Arc::new(Mailbox::new(1));
+            assert_eq!(outcome(1, mb.try_push(env(1))), Ok(1));
+            let sender = {
+                let mb = mb.clone();
+                thread::spawn(move || push_blocking(&mb, 2))
+            };
+            let (seen, _) = consume(&mb, Some(2));
+            assert_eq!(sender.join().unwrap(), Ok(2));
+            exactly_once(&[Ok(1), Ok(2)], seen);
+            settled(&mb);
+        });
+    }
+
+    /// A sender blocked on a full mailbox is woken when it closes, with no
+    /// help from the agent (busy in a long handler): its message is handed
+    /// back. The agent then drains what was accepted.
+    #[test]
+    fn blocked_sender_is_woken_by_close() {
+        model(|| {
+            let mb = Arc::new(Mailbox::new(1));
+            assert_eq!(outcome(1, mb.try_push(env(1))), Ok(1));
+            let sender = {
+                let mb = mb.clone();
+                thread::spawn(move || push_blocking(&mb, 2))
+            };
+            drop(mb.close());
+            assert_eq!(sender.join().unwrap(), Err(2));
+            let (seen, _) = consume(&mb, None);
+            exactly_once(&[Ok(1)], seen);
+            settled(&mb);
+        });
+    }
+
+    /// Shutdown past its deadline: `close_and_take` from another thread
+    /// races a push and the agent. Every accepted message is either handled
+    /// or taken, once, and the agent, even parked, is woken and sees `Closed`.
+    #[test]
+    fn close_and_take_races_the_agent() {
+        model(|| {
+            let mb = Arc::new(Mailbox::new(2));
+            let producer = {
+                let mb = mb.clone();
+                thread::spawn(move || outcome(1, mb.try_push(env(1))))
+            };
+            let taker = {
+                let mb = mb.clone();
+                thread::spawn(move || mb.close_and_take().0.iter().map(tag).collect::<Vec<_>>())
+            };
+            let (seen, _) = consume(&mb, None);
+            mb.exited();
+            let accepted = [producer.join().unwrap()];
+            let taken = taker.join().unwrap();
+            exactly_once(&accepted, seen.into_iter().chain(taken));
+            settled(&mb);
+        });
+    }
+
+    /// A failing agent: it takes one batch, then `close_and_take`s the rest
+    /// and exits, while a sender blocks on the full mailbox and a control
+    /// (`Orchestrator::checkpoint`) races in. Every accepted message ends up
+    /// with the agent once; the blocked sender is released; the control is
+    /// refused, handed to the agent, or dropped (its requester sees the
+    /// agent gone), never left waiting in the mailbox.
+    #[test]
+    fn failing_agent_hands_everything_back() {
+        model(|| {
+            let mb = Arc::new(Mailbox::new(1));
+            let producer = {
+                let mb = mb.clone();
+                thread::spawn(move || [push_blocking(&mb, 1), push_blocking(&mb, 2)])
+            };
+            let controller = {
+                let mb = mb.clone();
+                thread::spawn(move || {
+                    let (tx, rx) = oneshot::channel();
+                    (mb.push_control(Control::Checkpoint(tx)).is_ok(), rx)
+                })
+            };
+            let (mut batch, mut controls) = (VecDeque::new(), Vec::new());
+            let first = block_on(poll_fn(|cx| mb.poll_batch(cx, &mut 0, &mut batch, &mut controls)));
+            assert!(matches!(first, Batch::Ready));
+            let (queued, more_controls) = mb.close_and_take();
+            mb.exited();
+            let accepted = producer.join().unwrap();
+            let (control_accepted, mut reply) = controller.join().unwrap();
+            exactly_once(&accepted, batch.iter().chain(&queued).map(tag));
+            let handed = controls.len() + more_controls.len();
+            assert!(handed <= 1);
+            if control_accepted && handed == 0 {
+                assert_eq!(reply.try_recv().err(), Some(TryRecvError::Closed), "control stranded");
+            }
+            settled(&mb);
+        });
+    }
+}
+
+/// The two mends the loom models found, as plain tests.
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use caxton_core::{AgentId, Message};
+    use tokio::sync::oneshot::{self, error::TryRecvError};
+
+    use super::{Batch, Control, Envelope, Mailbox};
+
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn env() -> Envelope {
+        Envelope {
+            msg: Message::inform(AgentId::new(1).unwrap(), "m"),
+            reply: None,
+        }
+    }
+
+    #[test]
+    fn close_and_take_wakes_a_parked_agent() {
+        let mb = Mailbox::new(1);
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let (mut batch, mut controls) = (VecDeque::new(), Vec::new());
+        assert!(mb.poll_batch(&mut cx, &mut 0, &mut batch, &mut controls).is_pending());
+        mb.close_and_take();
+        assert!(flag.0.load(Ordering::SeqCst));
+        let next = mb.poll_batch(&mut cx, &mut 0, &mut batch, &mut controls);
+        assert!(matches!(next, Poll::Ready(Batch::Closed)));
+    }
+
+    #[test]
+    fn a_failed_agent_strands_no_control() {
+        let mb = Mailbox::new(2);
+        assert!(mb.try_push(env()).is_ok());
+        let (mut batch, mut controls) = (VecDeque::new(), Vec::new());
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = mb.poll_batch(&mut cx, &mut 0, &mut batch, &mut controls);
+        assert!(matches!(first, Poll::Ready(Batch::Ready)));
+        // The agent fails with the message in hand, unreported.
+        mb.close_and_take();
+        let (tx, mut reply) = oneshot::channel();
+        assert!(
+            mb.push_control(Control::Checkpoint(tx)).is_ok(),
+            "accepted: the batch is still in hand"
+        );
+        mb.exited();
+        assert!(
+            matches!(reply.try_recv(), Err(TryRecvError::Closed)),
+            "the requester sees the agent gone"
+        );
+        assert_eq!(mb.depth(), 0);
+        let (tx, _reply) = oneshot::channel();
+        assert!(mb.push_control(Control::Checkpoint(tx)).is_err());
+    }
 }
