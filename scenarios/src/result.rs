@@ -47,48 +47,9 @@ pub struct ScenarioResult {
     pub elapsed_s: f64,
 }
 
-/// A figure in a result file, finite or not, spelled as `caxton-report`
-/// reads it (its `figure` module): finite values as JSON numbers; NaN,
-/// +inf and -inf as the strings `"NaN"`, `"inf"` and `"-inf"`, never as
-/// `null`, which serde_json would write for them and no `f64` field reads
-/// back. Reading also accepts `null` (as NaN), from older files.
-pub mod figure {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    /// Writes the figure.
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_nan() {
-            s.serialize_str("NaN")
-        } else if v.is_infinite() {
-            s.serialize_str(if *v > 0.0 { "inf" } else { "-inf" })
-        } else {
-            v.serialize(s)
-        }
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(f64),
-        Token(String),
-    }
-
-    /// Reads the figure.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        match Option::<Raw>::deserialize(d)? {
-            None => Ok(f64::NAN),
-            Some(Raw::Number(v)) => Ok(v),
-            Some(Raw::Token(t)) => match t.to_ascii_lowercase().as_str() {
-                "nan" => Ok(f64::NAN),
-                "inf" | "+inf" | "infinity" => Ok(f64::INFINITY),
-                "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
-                _ => Err(serde::de::Error::custom(format!(
-                    "`{t}` is not a figure (a number, \"NaN\", \"inf\" or \"-inf\")"
-                ))),
-            },
-        }
-    }
-}
+/// Figures are written as `caxton-report` reads them: finite values as
+/// JSON numbers, NaN and the infinities as strings (never `null`).
+pub use caxton_report::figure::one as figure;
 
 impl ScenarioResult {
     /// The value of metric `name`, if measured.
