@@ -1,5 +1,5 @@
 //! Property: over any interleaving of sends, requests with timeouts,
-//! panicking and failing handlers, panicking snapshots, checkpoints, stops
+//! panicking, trapping (a hosted agent's fault) and failing handlers, panicking snapshots, checkpoints, stops
 //! and a final shutdown, every message a caller handed to the orchestrator
 //! ends exactly once: handled, or dead-lettered (which also covers a send
 //! refused back to its caller). Dead-letter counts match the log exactly.
@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caxton_runtime::{
-    Agent, AgentError, AgentId, AgentSpec, CheckpointPolicy, Context, Message, Orchestrator, OrchestratorConfig,
-    Performative, RestartPolicy,
+    Agent, AgentError, AgentId, AgentSpec, CheckpointPolicy, Context, FaultKind, Message, Orchestrator,
+    OrchestratorConfig, Performative, RestartPolicy,
 };
 use proptest::prelude::*;
 
@@ -20,6 +20,8 @@ use proptest::prelude::*;
 enum Work {
     Ok,
     Panic,
+    /// Returns a fault, as a hosted agent does when its guest traps.
+    Trap,
     Fail,
     Slow,
     /// Handled, and the next snapshot of this instance panics.
@@ -39,6 +41,7 @@ fn work() -> impl Strategy<Value = Work> {
     prop_oneof![
         6 => Just(Work::Ok),
         2 => Just(Work::Panic),
+        1 => Just(Work::Trap),
         1 => Just(Work::Fail),
         2 => Just(Work::Slow),
         1 => Just(Work::ArmSnapshotPanic),
@@ -67,6 +70,7 @@ fn payload(id: u64, w: Work) -> Vec<u8> {
     let tag: u8 = match w {
         Work::Ok => b'o',
         Work::Panic => b'p',
+        Work::Trap => b't',
         Work::Fail => b'f',
         Work::Slow => b's',
         Work::ArmSnapshotPanic => b'a',
@@ -84,6 +88,7 @@ impl Agent for Probe {
     fn handle(&mut self, ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
         match msg.payload[0] {
             b'p' => panic!("asked to panic"),
+            b't' => return Err(AgentError::fault(FaultKind::Unreachable, "wasm trap: unreachable")),
             b'f' => return Err(AgentError::handler("asked to fail")),
             b's' => std::thread::sleep(Duration::from_millis(2)),
             b'a' => self.snapshot_panics.store(true, Ordering::SeqCst),
@@ -213,7 +218,7 @@ fn run_case(ops: Vec<Op>, capacity: usize, max_restarts: u32, every: u64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn every_accepted_message_ends_exactly_once(

@@ -233,3 +233,24 @@ fn default_limits_bound_the_outbox() {
     assert!(l.max_outbox_messages > 0 && l.max_outbox_bytes > 0);
     assert!(l.effective_max_message_bytes() <= l.max_memory / 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_orchestrator_releases_its_pool_slots() {
+    let host = WasmHost::new(HostConfig {
+        allocator: Allocator::Pooling {
+            instances: 1,
+            memory_per_instance: 32 << 20,
+        },
+        ..common::config()
+    })
+    .unwrap();
+    let module = host.load(guests::ECHO).unwrap();
+    let orch = Orchestrator::new();
+    let id = orch.spawn(module.spec(limits())).unwrap();
+    let reply = orch.request(Message::request(id, "hi"), T).await.unwrap();
+    assert_eq!(&reply.payload[..], b"hi");
+    assert!(module.instantiate(limits()).is_err(), "the pool's one slot is taken");
+    drop(orch);
+    // No shutdown: the agent still exits and gives its slot back.
+    assert!(common::eventually(|| module.instantiate(limits()).is_ok()).await);
+}
