@@ -158,7 +158,19 @@ impl<A: Agent> AgentTask<A> {
         }
     }
 
-    pub(crate) async fn run(mut self) {
+    /// The agent's task: serves its mailbox until it closes (or the agent
+    /// fails), then exits.
+    pub(crate) fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
+        // `self` lives once, in this block; `serve` borrows it. (An
+        // `async fn run(self)` would keep a second copy of the task in
+        // every agent's future.)
+        async move {
+            self.serve().await;
+            self.exit();
+        }
+    }
+
+    async fn serve(&mut self) {
         let mut since_checkpoint = 0u64;
         let cpu_clock = self.orch.config().cpu_clock;
         let shared = self.shared.clone();
@@ -259,7 +271,6 @@ impl<A: Agent> AgentTask<A> {
             // Let other tasks on this worker run between batches.
             tokio::task::consume_budget().await;
         }
-        self.exit();
     }
 
     fn handle(&mut self, env: Envelope) -> Handled {
