@@ -65,6 +65,10 @@ struct State {
     on_exit: Vec<oneshot::Sender<()>>,
 }
 
+/// Wakers of blocked senders kept before they are all woken (see
+/// `poll_push`).
+const MAX_BLOCKED_SENDERS: usize = 1024;
+
 /// A bounded, batching, multi-producer single-consumer mailbox.
 pub(crate) struct Mailbox {
     state: Mutex<State>,
@@ -139,7 +143,23 @@ impl Mailbox {
         }
         if st.pending >= self.capacity {
             *slot = Some(env);
-            st.blocked_senders.push(cx.waker().clone());
+            // A sender polled again (e.g. beside a timer) is usually the
+            // last one registered: do not list it twice.
+            let waker = cx.waker();
+            if !st.blocked_senders.iter().rev().take(4).any(|w| w.will_wake(waker)) {
+                st.blocked_senders.push(waker.clone());
+            }
+            // Senders that gave up (a request's timeout) leave their waker
+            // behind until the agent next takes a batch; with the agent
+            // stuck that list would grow with every attempt. Past a bound,
+            // wake them all: live ones register again, dead ones are gone.
+            if st.blocked_senders.len() > MAX_BLOCKED_SENDERS {
+                let senders = std::mem::take(&mut st.blocked_senders);
+                drop(st);
+                for w in senders {
+                    w.wake();
+                }
+            }
             return Poll::Pending;
         }
         let waker = self.accept(&mut st, env);
@@ -552,7 +572,8 @@ mod loom_tests {
     }
 }
 
-/// The two mends the loom models found, as plain tests.
+/// The mends the loom models found, and the bound on blocked senders, as
+/// plain tests.
 #[cfg(all(test, not(loom)))]
 mod tests {
     use std::collections::VecDeque;
@@ -563,7 +584,7 @@ mod tests {
     use caxton_core::{AgentId, Message};
     use tokio::sync::oneshot::{self, error::TryRecvError};
 
-    use super::{Batch, Control, Envelope, Mailbox};
+    use super::{Batch, Control, Envelope, MAX_BLOCKED_SENDERS, Mailbox};
 
     struct Flag(AtomicBool);
 
@@ -617,5 +638,36 @@ mod tests {
         assert_eq!(mb.depth(), 0);
         let (tx, _reply) = oneshot::channel();
         assert!(mb.push_control(Control::Checkpoint(tx)).is_err());
+    }
+
+    #[test]
+    fn senders_that_gave_up_do_not_pile_up() {
+        let mb = Mailbox::new(1);
+        assert!(mb.try_push(env()).is_ok());
+        let first = Arc::new(Flag(AtomicBool::new(false)));
+        // Every attempt is a different task that gives up (drops its slot)
+        // while the agent never takes a batch.
+        for i in 0..10 * MAX_BLOCKED_SENDERS {
+            let flag = if i == 0 {
+                first.clone()
+            } else {
+                Arc::new(Flag(AtomicBool::new(false)))
+            };
+            let waker = Waker::from(flag);
+            let mut slot = Some(env());
+            assert!(mb.poll_push(&mut Context::from_waker(&waker), &mut slot).is_pending());
+            assert!(mb.state.lock().unwrap().blocked_senders.len() <= MAX_BLOCKED_SENDERS);
+        }
+        // The one woken early can register again and is woken once space frees.
+        assert!(first.0.load(Ordering::SeqCst));
+        // The same sender polled twice is listed once.
+        let again = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
+        let before = mb.state.lock().unwrap().blocked_senders.len();
+        let mut slot = Some(env());
+        for _ in 0..3 {
+            assert!(mb.poll_push(&mut Context::from_waker(&again), &mut slot).is_pending());
+        }
+        let after = mb.state.lock().unwrap().blocked_senders.len();
+        assert!(after <= before + 1, "{before} -> {after}");
     }
 }
