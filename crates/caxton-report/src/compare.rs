@@ -5,7 +5,8 @@
 //! change inside the noise is reported, not flagged.
 //!
 //! The noise band of a value is the 5th..95th percentile of its repeated
-//! samples (criterion's per-sample times, or a result's `samples`). That is
+//! samples (criterion's per-sample times, or a result's `samples`):
+//! [`caxton_stats::noise_band`], percentiles interpolated. That is
 //! wider than a confidence interval of the median on purpose: this machine's
 //! speed shifts between runs, which no within-run interval captures, and an
 //! A/A comparison (a commit against itself) must flag nothing.
@@ -65,15 +66,11 @@ pub struct Point {
     pub interval: Option<(f64, f64)>,
 }
 
-/// The 5th..95th percentile band of repeated samples; `None` below two.
-pub fn noise_band(samples: &[f64]) -> Option<(f64, f64)> {
-    if samples.len() < 2 {
-        return None;
-    }
-    let mut v = samples.to_vec();
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    Some((at(0.05), at(0.95)))
+/// The noise band of repeated samples ([`caxton_stats::noise_band`]:
+/// 5th..95th percentile); `None` (noise unknown) below two samples or when
+/// one is not finite.
+fn noise_band(samples: &[f64]) -> Option<(f64, f64)> {
+    caxton_stats::noise_band(samples).ok()
 }
 
 /// Judges base -> head. `threshold_pct` is the smallest change that counts.
@@ -179,11 +176,10 @@ pub fn compare_results(
                 if !b.reference_ratios.is_empty() && !h.reference_ratios.is_empty());
             let point = |m: &crate::results::Measurement| {
                 if by_ratio {
-                    let mut r = m.reference_ratios.clone();
-                    r.sort_by(f64::total_cmp);
                     Point {
-                        value: r[r.len() / 2],
-                        interval: noise_band(&r),
+                        // NaN (not judged) when a ratio is not finite.
+                        value: caxton_stats::median(&m.reference_ratios).unwrap_or(f64::NAN),
+                        interval: noise_band(&m.reference_ratios),
                     }
                 } else {
                     Point {

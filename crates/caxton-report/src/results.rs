@@ -78,12 +78,14 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// A measurement from repeated samples: value = median, interval = a
-    /// 95 % confidence interval of the median (order statistics).
+    /// A measurement from repeated samples: value = their median
+    /// ([`caxton_stats::median`]; NaN, not measured, when there are none or
+    /// one is not finite), interval = a 95 % confidence interval of the
+    /// median (order statistics).
     pub fn from_samples(metric: &str, variant: &str, unit: &str, samples: Vec<f64>) -> Self {
         let mut sorted = samples.clone();
         sorted.sort_by(f64::total_cmp);
-        let value = median_sorted(&sorted);
+        let value = caxton_stats::median(&samples).unwrap_or(f64::NAN);
         Self {
             metric: metric.to_owned(),
             variant: variant.to_owned(),
@@ -116,7 +118,11 @@ impl Measurement {
     /// A single noisy value: no interval, so comparisons report changes in
     /// it but never flag them.
     pub fn single(metric: &str, variant: &str, unit: &str, value: f64) -> Self {
-        Self::from_samples(metric, variant, unit, vec![value])
+        // The value as given, also when it is not finite (not measured).
+        Self {
+            value,
+            ..Self::from_samples(metric, variant, unit, vec![value])
+        }
     }
 
     /// Adds a reference.
@@ -143,14 +149,6 @@ impl Measurement {
     /// Key identifying the measurement across runs.
     pub fn key(&self) -> (String, String) {
         (self.metric.clone(), self.variant.clone())
-    }
-}
-
-fn median_sorted(sorted: &[f64]) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
 }
 
