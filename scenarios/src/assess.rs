@@ -27,20 +27,11 @@ impl Assertion {
     }
 }
 
-/// The median of `values` (the mean of the middle two for an even count);
-/// `None` when empty.
+/// The median ([`caxton_stats::median`]: the mean of the middle two for an
+/// even count) of the finite `values`; `None` when there are none.
 pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    })
+    let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    caxton_stats::median(&v).ok()
 }
 
 /// Every message the generator sent, and where each one ended up.
@@ -440,5 +431,6 @@ mod tests {
         assert_eq!(median([3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median([4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median(std::iter::empty()), None);
+        assert_eq!(median([f64::NAN, 2.0, f64::INFINITY]), Some(2.0));
     }
 }
