@@ -87,34 +87,48 @@ pub fn markdown(results: &ResultSet, graded: &[Graded]) -> String {
     s
 }
 
-/// All measurements as CSV, one row per measurement.
+/// All measurements as CSV (RFC 4180, quoted where a field needs it), one
+/// row per measurement.
 pub fn csv(graded: &[Graded]) -> String {
-    let mut s = String::from("metric,variant,value,unit,tier,interval_low,interval_high,reference,reference_value\n");
-    let q = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "metric",
+        "variant",
+        "value",
+        "unit",
+        "tier",
+        "interval_low",
+        "interval_high",
+        "reference",
+        "reference_value",
+    ];
+    let mut rows = vec![header.map(str::to_owned)];
     for g in graded {
         let m = &g.measurement;
         let (lo, hi) = m
             .interval
             .map_or((String::new(), String::new()), |(l, h)| (l.to_string(), h.to_string()));
-        let (rn, rv) = m
-            .reference
-            .as_ref()
-            .map_or((String::new(), String::new()), |r| (q(&r.name), r.value.to_string()));
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{},{}",
-            q(&m.metric),
-            q(&m.variant),
-            m.value,
-            q(&m.unit),
-            g.tier.map_or("", Tier::name),
+        let (rn, rv) = m.reference.as_ref().map_or((String::new(), String::new()), |r| {
+            (r.name.clone(), r.value.to_string())
+        });
+        rows.push([
+            m.metric.clone(),
+            m.variant.clone(),
+            m.value.to_string(),
+            m.unit.clone(),
+            g.tier.map_or("", Tier::name).to_owned(),
             lo,
             hi,
             rn,
-            rv
-        );
+            rv,
+        ]);
     }
-    s
+    for row in rows {
+        // Writing to memory cannot fail.
+        let _ = w.write_record(&row);
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// A horizontal bar chart as inline SVG; `bars` are (label, value,
@@ -284,4 +298,53 @@ pub fn write_all(dir: &Path, results: &ResultSet, graded: &[Graded]) -> std::io:
         out.push(p);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Measurement;
+
+    #[test]
+    fn csv_fields_with_commas_quotes_and_newlines_read_back() {
+        let variant = "native, \"quoted\"\nsecond line";
+        let graded = vec![Graded {
+            measurement: Measurement::exact("memory_per_agent", variant, "B", 1308.0).with_reference("raw, tokio", 2.5),
+            value_in_target_unit: None,
+            target_unit: None,
+            tier: Some(Tier::Target),
+        }];
+        let text = csv(&graded);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            [
+                "metric",
+                "variant",
+                "value",
+                "unit",
+                "tier",
+                "interval_low",
+                "interval_high",
+                "reference",
+                "reference_value"
+            ]
+        );
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].iter().collect::<Vec<_>>(),
+            [
+                "memory_per_agent",
+                variant,
+                "1308",
+                "B",
+                Tier::Target.name(),
+                "1308",
+                "1308",
+                "raw, tokio",
+                "2.5"
+            ]
+        );
+    }
 }
