@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use caxton_profiling::{LatencyRecorder, process_cpu_time};
 use caxton_runtime::{
-    AgentRef, AgentSpec, CheckpointPolicy, Message, Orchestrator, OrchestratorConfig, RestartPolicy, SpawnError,
+    AgentRef, AgentSpec, CheckpointPolicy, DeadLetterKind, Message, Orchestrator, OrchestratorConfig, RestartPolicy,
+    SpawnError,
 };
 use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
 use caxton_workloads::agents::{Fragile, PANIC, Sink};
@@ -173,7 +174,7 @@ struct Agents {
 
 /// The guest WASM agents run: it counts messages (checkpointable) and
 /// traps (`unreachable`) on the payload `trap`.
-const WASM_CRASH: &[u8] = b"trap";
+const WASM_CRASH: &[u8] = guests::counter::TRAP;
 
 fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result<Agents, RunError> {
     let n = cfg.load.agents;
@@ -310,7 +311,7 @@ impl Sampler<'_> {
         self.total
             .merge(&self.current)
             .expect("latency recorders share their bounds");
-        let faults = count(&self.orch.dead_letter_counts(), "fault");
+        let faults = count(&self.orch.dead_letter_counts(), DeadLetterKind::Fault);
         let cpu = process_cpu_time();
         let length = elapsed.saturating_sub(self.last_t);
         let cpu_percent = if length.is_zero() {

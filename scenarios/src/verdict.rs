@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use caxton_profiling::{LatencySummary, LeakCheck};
-use caxton_runtime::{AgentFailure, AgentStats, DeadLetterCounts};
+use caxton_runtime::{AgentFailure, AgentStats, DeadLetterCounts, DeadLetterKind};
 use caxton_workloads::open_loop::{OpenLoopReport, RateProfile};
 
 use crate::assess::{self, Accounting, Assertion};
@@ -51,17 +51,15 @@ pub fn metric(name: &str, value: f64, unit: &str) -> Metric {
     }
 }
 
-/// Dead letters recorded with `reason` (snake_case reason name).
-pub fn count(dl: &DeadLetterCounts, reason: &str) -> u64 {
-    dl.by_reason.iter().filter(|(r, _)| r == reason).map(|(_, n)| n).sum()
+/// Dead letters recorded with a reason of `kind`.
+pub fn count(dl: &DeadLetterCounts, kind: DeadLetterKind) -> u64 {
+    dl.get(kind)
 }
 
-/// Dead letters of messages that had been accepted into a mailbox.
+/// Dead letters of messages that had been accepted into a mailbox (fault,
+/// handler error, agent failed, undelivered).
 pub fn dead_after_accept(dl: &DeadLetterCounts) -> u64 {
-    ["fault", "handler_error", "agent_failed", "undelivered"]
-        .iter()
-        .map(|r| count(dl, r))
-        .sum()
+    dl.after_accept()
 }
 
 /// The run's metrics and assertions.
@@ -245,7 +243,7 @@ fn fault_checks(d: &RunData<'_>, checks: &FaultChecks, metrics: &mut Vec<Metric>
     metrics.push(metric("faults_injected", d.faults_injected as f64, "count"));
     metrics.push(metric(
         "faults_observed",
-        count(d.dead_letters, "fault") as f64,
+        count(d.dead_letters, DeadLetterKind::Fault) as f64,
         "count",
     ));
     metrics.push(metric("restarts", restarts as f64, "count"));

@@ -1,6 +1,10 @@
 //! Ready-made agents that benchmarks, tests and health checks share.
 
-use crate::{Agent, AgentError, Context, Message, Performative};
+use caxton_core::{Message, Performative};
+
+use crate::agent::Agent;
+use crate::context::Context;
+use crate::error::AgentError;
 
 /// Answers a request or query with the payload it got (to the waiting
 /// caller or the sender); an inform expects no answer and gets none. The

@@ -44,35 +44,112 @@ pub enum DeadLetterReason {
 }
 
 impl DeadLetterReason {
-    fn index(&self) -> usize {
+    /// The reason's kind, without its detail.
+    pub const fn kind(&self) -> DeadLetterKind {
         match self {
-            Self::UnknownAgent => 0,
-            Self::AgentStopped => 1,
-            Self::MailboxFull => 2,
-            Self::NoCapableAgent => 3,
-            Self::ShuttingDown => 4,
-            Self::HandlerError(_) => 5,
-            Self::Fault { .. } => 6,
-            Self::AgentFailed => 7,
-            Self::Undelivered => 8,
-            Self::NoReplyTarget => 9,
-            Self::MessageTooLarge => 10,
+            Self::UnknownAgent => DeadLetterKind::UnknownAgent,
+            Self::AgentStopped => DeadLetterKind::AgentStopped,
+            Self::MailboxFull => DeadLetterKind::MailboxFull,
+            Self::NoCapableAgent => DeadLetterKind::NoCapableAgent,
+            Self::NoReplyTarget => DeadLetterKind::NoReplyTarget,
+            Self::ShuttingDown => DeadLetterKind::ShuttingDown,
+            Self::HandlerError(_) => DeadLetterKind::HandlerError,
+            Self::Fault { .. } => DeadLetterKind::Fault,
+            Self::AgentFailed => DeadLetterKind::AgentFailed,
+            Self::Undelivered => DeadLetterKind::Undelivered,
+            Self::MessageTooLarge => DeadLetterKind::MessageTooLarge,
+        }
+    }
+}
+
+/// The kind of a [`DeadLetterReason`], without its detail: what the counts
+/// are kept by. Serialized (and named by [`DeadLetterKind::name`]) in
+/// snake_case, as in [`DeadLetterCounts::by_reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterKind {
+    /// [`DeadLetterReason::UnknownAgent`].
+    UnknownAgent,
+    /// [`DeadLetterReason::AgentStopped`].
+    AgentStopped,
+    /// [`DeadLetterReason::MailboxFull`].
+    MailboxFull,
+    /// [`DeadLetterReason::NoCapableAgent`].
+    NoCapableAgent,
+    /// [`DeadLetterReason::ShuttingDown`].
+    ShuttingDown,
+    /// [`DeadLetterReason::HandlerError`].
+    HandlerError,
+    /// [`DeadLetterReason::Fault`].
+    Fault,
+    /// [`DeadLetterReason::AgentFailed`].
+    AgentFailed,
+    /// [`DeadLetterReason::Undelivered`].
+    Undelivered,
+    /// [`DeadLetterReason::NoReplyTarget`].
+    NoReplyTarget,
+    /// [`DeadLetterReason::MessageTooLarge`].
+    MessageTooLarge,
+}
+
+impl DeadLetterKind {
+    /// Every kind, in the order the counts list them.
+    pub const ALL: [Self; 11] = [
+        Self::UnknownAgent,
+        Self::AgentStopped,
+        Self::MailboxFull,
+        Self::NoCapableAgent,
+        Self::ShuttingDown,
+        Self::HandlerError,
+        Self::Fault,
+        Self::AgentFailed,
+        Self::Undelivered,
+        Self::NoReplyTarget,
+        Self::MessageTooLarge,
+    ];
+
+    /// The snake_case name (as serialized).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::UnknownAgent => "unknown_agent",
+            Self::AgentStopped => "agent_stopped",
+            Self::MailboxFull => "mailbox_full",
+            Self::NoCapableAgent => "no_capable_agent",
+            Self::ShuttingDown => "shutting_down",
+            Self::HandlerError => "handler_error",
+            Self::Fault => "fault",
+            Self::AgentFailed => "agent_failed",
+            Self::Undelivered => "undelivered",
+            Self::NoReplyTarget => "no_reply_target",
+            Self::MessageTooLarge => "message_too_large",
         }
     }
 
-    const NAMES: [&'static str; REASONS] = [
-        "unknown_agent",
-        "agent_stopped",
-        "mailbox_full",
-        "no_capable_agent",
-        "shutting_down",
-        "handler_error",
-        "fault",
-        "agent_failed",
-        "undelivered",
-        "no_reply_target",
-        "message_too_large",
-    ];
+    /// The kind named `name` (snake_case), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether a message with this fate had been accepted into a mailbox
+    /// (it failed in or after its handler, or was still queued at the end),
+    /// rather than refused to its sender.
+    pub const fn after_accept(self) -> bool {
+        matches!(
+            self,
+            Self::HandlerError | Self::Fault | Self::AgentFailed | Self::Undelivered
+        )
+    }
+
+    /// The index in the counts table (the declaration order).
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for DeadLetterKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl From<&SendErrorKind> for DeadLetterReason {
@@ -89,8 +166,8 @@ impl From<&SendErrorKind> for DeadLetterReason {
     }
 }
 
-/// How many reasons there are (the length of the counts table).
-const REASONS: usize = 11;
+/// How many kinds there are (the length of the counts table).
+const REASONS: usize = DeadLetterKind::ALL.len();
 
 /// One undeliverable message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,8 +194,32 @@ pub struct DeadLetter {
 pub struct DeadLetterCounts {
     /// All dead letters.
     pub total: u64,
-    /// Per reason, by snake_case reason name; reasons with zero omitted.
+    /// Per reason, by snake_case reason name ([`DeadLetterKind::name`]);
+    /// reasons with zero omitted. [`DeadLetterCounts::get`] and
+    /// [`DeadLetterCounts::kinds`] read it typed.
     pub by_reason: Vec<(String, u64)>,
+}
+
+impl DeadLetterCounts {
+    /// Dead letters of `kind` (0 when none).
+    pub fn get(&self, kind: DeadLetterKind) -> u64 {
+        let name = kind.name();
+        self.by_reason.iter().filter(|(r, _)| r == name).map(|(_, n)| n).sum()
+    }
+
+    /// The counts by kind, in [`Self::by_reason`]'s order (names no kind
+    /// has are skipped).
+    pub fn kinds(&self) -> impl Iterator<Item = (DeadLetterKind, u64)> + '_ {
+        self.by_reason
+            .iter()
+            .filter_map(|(r, n)| DeadLetterKind::from_name(r).map(|k| (k, *n)))
+    }
+
+    /// Dead letters of messages that had been accepted into a mailbox
+    /// ([`DeadLetterKind::after_accept`]).
+    pub fn after_accept(&self) -> u64 {
+        self.kinds().filter(|(k, _)| k.after_accept()).map(|(_, n)| n).sum()
+    }
 }
 
 pub(crate) struct DeadLetters {
@@ -149,7 +250,7 @@ impl DeadLetters {
 
     /// Counts one dead letter and keeps a copy in the log.
     pub(crate) fn record(&self, mut message: Message, agent: Option<AgentId>, reason: DeadLetterReason) {
-        self.counts[reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.counts[reason.kind().index()].fetch_add(1, Ordering::Relaxed);
         if self.keep == 0 {
             return;
         }
@@ -177,11 +278,11 @@ impl DeadLetters {
 
     pub(crate) fn counts(&self) -> DeadLetterCounts {
         let mut out = DeadLetterCounts::default();
-        for (i, c) in self.counts.iter().enumerate() {
+        for (kind, c) in DeadLetterKind::ALL.into_iter().zip(&self.counts) {
             let n = c.load(Ordering::Relaxed);
             out.total += n;
             if n > 0 {
-                out.by_reason.push((DeadLetterReason::NAMES[i].to_string(), n));
+                out.by_reason.push((kind.name().to_owned(), n));
             }
         }
         out
@@ -204,6 +305,37 @@ mod tests {
 
     fn msg(bytes: usize) -> Message {
         Message::request(AgentId::new(1).unwrap(), vec![0u8; bytes])
+    }
+
+    #[test]
+    fn kinds_are_named_once_and_index_the_table() {
+        for (i, k) in DeadLetterKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i);
+            assert_eq!(DeadLetterKind::from_name(k.name()), Some(k));
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+        }
+    }
+
+    #[test]
+    fn counts_read_typed() {
+        let dl = DeadLetters::new(10, 100);
+        dl.record(msg(1), None, DeadLetterReason::MailboxFull);
+        dl.record(msg(1), None, DeadLetterReason::Undelivered);
+        dl.record(msg(1), None, DeadLetterReason::Undelivered);
+        let counts = dl.counts();
+        assert_eq!(counts.get(DeadLetterKind::MailboxFull), 1);
+        assert_eq!(counts.get(DeadLetterKind::Undelivered), 2);
+        assert_eq!(counts.get(DeadLetterKind::Fault), 0);
+        assert_eq!(counts.after_accept(), 2);
+        let kinds: Vec<_> = counts.kinds().collect();
+        assert_eq!(
+            kinds,
+            [(DeadLetterKind::MailboxFull, 1), (DeadLetterKind::Undelivered, 2)]
+        );
+        assert_eq!(
+            counts.by_reason,
+            [("mailbox_full".to_owned(), 1), ("undelivered".to_owned(), 2)]
+        );
     }
 
     #[test]

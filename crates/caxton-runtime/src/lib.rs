@@ -41,26 +41,35 @@
 //! # });
 //! ```
 
+// Module dependencies point one way (docs/architecture.md, "Module
+// layering"): `task` (the run loop and spawning) -> `spec` -> `agent` ->
+// `context` -> `orchestrator` (the handle, routing, shutdown) -> `registry`,
+// `dead_letter`, `mailbox`, `stats`, `restart`, `error`, ...
 mod agent;
 pub mod agents;
 pub mod checkpoint;
+mod context;
 pub mod cpu;
 mod dead_letter;
 mod error;
 mod mailbox;
 mod orchestrator;
 mod registry;
+mod restart;
+mod spec;
 mod stats;
-mod supervisor;
 mod sync;
+mod task;
 
-pub use agent::{Agent, AgentSpec, Context, Factory};
+pub use agent::Agent;
 pub use caxton_core::{Address, AgentId, ConversationId, Message, MessageId, Performative, Timestamp};
 pub use checkpoint::{Checkpoint, CheckpointPolicy};
+pub use context::Context;
 pub use cpu::CpuClock;
-pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterReason};
+pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetterReason};
 pub use error::{AgentError, CheckpointError, FaultKind, RequestError, SendError, SendErrorKind, SpawnError};
 pub use orchestrator::{AgentRef, Broadcast, Orchestrator, OrchestratorConfig, ShutdownReport};
 pub use registry::Selection;
+pub use restart::{AgentFailure, RestartPolicy};
+pub use spec::{AgentSpec, Factory};
 pub use stats::{AgentStats, AgentStatus};
-pub use supervisor::{AgentFailure, RestartPolicy};

@@ -1,7 +1,8 @@
-//! The orchestrator: spawns agents, routes messages in the sender's own
-//! context, and shuts down cleanly.
+//! The orchestrator handle: routes messages in the sender's own context,
+//! controls and observes agents, and shuts down cleanly. Spawning (which
+//! builds an agent's task) is in `task`; this module knows nothing of the
+//! run loop.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -10,15 +11,14 @@ use caxton_core::{Address, AgentId, Message, MessageId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
-use crate::agent::{Agent, AgentSpec};
 use crate::checkpoint::Checkpoint;
 use crate::cpu::CpuClock;
 use crate::dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterReason, DeadLetters};
-use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind, SpawnError};
-use crate::mailbox::{Control, Envelope, Mailbox, PushError};
+use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind};
+use crate::mailbox::{Control, Envelope, PushError};
 use crate::registry::{AgentShared, Registry, Selection};
+use crate::restart::AgentFailure;
 use crate::stats::{AgentStats, AgentStatus, StatsCell};
-use crate::supervisor::{AgentFailure, AgentTask, panic_detail};
 
 /// Orchestrator-wide settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -184,7 +184,7 @@ impl Orchestrator {
     }
 
     /// A handle for an agent task: it does not keep the agents alive.
-    fn internal(&self) -> Self {
+    pub(crate) fn internal(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             _user: None,
@@ -204,80 +204,24 @@ impl Orchestrator {
         &self.inner.dead_letters
     }
 
-    // ---- spawning -------------------------------------------------------
+    // ---- the agent tasks' side (see `task`) ------------------------------
 
-    /// Spawns an agent. It is ready when this returns: messages sent from
-    /// now on are queued for it.
-    ///
-    /// A constructor or initial restore that fails or panics is a
-    /// [`SpawnError`]; nothing is registered then.
-    pub fn spawn<A: Agent>(&self, spec: AgentSpec<A>) -> Result<AgentId, SpawnError> {
-        if self.inner.shutting_down.load(Ordering::SeqCst) {
-            return Err(SpawnError::ShuttingDown);
-        }
-        let capacity = spec.mailbox_capacity.unwrap_or(self.inner.config.mailbox_capacity);
-        if capacity == 0 {
-            return Err(SpawnError::ZeroCapacity);
-        }
-        if let Some(name) = &spec.name
-            && self.inner.registry.names.contains_key(name)
-        {
-            return Err(SpawnError::DuplicateName(name.clone()));
-        }
-        let (agent, memory) = build_agent(&spec)?;
-        let shared = Arc::new(AgentShared {
-            id: self.inner.registry.allocate_id(),
-            mailbox: Mailbox::new(capacity),
-            max_message_bytes: spec.max_message_bytes.unwrap_or(self.inner.config.max_message_bytes),
-            finished_in_batch: AtomicUsize::new(0),
-            stats: StatsCell::default(),
-            name: spec.name,
-            capabilities: spec.capabilities,
-        });
-        // Stats show the agent's memory from the start, not only after its
-        // first batch.
-        if let Some(bytes) = memory {
-            shared.stats.memory_bytes.store(bytes, Ordering::Relaxed);
-        }
-        if let Err(e) = self.inner.registry.register(shared.clone()) {
-            crate::supervisor::drop_contained(agent);
-            return Err(e);
-        }
-        self.inner.live.fetch_add(1, Ordering::AcqRel);
-        let id = shared.id;
-        // A shutdown that began while this agent was being built may not
-        // have seen it in the registry: close it here (the registry's lock
-        // orders the two, so one side always sees the other). It still
-        // drains anything accepted in between, then exits.
-        let late = self.inner.shutting_down.load(Ordering::SeqCst);
-        if late {
-            shared.stats.set_status(AgentStatus::Stopping);
-            drop(shared.mailbox.close());
-        }
-        let task = AgentTask::new(
-            self.internal(),
-            shared,
-            agent,
-            spec.factory,
-            spec.restart,
-            spec.checkpoints,
-            spec.initial,
-        );
-        // The task is tracked by `live`; its JoinHandle is not needed.
-        drop(self.inner.runtime.spawn(task.run()));
-        if late {
-            return Err(SpawnError::ShuttingDown);
-        }
-        Ok(id)
+    /// Whether a shutdown began (spawns are refused from then on).
+    #[inline]
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
-    /// Spawns `n` agents from one spec (which must not carry a name).
-    /// Stops at the first error, keeping the agents already spawned.
-    pub fn spawn_many<A: Agent>(&self, spec: &AgentSpec<A>, n: usize) -> Result<Vec<AgentId>, SpawnError> {
-        if let (Some(name), true) = (&spec.name, n > 1) {
-            return Err(SpawnError::DuplicateName(name.clone()));
-        }
-        (0..n).map(|_| self.spawn(spec.clone())).collect()
+    /// The runtime agent tasks are spawned on.
+    #[inline]
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.inner.runtime
+    }
+
+    /// Counts a registered agent as live until [`Self::agent_exited`].
+    #[inline]
+    pub(crate) fn agent_started(&self) {
+        self.inner.live.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(crate) fn agent_exited(&self) {
@@ -784,28 +728,5 @@ impl AgentRef {
     /// Messages accepted by this agent and not yet handled.
     pub fn mailbox_depth(&self) -> usize {
         self.shared.mailbox.depth()
-    }
-}
-
-/// Builds an agent from its spec (constructor, then the initial restore),
-/// containing panics, and reads its starting memory figure.
-fn build_agent<A: Agent>(spec: &AgentSpec<A>) -> Result<(A, Option<u64>), SpawnError> {
-    let panicked = |p: Box<dyn std::any::Any + Send>| {
-        crate::error::AgentError::fault(crate::error::FaultKind::Panic, panic_detail(p.as_ref()))
-    };
-    let mut agent = catch_unwind(AssertUnwindSafe(|| (spec.factory)())).map_err(panicked)??;
-    if let Some(cp) = &spec.initial {
-        let restored = catch_unwind(AssertUnwindSafe(|| agent.restore(&cp.state))).unwrap_or_else(|p| Err(panicked(p)));
-        if let Err(e) = restored {
-            crate::supervisor::drop_contained(agent);
-            return Err(SpawnError::Restore(e));
-        }
-    }
-    match catch_unwind(AssertUnwindSafe(|| agent.memory_bytes())) {
-        Ok(memory) => Ok((agent, memory)),
-        Err(p) => {
-            crate::supervisor::drop_contained(agent);
-            Err(SpawnError::Init(panicked(p)))
-        }
     }
 }

@@ -147,10 +147,46 @@ pub struct Fragile {
     pub count: u64,
 }
 
+/// The panic a [`Fragile`] agent raises on [`PANIC`], as a type: a panic
+/// hook tells an injected fault from any other panic with
+/// [`InjectedFault::is_raising`], never by its message.
+#[derive(Clone, Copy, Debug)]
+pub struct InjectedFault;
+
+thread_local! {
+    /// Set on this thread while an injected fault is being raised.
+    static RAISING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl InjectedFault {
+    /// Panics as an injected fault of an agent that had counted `count`
+    /// messages (the message says so; the supervisor records it).
+    pub fn raise(count: u64) -> ! {
+        /// Clears the mark as the panic unwinds past `raise`, so it holds
+        /// exactly while the panic hook runs.
+        struct Raising;
+        impl Drop for Raising {
+            fn drop(&mut self) {
+                RAISING.with(|r| r.set(false));
+            }
+        }
+        RAISING.with(|r| r.set(true));
+        let _raising = Raising;
+        panic!("fault injected into agent with count {count}");
+    }
+
+    /// Whether the panic being raised on this thread is an injected fault
+    /// (for a panic hook, which runs on the panicking thread before it
+    /// unwinds).
+    pub fn is_raising() -> bool {
+        RAISING.with(|r| r.get())
+    }
+}
+
 impl Agent for Fragile {
     fn handle(&mut self, _ctx: &mut Context<'_>, msg: &Message) -> Result<(), AgentError> {
         if &msg.payload[..] == PANIC {
-            panic!("fault injected into agent with count {}", self.count);
+            InjectedFault::raise(self.count);
         }
         self.count += 1;
         Ok(())

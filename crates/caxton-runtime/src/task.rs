@@ -1,72 +1,35 @@
 //! The agent task: drains the mailbox in batches, runs the handler, and
 //! supervises it: a fault (panic or trap) restarts the agent from its last
 //! checkpoint under a [`RestartPolicy`], keeping the queued messages.
+//!
+//! Spawning lives here too ([`Orchestrator::spawn`]), since it builds the
+//! task: the orchestrator module knows nothing of the run loop.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use caxton_core::Timestamp;
-use serde::{Deserialize, Serialize};
+use caxton_core::{AgentId, Message, Timestamp};
 
-use crate::agent::{Agent, Context, Factory};
+use crate::agent::Agent;
 use crate::checkpoint::{Checkpoint, CheckpointPolicy};
+use crate::context::Context;
 use crate::dead_letter::DeadLetterReason;
-use crate::error::{AgentError, CheckpointError, FaultKind};
-use crate::mailbox::{Batch, Control, Envelope, ReplySender, hook_error};
+use crate::error::{AgentError, CheckpointError, FaultKind, SpawnError};
+use crate::mailbox::{Batch, Control, Envelope, Mailbox, ReplySender, hook_error};
 use crate::orchestrator::Orchestrator;
 use crate::registry::AgentShared;
+use crate::restart::{AgentFailure, RestartPolicy};
+use crate::spec::{AgentSpec, Factory};
 use crate::stats::{AgentStatus, StatsCell};
 
 /// Largest batch buffer (in messages) an agent keeps between batches.
 const KEEP_BUFFER: usize = 64;
 
-/// How many restarts a supervisor allows before it gives up on an agent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RestartPolicy {
-    /// Restarts allowed within `window`; one more fault stops the agent.
-    pub max_restarts: u32,
-    /// The sliding window the restarts are counted in. A zero window
-    /// counts restarts over the agent's whole life (it never forgets one).
-    pub window: Duration,
-}
-
-impl RestartPolicy {
-    /// Never restart: the first fault stops the agent.
-    pub const fn never() -> Self {
-        Self {
-            max_restarts: 0,
-            window: Duration::ZERO,
-        }
-    }
-}
-
-impl Default for RestartPolicy {
-    /// Up to 5 restarts within 10 seconds.
-    fn default() -> Self {
-        Self {
-            max_restarts: 5,
-            window: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Why an agent was stopped by its supervisor.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentFailure {
-    /// The agent.
-    pub agent: caxton_core::AgentId,
-    /// Its name, if it had one.
-    pub name: Option<String>,
-    /// The last fault, or why a restart failed.
-    pub reason: String,
-    /// Restarts before it was stopped.
-    pub restarts: u64,
-}
-
-pub(crate) struct AgentTask<A: Agent> {
+struct AgentTask<A: Agent> {
     orch: Orchestrator,
     shared: Arc<AgentShared>,
     /// The live instance; `None` only between dropping a faulted instance
@@ -88,6 +51,103 @@ pub(crate) struct AgentTask<A: Agent> {
     exited: bool,
 }
 
+impl Orchestrator {
+    /// Spawns an agent. It is ready when this returns: messages sent from
+    /// now on are queued for it.
+    ///
+    /// A constructor or initial restore that fails or panics is a
+    /// [`SpawnError`]; nothing is registered then.
+    pub fn spawn<A: Agent>(&self, spec: AgentSpec<A>) -> Result<AgentId, SpawnError> {
+        if self.is_shutting_down() {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let capacity = spec.mailbox_capacity.unwrap_or(self.config().mailbox_capacity);
+        if capacity == 0 {
+            return Err(SpawnError::ZeroCapacity);
+        }
+        if let Some(name) = &spec.name
+            && self.registry().names.contains_key(name)
+        {
+            return Err(SpawnError::DuplicateName(name.clone()));
+        }
+        let (agent, memory) = build_agent(&spec)?;
+        let shared = Arc::new(AgentShared {
+            id: self.registry().allocate_id(),
+            mailbox: Mailbox::new(capacity),
+            max_message_bytes: spec.max_message_bytes.unwrap_or(self.config().max_message_bytes),
+            finished_in_batch: AtomicUsize::new(0),
+            stats: StatsCell::default(),
+            name: spec.name,
+            capabilities: spec.capabilities,
+        });
+        // Stats show the agent's memory from the start, not only after its
+        // first batch.
+        if let Some(bytes) = memory {
+            shared.stats.memory_bytes.store(bytes, Relaxed);
+        }
+        if let Err(e) = self.registry().register(shared.clone()) {
+            drop_contained(agent);
+            return Err(e);
+        }
+        self.agent_started();
+        let id = shared.id;
+        // A shutdown that began while this agent was being built may not
+        // have seen it in the registry: close it here (the registry's lock
+        // orders the two, so one side always sees the other). It still
+        // drains anything accepted in between, then exits.
+        let late = self.is_shutting_down();
+        if late {
+            shared.stats.set_status(AgentStatus::Stopping);
+            drop(shared.mailbox.close());
+        }
+        let task = AgentTask::new(
+            self.internal(),
+            shared,
+            agent,
+            spec.factory,
+            spec.restart,
+            spec.checkpoints,
+            spec.initial,
+        );
+        // The task is tracked by `live`; its JoinHandle is not needed.
+        drop(self.runtime().spawn(task.run()));
+        if late {
+            return Err(SpawnError::ShuttingDown);
+        }
+        Ok(id)
+    }
+
+    /// Spawns `n` agents from one spec (which must not carry a name).
+    /// Stops at the first error, keeping the agents already spawned.
+    pub fn spawn_many<A: Agent>(&self, spec: &AgentSpec<A>, n: usize) -> Result<Vec<AgentId>, SpawnError> {
+        if let (Some(name), true) = (&spec.name, n > 1) {
+            return Err(SpawnError::DuplicateName(name.clone()));
+        }
+        (0..n).map(|_| self.spawn(spec.clone())).collect()
+    }
+}
+
+/// Builds an agent from its spec (constructor, then the initial restore),
+/// containing panics, and reads its starting memory figure.
+fn build_agent<A: Agent>(spec: &AgentSpec<A>) -> Result<(A, Option<u64>), SpawnError> {
+    let panicked = |p: Box<dyn std::any::Any + Send>| AgentError::fault(FaultKind::Panic, panic_detail(p.as_ref()));
+    let mut agent = catch_unwind(AssertUnwindSafe(|| (spec.factory)())).map_err(panicked)??;
+    if let Some(cp) = &spec.initial {
+        let restored = catch_unwind(AssertUnwindSafe(|| agent.restore(&cp.state))).unwrap_or_else(|p| Err(panicked(p)));
+        if let Err(e) = restored {
+            drop_contained(agent);
+            return Err(SpawnError::Restore(e));
+        }
+    }
+    match catch_unwind(AssertUnwindSafe(|| agent.memory_bytes())) {
+        Ok(memory) => Ok((agent, memory)),
+        Err(p) => {
+            drop_contained(agent);
+            Err(SpawnError::Init(panicked(p)))
+        }
+    }
+}
+
 /// Outcome of handling one message.
 enum Handled {
     Ok,
@@ -97,7 +157,7 @@ enum Handled {
 }
 
 /// The message of a panic payload.
-pub(crate) fn panic_detail(payload: &(dyn std::any::Any + Send)) -> String {
+fn panic_detail(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -115,7 +175,7 @@ fn contained<T>(hook: impl FnOnce() -> Result<T, AgentError>) -> Result<T, Agent
 
 /// Drops an agent instance, containing a panic in its `Drop`: the instance
 /// is gone either way.
-pub(crate) fn drop_contained<A>(agent: A) {
+fn drop_contained<A>(agent: A) {
     if std::thread::panicking() {
         // A second panic while unwinding would abort the process: leak
         // the instance instead (only on a panic that escaped the
@@ -132,7 +192,7 @@ fn is_fault(e: &AgentError) -> bool {
 }
 
 impl<A: Agent> AgentTask<A> {
-    pub(crate) fn new(
+    fn new(
         orch: Orchestrator,
         shared: Arc<AgentShared>,
         agent: A,
@@ -164,7 +224,7 @@ impl<A: Agent> AgentTask<A> {
         clippy::manual_async_fn,
         reason = "an async fn would store the task twice in every agent's future"
     )]
-    pub(crate) fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
+    fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
         // `self` lives once, in this block; `serve` borrows it. (An
         // `async fn run(self)` would keep a second copy of the task in
         // every agent's future.)
@@ -313,7 +373,7 @@ impl<A: Agent> AgentTask<A> {
         Handled::Fault(AgentError::Fault { kind, detail }, reply)
     }
 
-    fn dead_letter(&self, msg: caxton_core::Message, reason: DeadLetterReason) {
+    fn dead_letter(&self, msg: Message, reason: DeadLetterReason) {
         StatsCell::add(&self.shared.stats.dead_letters, 1);
         self.orch.dead_letters().record(msg, Some(self.shared.id), reason);
     }

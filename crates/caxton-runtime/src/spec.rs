@@ -1,0 +1,110 @@
+//! How to spawn an agent: its factory, name, capabilities and policies.
+
+use std::sync::Arc;
+
+use crate::agent::Agent;
+use crate::checkpoint::{Checkpoint, CheckpointPolicy};
+use crate::error::AgentError;
+use crate::restart::RestartPolicy;
+
+/// Builds agent instances: once at spawn and again on every restart.
+pub type Factory<A> = Arc<dyn Fn() -> Result<A, AgentError> + Send + Sync>;
+
+/// How to spawn an agent: its constructor, name, capabilities and policies.
+pub struct AgentSpec<A> {
+    pub(crate) factory: Factory<A>,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) capabilities: Box<[Arc<str>]>,
+    pub(crate) mailbox_capacity: Option<usize>,
+    pub(crate) max_message_bytes: Option<usize>,
+    pub(crate) restart: RestartPolicy,
+    pub(crate) checkpoints: CheckpointPolicy,
+    pub(crate) initial: Option<Checkpoint>,
+}
+
+impl<A> Clone for AgentSpec<A> {
+    fn clone(&self) -> Self {
+        Self {
+            factory: self.factory.clone(),
+            name: self.name.clone(),
+            capabilities: self.capabilities.clone(),
+            mailbox_capacity: self.mailbox_capacity,
+            max_message_bytes: self.max_message_bytes,
+            restart: self.restart,
+            checkpoints: self.checkpoints,
+            initial: self.initial.clone(),
+        }
+    }
+}
+
+impl<A: Agent> AgentSpec<A> {
+    /// A spec whose instances `factory` builds.
+    pub fn new(factory: impl Fn() -> A + Send + Sync + 'static) -> Self {
+        Self::try_new(move || Ok(factory()))
+    }
+
+    /// A spec with a constructor that can fail (e.g. instantiating a module).
+    pub fn try_new(factory: impl Fn() -> Result<A, AgentError> + Send + Sync + 'static) -> Self {
+        Self::from_factory(Arc::new(factory))
+    }
+
+    /// A spec from a shared factory.
+    pub fn from_factory(factory: Factory<A>) -> Self {
+        Self {
+            factory,
+            name: None,
+            capabilities: Box::new([]),
+            mailbox_capacity: None,
+            max_message_bytes: None,
+            restart: RestartPolicy::default(),
+            checkpoints: CheckpointPolicy::default(),
+            initial: None,
+        }
+    }
+
+    /// Registers the agent under a unique name.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Declares a capability the agent can be addressed by.
+    pub fn capability(mut self, cap: impl Into<Arc<str>>) -> Self {
+        let mut caps = self.capabilities.into_vec();
+        caps.push(cap.into());
+        self.capabilities = caps.into_boxed_slice();
+        self
+    }
+
+    /// Overrides the orchestrator's default mailbox capacity.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = Some(capacity);
+        self
+    }
+
+    /// Overrides the orchestrator's largest accepted payload
+    /// ([`crate::OrchestratorConfig::max_message_bytes`]) for this agent:
+    /// a larger message is refused to its sender, never handed to the agent.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the restart policy.
+    pub fn restart_policy(mut self, policy: RestartPolicy) -> Self {
+        self.restart = policy;
+        self
+    }
+
+    /// Sets when checkpoints are taken automatically.
+    pub fn checkpoint_policy(mut self, policy: CheckpointPolicy) -> Self {
+        self.checkpoints = policy;
+        self
+    }
+
+    /// Starts the agent from this checkpoint instead of a fresh state.
+    pub fn restore_from(mut self, checkpoint: Checkpoint) -> Self {
+        self.initial = Some(checkpoint);
+        self
+    }
+}
