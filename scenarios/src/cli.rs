@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use caxton_workloads::agents::InjectedFault;
 use clap::Parser;
 
 use crate::config::{AgentKind, Config, Overrides, parse_duration_s};
@@ -56,13 +57,8 @@ pub struct Args {
 fn quiet_injected_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied());
-        // `Fragile`'s panic message on an injected fault.
-        if !msg.is_some_and(|m| m.starts_with("fault injected into agent")) {
+        // `Fragile` raising an injected fault (on this thread, right now).
+        if !InjectedFault::is_raising() {
             default(info);
         }
     }));
@@ -78,6 +74,7 @@ pub fn main(scenario: Scenario) -> ExitCode {
         agents: args.agents,
         message_size: args.message_size,
         agent_kind: args.agent_kind,
+        ..Overrides::default()
     };
     let cfg = match Config::load(scenario, args.config.as_deref(), args.quick, &overrides) {
         Ok(cfg) => cfg,

@@ -1,0 +1,104 @@
+//! What is laid over a scenario file: its `[quick]` table (with `--quick`),
+//! then the command-line flags. Both are a [`Layer`]: the field set is
+//! written once, and one helper applies it.
+
+use serde::{Deserialize, Serialize};
+
+use super::duration::check_max_duration;
+use super::schema::AgentKind;
+use super::{Config, ConfigError, Plan};
+
+/// Values laid over a configuration, each `None` where the layer leaves
+/// the field alone: the `[quick]` table (a CI-sized run, under a minute)
+/// or the command-line flags. Each field overrides the one of the same
+/// name in `[load]`, `[burst]` (`burst_` prefixed) or the sustained
+/// scenario's `[checks]`; one a scenario does not have is ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// Overrides `load.duration_s` (`--duration`).
+    pub duration_s: Option<u64>,
+    /// Overrides `load.rate` (`--rate`).
+    pub rate: Option<f64>,
+    /// Overrides `load.agents` (`--agents`).
+    pub agents: Option<usize>,
+    /// Overrides `load.message_size` (`--message-size`).
+    pub message_size: Option<usize>,
+    /// Overrides `load.agent_kind` (`--agent-kind`).
+    pub agent_kind: Option<AgentKind>,
+    /// Overrides `burst.start_s`.
+    pub burst_start_s: Option<u64>,
+    /// Overrides `burst.duration_s`.
+    pub burst_duration_s: Option<u64>,
+    /// Overrides `checks.warmup_s` (sustained).
+    pub warmup_s: Option<u64>,
+    /// Overrides `checks.window_intervals` (sustained).
+    pub window_intervals: Option<usize>,
+    /// Overrides `checks.latency_noise_floor_ms` (sustained).
+    pub latency_noise_floor_ms: Option<f64>,
+}
+
+/// The `[quick]` table: what `--quick` changes.
+pub type Quick = Layer;
+
+/// Values given on the command line, applied over the file (and `--quick`).
+pub type Overrides = Layer;
+
+/// Sets `field` to the layer's value, if it has one.
+fn set<T: Clone>(field: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        field.clone_from(v);
+    }
+}
+
+impl Layer {
+    /// Lays this layer over `cfg`. With `table`, the layer's durations are
+    /// first checked against [`super::MAX_DURATION_S`], an error naming
+    /// the field as `table.field` (`quick.duration_s`); without, the result
+    /// is left to [`Config::validate`], which names the field overridden.
+    pub fn apply_to(&self, cfg: &mut Config, table: Option<&str>) -> Result<(), ConfigError> {
+        if let Some(table) = table {
+            for (field, v) in [
+                ("duration_s", self.duration_s),
+                ("burst_start_s", self.burst_start_s),
+                ("burst_duration_s", self.burst_duration_s),
+                ("warmup_s", self.warmup_s),
+            ] {
+                check_max_duration(format!("{table}.{field}"), v.unwrap_or(0))?;
+            }
+        }
+        let l = &mut cfg.load;
+        set(&mut l.duration_s, &self.duration_s);
+        set(&mut l.rate, &self.rate);
+        set(&mut l.agents, &self.agents);
+        set(&mut l.message_size, &self.message_size);
+        set(&mut l.agent_kind, &self.agent_kind);
+        match &mut cfg.plan {
+            Plan::Burst { burst, .. } => {
+                set(&mut burst.start_s, &self.burst_start_s);
+                set(&mut burst.duration_s, &self.burst_duration_s);
+            }
+            Plan::Sustained { checks } => {
+                set(&mut checks.warmup_s, &self.warmup_s);
+                set(&mut checks.window_intervals, &self.window_intervals);
+                set(&mut checks.latency_noise_floor_ms, &self.latency_noise_floor_ms);
+            }
+            Plan::Peak { .. } | Plan::Faults { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Applies the `[quick]` table; its durations are checked against
+    /// [`super::MAX_DURATION_S`] here, so an error names the `quick.` field.
+    pub fn apply_quick(&mut self, q: &Quick) -> Result<(), ConfigError> {
+        q.apply_to(self, Some("quick"))
+    }
+
+    /// Applies command-line overrides (checked by [`Config::validate`]).
+    pub fn apply(&mut self, o: &Overrides) {
+        // Without a table nothing is checked here, so nothing can fail.
+        let _ = o.apply_to(self, None);
+    }
+}
