@@ -34,6 +34,8 @@ fn main() {
 
     for path in [
         guests.clone(),
+        root.join("crates/caxton-abi/src"),
+        root.join("crates/caxton-abi/Cargo.toml"),
         root.join("crates/caxton-guest/src"),
         root.join("crates/caxton-guest/Cargo.toml"),
         root.join("crates/caxton-kernels/src"),

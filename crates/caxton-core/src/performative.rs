@@ -1,38 +1,48 @@
 //! FIPA-ACL communicative acts.
 
+use caxton_abi::performative as abi;
 use serde::{Deserialize, Serialize};
 
-/// What the sender means by a message, after FIPA-ACL.
+/// An ABI performative code as a discriminant; one over `u8` fails the
+/// build.
+const fn code(c: u32) -> u8 {
+    assert!(c <= u8::MAX as u32, "performative code over u8");
+    c as u8
+}
+
+/// What the sender means by a message, after FIPA-ACL. The discriminants
+/// are the guest ABI's codes (`caxton_abi::performative`), which is how a
+/// performative crosses into a WASM guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[repr(u8)]
 pub enum Performative {
     /// Ask the receiver to perform an action.
     #[default]
-    Request = 0,
+    Request = code(abi::REQUEST),
     /// Tell the receiver that something is true.
-    Inform = 1,
+    Inform = code(abi::INFORM),
     /// Ask the receiver for information (FIPA query-ref).
-    Query = 2,
+    Query = code(abi::QUERY),
     /// Agree to perform a requested action.
-    Agree = 3,
+    Agree = code(abi::AGREE),
     /// Refuse to perform a requested action.
-    Refuse = 4,
+    Refuse = code(abi::REFUSE),
     /// Report that an attempted action failed.
-    Failure = 5,
+    Failure = code(abi::FAILURE),
     /// The message was not understood.
-    NotUnderstood = 6,
+    NotUnderstood = code(abi::NOT_UNDERSTOOD),
     /// Propose something, in a negotiation.
-    Propose = 7,
+    Propose = code(abi::PROPOSE),
     /// Accept a proposal.
-    AcceptProposal = 8,
+    AcceptProposal = code(abi::ACCEPT_PROPOSAL),
     /// Reject a proposal.
-    RejectProposal = 9,
+    RejectProposal = code(abi::REJECT_PROPOSAL),
     /// Call for proposals.
-    CallForProposal = 10,
+    CallForProposal = code(abi::CALL_FOR_PROPOSAL),
     /// Cancel an earlier request.
-    Cancel = 11,
+    Cancel = code(abi::CANCEL),
     /// Subscribe to updates.
-    Subscribe = 12,
+    Subscribe = code(abi::SUBSCRIBE),
 }
 
 impl Performative {
@@ -58,6 +68,17 @@ impl Performative {
         Self::ALL.get(v as usize).copied()
     }
 }
+
+// `ALL` holds every ABI code, each at its own index (which `from_u8`
+// relies on).
+const _: () = {
+    assert!(Performative::ALL.len() == abi::COUNT as usize);
+    let mut i = 0;
+    while i < Performative::ALL.len() {
+        assert!(Performative::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 #[cfg(test)]
 mod tests {

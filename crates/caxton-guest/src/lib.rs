@@ -28,7 +28,12 @@
 
 extern crate alloc;
 
-pub mod performative;
+/// The guest ABI this SDK implements (names, signatures, status codes), for
+/// guests that need its constants.
+pub use caxton_abi as abi;
+/// Performative codes, identical to `caxton_core::Performative`
+/// discriminants (both come from `caxton_abi`).
+pub use caxton_abi::performative;
 #[doc(hidden)]
 pub mod rt;
 mod sys;
@@ -79,6 +84,15 @@ pub fn reply(performative: u32, payload: &[u8]) {
 pub fn send(to: u64, performative: u32, payload: &[u8]) {
     sys::send(to, performative, payload);
 }
+
+// `export_agent!` spells the export names as function names; they must be
+// the ABI's.
+const _: () = {
+    assert!(abi::str_eq(abi::INBOX, "caxton_inbox"));
+    assert!(abi::str_eq(abi::HANDLE, "caxton_handle"));
+    assert!(abi::str_eq(abi::SNAPSHOT, "caxton_snapshot"));
+    assert!(abi::str_eq(abi::RESTORE, "caxton_restore"));
+};
 
 /// Exports a type implementing [`Agent`] as this module's agent: emits the
 /// `caxton_inbox`, `caxton_handle`, `caxton_snapshot` and `caxton_restore`

@@ -6,8 +6,8 @@ use core::cell::UnsafeCell;
 
 use crate::{Agent, Incoming};
 
-/// `caxton_snapshot`'s answer when the agent has no state.
-pub const NO_STATE: u64 = u64::MAX;
+pub use caxton_abi::NO_STATE;
+use caxton_abi::status;
 
 /// A lazily built value in a `static`. A WASM instance is single-threaded
 /// and the host never re-enters the guest, so plain interior mutability is
@@ -69,8 +69,8 @@ pub fn handle<A: Agent>(slot: &Slot<A>, performative: u32, sender: u64, len: u32
         payload: inbox_slice(len),
     };
     match slot.get().handle(&msg) {
-        Ok(()) => 0,
-        Err(code) => code.max(1),
+        Ok(()) => status::OK,
+        Err(code) => refused(code),
     }
 }
 
@@ -89,7 +89,13 @@ pub fn snapshot<A: Agent>(slot: &Slot<A>) -> u64 {
 /// `caxton_restore`: restores from the `len` bytes the host wrote.
 pub fn restore<A: Agent>(slot: &Slot<A>, len: u32) -> u32 {
     match slot.get().restore(inbox_slice(len)) {
-        Ok(()) => 0,
-        Err(code) => code.max(1),
+        Ok(()) => status::OK,
+        Err(code) => refused(code),
     }
+}
+
+/// A guest's error code as a status the host reads as a refusal: never
+/// [`status::OK`].
+fn refused(code: u32) -> u32 {
+    if code == status::OK { status::OK + 1 } else { code }
 }

@@ -1,5 +1,13 @@
 //! The host imports (module `caxton`), with no-op stand-ins off wasm32.
 
+// The link attributes below need literals; they must be the ABI's names.
+const _: () = {
+    use caxton_abi::{IMPORT_MODULE, REPLY, SEND, str_eq};
+    assert!(str_eq(IMPORT_MODULE, "caxton"));
+    assert!(str_eq(REPLY, "reply"));
+    assert!(str_eq(SEND, "send"));
+};
+
 #[cfg(target_arch = "wasm32")]
 mod imp {
     #[link(wasm_import_module = "caxton")]

@@ -1,5 +1,6 @@
-//! The guest ABI (see `docs/guest-abi.md`): export and import names, their
-//! signatures, and the load-time check that a module conforms.
+//! The guest ABI (see `docs/guest-abi.md`) and the load-time check that a
+//! module conforms. The names, signatures and codes are `caxton_abi`'s
+//! (re-exported here), shared with the guest SDK.
 //!
 //! The check runs on the module's bytes before anything is compiled or
 //! cached ([`check_bytes`], which also checks the pool's limits), and again
@@ -12,32 +13,7 @@ use wasmtime::{ExternType, FuncType, Module, ValType};
 use crate::config::Allocator;
 use crate::error::LoadError;
 
-/// The guest's linear memory.
-pub const MEMORY: &str = "memory";
-/// `(len: i32) -> i32`: a guest buffer of at least `len` bytes for input.
-pub const INBOX: &str = "caxton_inbox";
-/// `(performative: i32, sender: i64, len: i32) -> i32`: handle a message.
-pub const HANDLE: &str = "caxton_handle";
-/// `() -> i64`: `len << 32 | ptr` of the state, or `-1` for none (optional).
-pub const SNAPSHOT: &str = "caxton_snapshot";
-/// `(len: i32) -> i32`: restore state from the inbox (optional).
-pub const RESTORE: &str = "caxton_restore";
-/// The import module of the host functions.
-pub const IMPORT_MODULE: &str = "caxton";
-/// `(performative: i32, ptr: i32, len: i32) -> i32`: reply.
-pub const REPLY: &str = "reply";
-/// `(to: i64, performative: i32, ptr: i32, len: i32) -> i32`: send.
-pub const SEND: &str = "send";
-
-/// `caxton_snapshot`'s result when the guest has no state.
-pub const NO_STATE: u64 = u64::MAX;
-
-const INBOX_SIG: &str = "(i32) -> (i32)";
-const HANDLE_SIG: &str = "(i32, i64, i32) -> (i32)";
-const SNAPSHOT_SIG: &str = "() -> (i64)";
-const RESTORE_SIG: &str = "(i32) -> (i32)";
-const REPLY_SIG: &str = "(i32, i32, i32) -> (i32)";
-const SEND_SIG: &str = "(i64, i32, i32, i32) -> (i32)";
+pub use caxton_abi::{HANDLE, IMPORT_MODULE, INBOX, MEMORY, NO_STATE, REPLY, RESTORE, SEND, SNAPSHOT, sig, status};
 
 /// The kind (and, for functions, the signature) of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,8 +228,8 @@ impl<'a> Shape<'a> {
     fn check(&self) -> Result<bool, LoadError> {
         for (module, name, kind) in &self.imports {
             let expected = match (*module, *name) {
-                (IMPORT_MODULE, REPLY) => REPLY_SIG,
-                (IMPORT_MODULE, SEND) => SEND_SIG,
+                (IMPORT_MODULE, REPLY) => sig::REPLY,
+                (IMPORT_MODULE, SEND) => sig::SEND,
                 (m, n) => {
                     return Err(LoadError::UnknownImport {
                         module: m.to_owned(),
@@ -280,10 +256,10 @@ impl<'a> Shape<'a> {
                 });
             }
         }
-        self.func(INBOX, INBOX_SIG, true)?;
-        self.func(HANDLE, HANDLE_SIG, true)?;
-        let snapshot = self.func(SNAPSHOT, SNAPSHOT_SIG, false)?;
-        let restore = self.func(RESTORE, RESTORE_SIG, false)?;
+        self.func(INBOX, sig::INBOX, true)?;
+        self.func(HANDLE, sig::HANDLE, true)?;
+        let snapshot = self.func(SNAPSHOT, sig::SNAPSHOT, false)?;
+        let restore = self.func(RESTORE, sig::RESTORE, false)?;
         match (snapshot, restore) {
             (true, false) => Err(LoadError::MissingExport(RESTORE)),
             (false, true) => Err(LoadError::MissingExport(SNAPSHOT)),

@@ -1,138 +1,20 @@
 //! [`WasmAgent`]: one guest instance behind the [`caxton_runtime::Agent`]
-//! trait, plus the host functions the guest imports.
+//! trait, built from a [`Prepared`] module.
 
 use bytes::Bytes;
+use caxton_abi::status;
 use caxton_runtime::{Agent, AgentError, AgentId, Context, FaultKind, Message, Performative};
-use wasmtime::{Caller, Engine, Extern, Linker, Memory, Store, TypedFunc};
+use wasmtime::{Extern, Memory, Store, TypedFunc};
 
 use crate::abi;
 use crate::config::CpuMode;
-use crate::limits::{AgentLimits, Limiter, OutboxLimitExceeded};
-use crate::module::WasmModule;
+use crate::imports::{HostState, Outgoing};
+use crate::limits::AgentLimits;
+use crate::prepared::Prepared;
 use crate::{stack, trap};
 
 /// Epoch deadline standing for "no CPU limit".
 const NO_DEADLINE: u64 = 1 << 48;
-
-/// Host-side state of one instance (the wasmtime store's data).
-pub struct HostState {
-    limiter: Limiter,
-    memory: Option<Memory>,
-    outbox: Vec<Outgoing>,
-    /// Payload bytes queued in `outbox`.
-    outbox_bytes: usize,
-    max_outbox_messages: usize,
-    max_outbox_bytes: usize,
-}
-
-impl HostState {
-    pub(crate) fn new(limits: &AgentLimits) -> Self {
-        Self {
-            limiter: Limiter {
-                max_memory: limits.max_memory,
-                hit: false,
-            },
-            memory: None,
-            outbox: Vec::new(),
-            outbox_bytes: 0,
-            max_outbox_messages: limits.max_outbox_messages,
-            max_outbox_bytes: limits.max_outbox_bytes,
-        }
-    }
-
-    /// Takes the queued messages out, leaving the outbox empty.
-    fn take_outbox(&mut self) -> Vec<Outgoing> {
-        self.outbox_bytes = 0;
-        std::mem::take(&mut self.outbox)
-    }
-
-    /// Refuses a message that would take the outbox past its limits,
-    /// before its payload is copied out of the guest.
-    fn admit(&self, len: u32) -> wasmtime::Result<()> {
-        let messages = self.outbox.len() + 1;
-        let bytes = self.outbox_bytes.saturating_add(len as usize);
-        if messages > self.max_outbox_messages || bytes > self.max_outbox_bytes {
-            return Err(wasmtime::Error::new(OutboxLimitExceeded {
-                messages,
-                bytes,
-                max_messages: self.max_outbox_messages,
-                max_bytes: self.max_outbox_bytes,
-            }));
-        }
-        Ok(())
-    }
-
-    fn queue(&mut self, out: Outgoing, len: u32) {
-        self.outbox_bytes += len as usize;
-        self.outbox.push(out);
-    }
-}
-
-/// A message the guest asked to send during a call; applied when the call
-/// returns without trapping.
-enum Outgoing {
-    Reply(Performative, Bytes),
-    Send(AgentId, Performative, Bytes),
-}
-
-/// Status codes the host functions return to the guest.
-mod status {
-    pub const OK: u32 = 0;
-    pub const BAD_PERFORMATIVE: u32 = 1;
-    pub const OUT_OF_BOUNDS: u32 = 2;
-    pub const BAD_RECEIVER: u32 = 3;
-}
-
-/// Copies `len` bytes at `ptr` out of the caller's memory.
-fn read_guest(caller: &Caller<'_, HostState>, ptr: u32, len: u32) -> Option<Bytes> {
-    let memory = caller.data().memory?;
-    let start = ptr as usize;
-    let bytes = memory.data(caller).get(start..start.checked_add(len as usize)?)?;
-    Some(Bytes::copy_from_slice(bytes))
-}
-
-fn performative(code: u32) -> Option<Performative> {
-    u8::try_from(code).ok().and_then(Performative::from_u8)
-}
-
-/// The linker with the ABI's host functions (`caxton::reply`, `caxton::send`).
-pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    linker.func_wrap(
-        abi::IMPORT_MODULE,
-        abi::REPLY,
-        |mut caller: Caller<'_, HostState>, perf: u32, ptr: u32, len: u32| -> wasmtime::Result<u32> {
-            let Some(perf) = performative(perf) else {
-                return Ok(status::BAD_PERFORMATIVE);
-            };
-            caller.data().admit(len)?;
-            let Some(payload) = read_guest(&caller, ptr, len) else {
-                return Ok(status::OUT_OF_BOUNDS);
-            };
-            caller.data_mut().queue(Outgoing::Reply(perf, payload), len);
-            Ok(status::OK)
-        },
-    )?;
-    linker.func_wrap(
-        abi::IMPORT_MODULE,
-        abi::SEND,
-        |mut caller: Caller<'_, HostState>, to: u64, perf: u32, ptr: u32, len: u32| -> wasmtime::Result<u32> {
-            let Some(to) = AgentId::new(to) else {
-                return Ok(status::BAD_RECEIVER);
-            };
-            let Some(perf) = performative(perf) else {
-                return Ok(status::BAD_PERFORMATIVE);
-            };
-            caller.data().admit(len)?;
-            let Some(payload) = read_guest(&caller, ptr, len) else {
-                return Ok(status::OUT_OF_BOUNDS);
-            };
-            caller.data_mut().queue(Outgoing::Send(to, perf, payload), len);
-            Ok(status::OK)
-        },
-    )?;
-    Ok(linker)
-}
 
 /// The CPU budget armed before each call into the guest.
 #[derive(Clone, Copy, Debug)]
@@ -175,9 +57,8 @@ fn missing(what: &str) -> AgentError {
 }
 
 impl WasmAgent {
-    pub(crate) fn new(module: &WasmModule, limits: AgentLimits) -> Result<Self, AgentError> {
-        let inner = &module.inner;
-        let budget = match inner.host.inner.config.cpu {
+    pub(crate) fn new(prepared: &Prepared, limits: AgentLimits) -> Result<Self, AgentError> {
+        let budget = match prepared.cpu {
             CpuMode::Epoch { tick } => Budget::EpochTicks(match limits.cpu_time {
                 // +1: the next tick may come right after the deadline is set.
                 Some(t) => (t.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).saturating_add(1),
@@ -186,24 +67,24 @@ impl WasmAgent {
             CpuMode::Fuel => Budget::Fuel(limits.fuel.unwrap_or(u64::MAX)),
             CpuMode::Off => Budget::None,
         };
-        let mut store = Store::new(&inner.host.inner.engine, HostState::new(&limits));
+        let mut store = Store::new(&prepared.engine, HostState::new(&limits));
         store.limiter(|s| &mut s.limiter);
         arm(&mut store, budget);
-        let instance = inner
+        let instance = prepared
             .pre
             .instantiate(&mut store)
             .map_err(|e| trap::fault(&e, store.data().limiter.hit))?;
         let mut get = |export| instance.get_module_export(&mut store, export);
-        let memory = get(&inner.exports.memory)
+        let memory = get(&prepared.exports.memory)
             .and_then(Extern::into_memory)
             .ok_or_else(|| missing(abi::MEMORY))?;
-        let inbox = get(&inner.exports.inbox)
+        let inbox = get(&prepared.exports.inbox)
             .and_then(Extern::into_func)
             .ok_or_else(|| missing(abi::INBOX))?;
-        let handle = get(&inner.exports.handle)
+        let handle = get(&prepared.exports.handle)
             .and_then(Extern::into_func)
             .ok_or_else(|| missing(abi::HANDLE))?;
-        let checkpoint = match &inner.exports.checkpoint {
+        let checkpoint = match &prepared.exports.checkpoint {
             Some((snapshot, restore)) => Some((
                 get(snapshot)
                     .and_then(Extern::into_func)
@@ -231,12 +112,7 @@ impl WasmAgent {
             budget,
             inbox_ptr: 0,
             inbox_cap: 0,
-            wasm_stack: inner
-                .host
-                .inner
-                .config
-                .max_wasm_stack
-                .unwrap_or(stack::WASMTIME_DEFAULT),
+            wasm_stack: prepared.wasm_stack,
             poisoned: None,
         })
     }
@@ -262,7 +138,7 @@ impl WasmAgent {
         let len = self.write_inbox(payload)?;
         arm(&mut self.store, self.budget);
         match self.handle.call(&mut self.store, (performative as u32, 0, len)) {
-            Ok(0) => Ok(self.store.data_mut().take_outbox().len()),
+            Ok(status::OK) => Ok(self.store.data_mut().take_outbox().len()),
             Ok(code) => {
                 self.store.data_mut().take_outbox();
                 Err(AgentError::handler(format!("guest handler returned status {code}")))
@@ -328,7 +204,7 @@ impl WasmAgent {
             };
         }
         // Keep the buffer for the next call.
-        self.store.data_mut().outbox = outbox;
+        self.store.data_mut().return_outbox(outbox);
     }
 }
 
@@ -358,7 +234,7 @@ impl Agent for WasmAgent {
         {
             Ok(code) => {
                 self.flush(ctx);
-                if code != 0 {
+                if code != status::OK {
                     return Err(AgentError::handler(format!("guest handler returned status {code}")));
                 }
                 Ok(())
@@ -400,7 +276,7 @@ impl Agent for WasmAgent {
         let len = self.write_inbox(state)?;
         arm(&mut self.store, self.budget);
         match restore.call(&mut self.store, len) {
-            Ok(0) => Ok(()),
+            Ok(status::OK) => Ok(()),
             Ok(code) => Err(AgentError::handler(format!("guest refused the state (status {code})"))),
             Err(e) => Err(self.fault(&e)),
         }

@@ -1,17 +1,18 @@
 //! The host: one shared wasmtime [`Engine`], the [`Linker`] with the ABI's
-//! host functions, the module cache and the epoch ticker.
+//! host functions, the module cache and the epoch ticker. Loading modules
+//! ([`WasmHost::load`] and friends) is in `load.rs`, above both this and
+//! the module.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, ProfilingStrategy};
 
-use crate::abi::{self, PoolLimits};
-use crate::agent::{self, HostState};
-use crate::cache::{self, DiskCache, ModuleCache, ModuleOrigin};
+use crate::abi::PoolLimits;
+use crate::cache::{DiskCache, ModuleCache};
 use crate::config::{Allocator, CpuMode, HostConfig};
-use crate::error::{HostError, LoadError};
-use crate::module::WasmModule;
+use crate::error::HostError;
+use crate::imports::{self, HostState};
 use crate::ticker::Ticker;
 
 /// Hosts WASM agents: compiles and caches modules, and prepares them for
@@ -25,9 +26,9 @@ pub(crate) struct HostInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: HostConfig,
-    cache: ModuleCache,
+    pub(crate) cache: ModuleCache,
     /// The pool's per-module limits, checked before compiling.
-    pool_limits: Option<PoolLimits>,
+    pub(crate) pool_limits: Option<PoolLimits>,
     _ticker: Option<Ticker>,
 }
 
@@ -48,7 +49,7 @@ impl WasmHost {
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
         config.validate()?;
         let engine = Engine::new(&engine_config(&config)).map_err(|e| HostError::Engine(format!("{e}")))?;
-        let linker = agent::linker(&engine).map_err(|e| HostError::Engine(format!("{e}")))?;
+        let linker = imports::linker(&engine).map_err(|e| HostError::Engine(format!("{e}")))?;
         let disk = if config.no_disk_cache {
             None
         } else {
@@ -85,29 +86,6 @@ impl WasmHost {
         &self.inner.config
     }
 
-    /// Loads a module: from the in-memory cache, else the disk cache, else
-    /// by compiling it (synchronously; run it off async workers). The module
-    /// is checked against the guest ABI and the pool's limits from its bytes
-    /// first, so a refused module costs no compile and is never cached; an
-    /// accepted one is prepared for instantiation.
-    pub fn load(&self, bytes: &[u8]) -> Result<WasmModule, LoadError> {
-        let inner = &self.inner;
-        let key = inner.cache.key(bytes);
-        if let Some(module) = inner.cache.get_memory(&key) {
-            return WasmModule::prepare(self.clone(), module, ModuleOrigin::Memory);
-        }
-        abi::check_bytes(bytes, inner.pool_limits.as_ref())?;
-        let (module, origin) = match inner.cache.get_disk(&inner.engine, &key) {
-            Some(module) => (module, ModuleOrigin::Disk),
-            None => (cache::compile(&inner.engine, bytes)?, ModuleOrigin::Compiled),
-        };
-        let prepared = WasmModule::prepare(self.clone(), module, origin)?;
-        inner
-            .cache
-            .insert(key, prepared.module(), origin == ModuleOrigin::Compiled);
-        Ok(prepared)
-    }
-
     /// How many modules the in-memory cache holds now (at most
     /// [`HostConfig::memory_cache_entries`]).
     pub fn cached_modules(&self) -> usize {
@@ -118,26 +96,6 @@ impl WasmHost {
     /// (disabled, or no per-user directory could be found).
     pub fn cache_dir(&self) -> Option<&Path> {
         self.inner.cache.dir()
-    }
-
-    /// Loads a module on tokio's blocking pool: compiling a large module
-    /// takes hundreds of milliseconds, and this keeps it off the async
-    /// workers, so agents on them never stall. Needs a tokio runtime.
-    pub async fn load_async(&self, bytes: impl Into<bytes::Bytes>) -> Result<WasmModule, LoadError> {
-        let host = self.clone();
-        let bytes = bytes.into();
-        tokio::task::spawn_blocking(move || host.load(&bytes))
-            .await
-            .map_err(|e| LoadError::Background(e.to_string()))?
-    }
-
-    /// Compiles a module without consulting or filling any cache, e.g. to
-    /// time compilation. The module is checked as by [`WasmHost::load`]
-    /// before it is compiled.
-    pub fn compile_uncached(&self, bytes: &[u8]) -> Result<WasmModule, LoadError> {
-        abi::check_bytes(bytes, self.inner.pool_limits.as_ref())?;
-        let module = cache::compile(&self.inner.engine, bytes)?;
-        WasmModule::prepare(self.clone(), module, ModuleOrigin::Compiled)
     }
 }
 

@@ -3,35 +3,27 @@
 use std::sync::Arc;
 
 use caxton_runtime::{AgentError, AgentSpec};
-use wasmtime::{InstancePre, Module, ModuleExport};
+use wasmtime::Module;
 
-use crate::abi;
-use crate::agent::{HostState, WasmAgent};
+use crate::agent::WasmAgent;
 use crate::cache::ModuleOrigin;
 use crate::error::LoadError;
 use crate::host::WasmHost;
+use crate::imports::HostState;
 use crate::limits::AgentLimits;
+use crate::prepared::Prepared;
 
 /// A guest module ready to spawn agents from. Cheap to clone (shared).
 #[derive(Clone)]
 pub struct WasmModule {
-    pub(crate) inner: Arc<ModuleInner>,
+    inner: Arc<ModuleInner>,
 }
 
-pub(crate) struct ModuleInner {
-    pub(crate) host: WasmHost,
-    pub(crate) module: Module,
-    pub(crate) pre: InstancePre<HostState>,
-    pub(crate) exports: Exports,
+struct ModuleInner {
+    host: WasmHost,
+    module: Module,
+    prepared: Prepared,
     origin: ModuleOrigin,
-}
-
-/// Pre-resolved export indices (no name lookups per spawn).
-pub(crate) struct Exports {
-    pub(crate) memory: ModuleExport,
-    pub(crate) inbox: ModuleExport,
-    pub(crate) handle: ModuleExport,
-    pub(crate) checkpoint: Option<(ModuleExport, ModuleExport)>,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -44,30 +36,16 @@ impl std::fmt::Debug for WasmModule {
 }
 
 impl WasmModule {
+    /// Checks `module` against the ABI and prepares it for instantiation
+    /// on `host`.
     pub(crate) fn prepare(host: WasmHost, module: Module, origin: ModuleOrigin) -> Result<Self, LoadError> {
-        let checkpointable = abi::check(&module)?;
-        let index = |name: &'static str| module.get_export_index(name).ok_or(LoadError::MissingExport(name));
-        let exports = Exports {
-            memory: index(abi::MEMORY)?,
-            inbox: index(abi::INBOX)?,
-            handle: index(abi::HANDLE)?,
-            checkpoint: if checkpointable {
-                Some((index(abi::SNAPSHOT)?, index(abi::RESTORE)?))
-            } else {
-                None
-            },
-        };
-        let pre = host
-            .inner
-            .linker
-            .instantiate_pre(&module)
-            .map_err(|e| LoadError::Prepare(format!("{e}")))?;
+        let inner = &host.inner;
+        let prepared = Prepared::new(&inner.engine, &inner.linker, &inner.config, &module)?;
         Ok(Self {
             inner: Arc::new(ModuleInner {
                 host,
                 module,
-                pre,
-                exports,
+                prepared,
                 origin,
             }),
         })
@@ -80,7 +58,7 @@ impl WasmModule {
 
     /// Whether the module exports `caxton_snapshot` / `caxton_restore`.
     pub fn is_checkpointable(&self) -> bool {
-        self.inner.exports.checkpoint.is_some()
+        self.inner.prepared.exports.checkpoint.is_some()
     }
 
     /// The compiled wasmtime module.
@@ -96,7 +74,7 @@ impl WasmModule {
     /// Creates one agent instance under `limits` (a store, an instance from
     /// the pre-instantiated module, and the ABI functions resolved).
     pub fn instantiate(&self, limits: AgentLimits) -> Result<WasmAgent, AgentError> {
-        WasmAgent::new(self, limits)
+        WasmAgent::new(&self.inner.prepared, limits)
     }
 
     /// An orchestrator spawn spec whose factory instantiates this module
@@ -123,12 +101,13 @@ impl WasmModule {
     /// `InstancePre::instantiate`, no ABI lookups), for comparing the
     /// agent spawn cost with wasmtime's own.
     pub fn instantiate_raw(&self) -> wasmtime::Result<wasmtime::Store<HostState>> {
+        let prepared = &self.inner.prepared;
         let mut store = wasmtime::Store::new(
-            &self.inner.host.inner.engine,
+            &prepared.engine,
             HostState::new(&AgentLimits::default().max_memory(usize::MAX)),
         );
         store.set_epoch_deadline(1 << 40);
-        self.inner.pre.instantiate(&mut store)?;
+        prepared.pre.instantiate(&mut store)?;
         Ok(store)
     }
 }

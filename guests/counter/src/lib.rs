@@ -1,6 +1,7 @@
 //! Counter guest: counts messages; `count` replies with the count (8 bytes
 //! little-endian), `trap` executes `unreachable`. The count is its
 //! checkpointed state.
+use caxton_abi::guests::counter::{COUNT, TRAP};
 use caxton_guest::{Agent, Incoming, performative, reply};
 
 #[derive(Default)]
@@ -11,8 +12,8 @@ struct Counter {
 impl Agent for Counter {
     fn handle(&mut self, msg: &Incoming<'_>) -> Result<(), u32> {
         match msg.payload {
-            b"count" => reply(performative::INFORM, &self.count.to_le_bytes()),
-            b"trap" => core::arch::wasm32::unreachable(),
+            COUNT => reply(performative::INFORM, &self.count.to_le_bytes()),
+            TRAP => core::arch::wasm32::unreachable(),
             _ => self.count += 1,
         }
         Ok(())

@@ -2,12 +2,11 @@
 //! inform expects no answer and gets none). A payload of
 //! `forward:` + 8-byte little-endian agent id + rest sends `rest` to that
 //! agent instead (WASM -> native messaging).
+use caxton_abi::guests::echo::FORWARD;
 use caxton_guest::{Agent, Incoming, performative, reply, send};
 
 #[derive(Default)]
 struct Echo;
-
-const FORWARD: &[u8] = b"forward:";
 
 impl Agent for Echo {
     fn handle(&mut self, msg: &Incoming<'_>) -> Result<(), u32> {

@@ -8,6 +8,10 @@
 //! Restoring the state `trap` traps.
 use core::hint::black_box;
 
+use caxton_abi::guests::misbehave::{
+    CHATTER, CHATTER_FIRST, FAIL, FAIL_STATUS, FLOOD, GROW, LOOP, OK, OOB, STACK, TRAP_RESTORE, TRAP_SNAPSHOT,
+    UNREACHABLE,
+};
 use caxton_guest::{Agent, Incoming, performative, reply};
 
 #[derive(Default)]
@@ -31,39 +35,39 @@ fn recurse(depth: u64) -> u64 {
 impl Agent for Misbehave {
     fn handle(&mut self, msg: &Incoming<'_>) -> Result<(), u32> {
         match msg.payload {
-            b"loop" => {
+            LOOP => {
                 let mut i = 0u64;
                 while black_box(i) != u64::MAX {
                     i = black_box(i.wrapping_add(1) % 7);
                 }
             }
-            b"grow" => loop {
+            GROW => loop {
                 let mut chunk = vec![0u8; 1 << 20];
                 chunk[black_box(0)] = 1;
                 self.hoard.push(chunk);
             },
-            b"unreachable" => core::arch::wasm32::unreachable(),
-            b"oob" => {
+            UNREACHABLE => core::arch::wasm32::unreachable(),
+            OOB => {
                 let addr = black_box(u32::MAX as usize - 16) as *const u64;
                 // SAFETY: deliberately invalid; the host traps the access.
                 let v = unsafe { core::ptr::read_volatile(addr) };
                 black_box(v);
             }
-            b"stack" => {
+            STACK => {
                 black_box(recurse(black_box(0)));
             }
-            b"fail" => return Err(7),
-            b"flood" => {
+            FAIL => return Err(FAIL_STATUS),
+            FLOOD => {
                 let big = vec![7u8; 256 << 10];
                 for _ in 0..1024 {
                     reply(performative::INFORM, &big);
                 }
             }
-            b"chatter" => reply(performative::INFORM, b"first"),
-            b"trap-snapshot" => self.trap_snapshot = true,
+            CHATTER => reply(performative::INFORM, CHATTER_FIRST),
+            TRAP_SNAPSHOT => self.trap_snapshot = true,
             _ => {}
         }
-        reply(performative::INFORM, b"ok");
+        reply(performative::INFORM, OK);
         Ok(())
     }
 
@@ -75,7 +79,7 @@ impl Agent for Misbehave {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), u32> {
-        if state == b"trap" {
+        if state == TRAP_RESTORE {
             core::arch::wasm32::unreachable();
         }
         Ok(())
