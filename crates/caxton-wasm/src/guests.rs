@@ -1,5 +1,9 @@
 //! The bundled guest agents, built from `guests/` by this crate's build
-//! script for `wasm32-unknown-unknown`.
+//! script for `wasm32-unknown-unknown`, and the words they understand
+//! ([`echo`], [`counter`], [`misbehave`]: `caxton_abi`'s, which the guests
+//! themselves use).
+
+pub use caxton_abi::guests::{counter, echo, misbehave};
 
 /// Replies with its payload; `forward:` + 8-byte id + body sends the body on.
 pub const ECHO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/echo.wasm"));
