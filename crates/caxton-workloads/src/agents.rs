@@ -201,3 +201,21 @@ impl Agent for Fragile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_injected_fault_is_marked_only_while_it_is_raised() {
+        assert!(!InjectedFault::is_raising());
+        let payload = std::panic::catch_unwind(|| InjectedFault::raise(7)).unwrap_err();
+        // The message still says what happened (the supervisor records it)...
+        assert_eq!(
+            payload.downcast_ref::<String>().map(String::as_str),
+            Some("fault injected into agent with count 7")
+        );
+        // ...and the mark is gone once the panic has unwound.
+        assert!(!InjectedFault::is_raising());
+    }
+}
