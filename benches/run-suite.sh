@@ -15,7 +15,7 @@ wall=$((end - start))
 echo "suite wall time: ${wall} s"
 
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo run --release -q -p caxton-benches --bin bench-table -- \
+cargo run --release -q -p caxton-perf -- bench-table \
     --criterion-dir "$target_dir/criterion" --since-unix "$start" --wall-time-s "$wall" \
     --command "bash benches/run-suite.sh" > docs/benchmarks.md
 echo "wrote docs/benchmarks.md"

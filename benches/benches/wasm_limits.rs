@@ -10,15 +10,16 @@
 //!
 //! The largest memory per limit is not a time, so the bench prints it and
 //! (except under `--test`) writes it to
-//! `<criterion dir>/wasm_limits_largest.json`, which `bench-table` turns into
-//! a table.
+//! `<criterion dir>/wasm_limits_largest.json`, which `caxton-perf bench-table`
+//! turns into a table.
 //!
 //! `cargo bench -p caxton-benches --bench wasm_limits`
 
 use std::time::Duration;
 
 use caxton_benches::Budget;
-use caxton_benches::table::{LimitProbe, criterion_dir, write_limit_probes};
+use caxton_benches::criterion_dir;
+use caxton_report::bench_table::{LimitProbe, write_limit_probes};
 use caxton_runtime::{FaultKind, Performative};
 use caxton_wasm::{AgentLimits, HostConfig, WasmHost, WasmModule, guests};
 use caxton_workloads::wasm::{PING, grow_to_limit};

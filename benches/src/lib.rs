@@ -29,8 +29,6 @@ use caxton_workloads::pingpong::caxton_round_trips;
 use criterion::{BenchmarkGroup, SamplingMode, measurement::WallTime};
 use tokio::runtime::Runtime;
 
-pub mod table;
-
 /// Messages per measured iteration of a fan-out: divisible by every agent
 /// count benched (1, 10, 100, 1000, 10000) so each run is whole rounds.
 pub const FANOUT_MESSAGES: u64 = 20_000;
@@ -133,4 +131,18 @@ pub fn time_requests(rt: &Runtime, orch: &Orchestrator, target: AgentId, iters: 
             .await
             .expect("request/reply")
     })
+}
+
+/// Criterion's output directory as criterion picks it: `$CRITERION_HOME`,
+/// else `$CARGO_TARGET_DIR/criterion`, else the workspace's
+/// `target/criterion`. Benches that save more than times (the WASM limit
+/// probes, see `caxton_report::bench_table`) write there.
+pub fn criterion_dir() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(target) => std::path::PathBuf::from(target).join("criterion"),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"),
+    }
 }

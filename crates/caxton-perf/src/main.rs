@@ -1,6 +1,8 @@
 //! `caxton-perf`: the benchmark suite graded against `targets.toml`
-//! (`run`), report writing (`report`) and baseline comparison (`compare`).
+//! (`run`), report writing (`report`), baseline comparison (`compare`) and
+//! the criterion results page (`bench-table`).
 
+mod bench_table_cmd;
 mod compare_cmd;
 mod interrupt;
 mod suite;
@@ -21,7 +23,7 @@ caxton_profiling::measurement_allocator!();
 #[command(
     name = "caxton-perf",
     version,
-    about = "Caxton's benchmark suite, reports and baseline comparison"
+    about = "Caxton's benchmark suite, reports, baseline comparison and the criterion results page"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -64,6 +66,11 @@ enum Command {
     /// Compare two runs; exits 1 when something regressed beyond the
     /// threshold and the noise.
     Compare(compare_cmd::CompareArgs),
+    /// Print docs/benchmarks.md (Markdown) from criterion's latest results:
+    /// one table per group, with the same run's ratios to raw tokio and to
+    /// native agents, and the WASM memory-limit probes. Exit 1 when there
+    /// are no results to read.
+    BenchTable(bench_table_cmd::BenchTableArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         } => run(full, &targets, &out, !no_progress),
         Command::Report { results, targets, out } => report(&results, &targets, &out),
         Command::Compare(args) => compare_cmd::compare(&args),
+        Command::BenchTable(args) => Ok(bench_table_cmd::bench_table(&args)),
     };
     match outcome {
         Ok(code) => code,

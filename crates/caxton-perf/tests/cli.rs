@@ -178,3 +178,54 @@ fn a_second_signal_stops_at_once_and_still_saves() {
     assert!(stderr.contains("stopping now"), "{stderr}");
     assert_partial_outputs(d, &stderr);
 }
+
+#[test]
+fn bench_table_prints_the_page_and_exits_one_without_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let out = perf(&["bench-table", "--criterion-dir", "criterion"], d);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no criterion results under criterion"),
+        "{out:?}"
+    );
+    let new = d.join("criterion/spawn/native/100/new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(
+        new.join("benchmark.json"),
+        r#"{"group_id":"spawn","function_id":"native","value_str":"100","throughput":{"Elements":100}}"#,
+    )
+    .unwrap();
+    let stat = r#"{"point_estimate":2000.0,"confidence_interval":{"lower_bound":1900.0,"upper_bound":2100.0}}"#;
+    std::fs::write(
+        new.join("estimates.json"),
+        format!(r#"{{"mean":{stat},"median":{stat}}}"#),
+    )
+    .unwrap();
+    let out = perf(
+        &[
+            "bench-table",
+            "--criterion-dir",
+            "criterion",
+            "--wall-time-s",
+            "42",
+            "--since-unix",
+            "0",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.starts_with("# Benchmarks\n"), "{page}");
+    assert!(
+        page.contains("* whole suite wall time, default settings: 42 s"),
+        "{page}"
+    );
+    assert!(page.contains("* regenerate: `bash benches/run-suite.sh`"), "{page}");
+    assert!(
+        page.contains("| native/100 | 2.00 µs | 1.90 µs – 2.10 µs | 100 | 50.00 M/s |"),
+        "{page}"
+    );
+    let bad = perf(&["bench-table", "--since-unix", "yesterday"], d);
+    assert_eq!(bad.status.code(), Some(2));
+}

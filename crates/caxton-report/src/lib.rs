@@ -10,7 +10,11 @@
 //!   self-contained HTML page with charts.
 //! * [`compare`]: two result sets, or two criterion baselines; flags a
 //!   regression only when it passes the threshold *and* the noise.
+//! * [`criterion`]: the one reader of criterion's output (saved baselines
+//!   and each benchmark's latest run).
+//! * [`bench_table`]: `docs/benchmarks.md` from criterion's latest run.
 
+pub mod bench_table;
 pub mod compare;
 pub mod criterion;
 pub mod figure;

@@ -130,6 +130,7 @@ fn criterion_baselines_are_read_and_compared() {
         Estimate {
             mean_ns: 100.0,
             interval_ns: (99.0, 101.0),
+            median_ns: Some((100.0, (99.0, 101.0))),
             per_iteration_ns: vec![],
         }
     );

@@ -1,147 +1,55 @@
-//! Turns criterion's saved results (`target/criterion/**/new/benchmark.json`
-//! and `estimates.json`) into the Markdown tables of `docs/benchmarks.md`.
+//! `docs/benchmarks.md`: criterion's latest results ([`load_latest`]) as
+//! one Markdown table per group, with the ratios to the same run's floor
+//! (raw tokio) and native twin, and the WASM memory-limit probes the
+//! `wasm_limits` bench saves beside criterion's output.
 //!
-//! Used by the `bench-table` binary; see `benches/run-suite.sh`.
+//! `caxton-perf bench-table` prints it; `benches/run-suite.sh` runs the
+//! suite, times it and calls that.
+//!
+//! [`load_latest`]: crate::criterion::load_latest
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// One benchmark's result from its latest run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    /// Criterion group, e.g. `peers_fanout`.
-    pub group: String,
-    /// Function within the group, e.g. `caxton`.
-    pub function: Option<String>,
-    /// Parameter, e.g. `1000`.
-    pub value: Option<String>,
-    /// Median time per iteration, nanoseconds.
-    pub median_ns: f64,
-    /// Lower and upper bound of the median's 95 % confidence interval, ns.
-    pub median_ci_ns: (f64, f64),
-    /// Elements per iteration when the bench declared `Throughput::Elements`.
-    pub elements: Option<u64>,
+use crate::criterion::{BaselineError, Latest};
+
+/// What the page says about the run besides its results.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// The day of the run (UTC), `YYYY-MM-DD`.
+    pub date: String,
+    /// Logical CPUs of the machine.
+    pub cores: usize,
+    /// Wall time of the whole suite, in seconds, when it was timed.
+    pub wall_time_s: Option<String>,
+    /// The command that regenerates the page.
+    pub command: String,
 }
 
-impl Row {
-    /// `function/value` (or whichever part exists).
-    pub fn label(&self) -> String {
-        match (&self.function, &self.value) {
-            (Some(f), Some(v)) => format!("{f}/{v}"),
-            (Some(f), None) => f.clone(),
-            (None, Some(v)) => v.clone(),
-            (None, None) => self.group.clone(),
-        }
+/// The whole page: a header on the run, how to read the tables, one table
+/// per group, and the limit probes when the bench saved them.
+pub fn document(info: &RunInfo, rows: &[Latest], probes: Option<&[LimitProbe]>) -> String {
+    let mut s = String::from("# Benchmarks\n\n");
+    s.push_str("Generated from a real run of the criterion suite (`benches/`) on this project's machine.\n\n");
+    let _ = writeln!(s, "* date (UTC): {}", info.date);
+    let _ = writeln!(s, "* cores (`nproc`): {}", info.cores);
+    if let Some(w) = &info.wall_time_s {
+        let _ = writeln!(
+            s,
+            "* whole suite wall time, default settings: {w} s (measuring only; the build is not counted)"
+        );
     }
-
-    /// Elements per second at the median, if a throughput was declared.
-    pub fn rate(&self) -> Option<f64> {
-        self.elements.map(|e| e as f64 / (self.median_ns * 1e-9))
+    let _ = writeln!(s, "* regenerate: `{}`\n", info.command);
+    s.push_str(HOW_TO_READ.trim());
+    s.push_str("\n\n");
+    s.push_str(&render(rows));
+    if let Some(probes) = probes {
+        s.push_str(&render_limit_probes(probes));
     }
-}
-
-/// Why results could not be read.
-#[derive(Debug)]
-pub enum TableError {
-    /// A file or directory could not be read.
-    Io(PathBuf, std::io::Error),
-    /// A JSON file did not have the expected shape.
-    Format(PathBuf, String),
-    /// No `new/benchmark.json` was found under the directory.
-    Empty(PathBuf),
-}
-
-impl std::fmt::Display for TableError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Io(p, e) => write!(f, "cannot read {}: {e}", p.display()),
-            Self::Format(p, e) => write!(f, "unexpected content in {}: {e}", p.display()),
-            Self::Empty(p) => write!(
-                f,
-                "no criterion results under {} (run `cargo bench -p caxton-benches` first)",
-                p.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for TableError {}
-
-fn read_json(path: &Path) -> Result<Value, TableError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TableError::Io(path.to_owned(), e))?;
-    serde_json::from_str(&text).map_err(|e| TableError::Format(path.to_owned(), e.to_string()))
-}
-
-fn find_benchmark_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TableError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| TableError::Io(dir.to_owned(), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| TableError::Io(dir.to_owned(), e))?;
-        let path = entry.path();
-        if path.is_dir() {
-            // Only `new/` holds the latest run; skip saved baselines and reports.
-            if path.file_name().is_some_and(|n| n == "new") {
-                let file = path.join("benchmark.json");
-                if file.is_file() {
-                    out.push(file);
-                }
-            } else if path.file_name().is_some_and(|n| n != "report") {
-                find_benchmark_files(&path, out)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Reads every benchmark's latest results under `criterion_dir`; with
-/// `since`, only those written at or after it (so benchmarks that a run no
-/// longer has, or did not run, are left out).
-pub fn read_rows(criterion_dir: &Path, since: Option<std::time::SystemTime>) -> Result<Vec<Row>, TableError> {
-    let mut files = Vec::new();
-    find_benchmark_files(criterion_dir, &mut files)?;
-    if let Some(since) = since {
-        files.retain(|f| {
-            std::fs::metadata(f.with_file_name("estimates.json"))
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t >= since)
-        });
-    }
-    if files.is_empty() {
-        return Err(TableError::Empty(criterion_dir.to_owned()));
-    }
-    let mut rows = Vec::new();
-    for file in files {
-        let bench = read_json(&file)?;
-        let est_path = file.with_file_name("estimates.json");
-        let est = read_json(&est_path)?;
-        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-        let group = text(&bench, "group_id").ok_or_else(|| TableError::Format(file.clone(), "no group_id".into()))?;
-        let median = est
-            .get("median")
-            .ok_or_else(|| TableError::Format(est_path.clone(), "no median".into()))?;
-        let num = |v: Option<&Value>| v.and_then(Value::as_f64);
-        let median_ns = num(median.get("point_estimate"))
-            .ok_or_else(|| TableError::Format(est_path.clone(), "no median point estimate".into()))?;
-        let ci = median.get("confidence_interval");
-        let lower = num(ci.and_then(|c| c.get("lower_bound"))).unwrap_or(median_ns);
-        let upper = num(ci.and_then(|c| c.get("upper_bound"))).unwrap_or(median_ns);
-        let elements = bench
-            .get("throughput")
-            .and_then(|t| t.get("Elements"))
-            .and_then(Value::as_u64);
-        rows.push(Row {
-            group,
-            function: text(&bench, "function_id"),
-            value: text(&bench, "value_str"),
-            median_ns,
-            median_ci_ns: (lower, upper),
-            elements,
-        });
-    }
-    Ok(rows)
+    s
 }
 
 /// A duration in ns, in the unit that reads best.
@@ -193,7 +101,7 @@ fn value_key(v: &Option<String>) -> (u64, String) {
 }
 
 /// The median of `group`'s member `function` with the same parameter as `row`.
-fn reference(members: &[&Row], function: &str, row: &Row) -> Option<f64> {
+fn reference(members: &[&Latest], function: &str, row: &Latest) -> Option<f64> {
     members
         .iter()
         .find(|r| r.function.as_deref() == Some(function) && r.value == row.value)
@@ -207,8 +115,8 @@ fn reference(members: &[&Row], function: &str, row: &Row) -> Option<f64> {
 /// floor: 1.00 is as fast as raw channels, 2.00 takes twice as long), and
 /// "÷ native" in groups with a `native` member and other members (WASM
 /// variants: 1.00 is as fast as the native agent).
-pub fn render(rows: &[Row]) -> String {
-    let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+pub fn render(rows: &[Latest]) -> String {
+    let mut groups: BTreeMap<String, Vec<&Latest>> = BTreeMap::new();
     for row in rows {
         groups.entry(row.group.clone()).or_default().push(row);
     }
@@ -218,7 +126,7 @@ pub fn render(rows: &[Row]) -> String {
     for name in names {
         let mut members = groups.remove(&name).unwrap_or_default();
         // The floor first, then Caxton native, then the rest; by parameter.
-        let rank = |r: &Row| match r.function.as_deref() {
+        let rank = |r: &Latest| match r.function.as_deref() {
             Some("raw_tokio") => 0,
             Some("caxton") | Some("native") => 1,
             _ => 2,
@@ -252,8 +160,8 @@ pub fn render(rows: &[Row]) -> String {
                 "| {} | {} | {} – {} |",
                 r.label(),
                 format_time(r.median_ns),
-                format_time(r.median_ci_ns.0),
-                format_time(r.median_ci_ns.1)
+                format_time(r.median_interval_ns.0),
+                format_time(r.median_interval_ns.1)
             );
             if rates {
                 match (r.elements, r.rate()) {
@@ -297,19 +205,6 @@ pub struct LimitProbe {
 /// File name of the saved limit probes, in the criterion directory.
 pub const LIMIT_PROBES_FILE: &str = "wasm_limits_largest.json";
 
-/// Criterion's output directory as criterion picks it: `$CRITERION_HOME`,
-/// else `$CARGO_TARGET_DIR/criterion`, else the workspace's
-/// `target/criterion`.
-pub fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(target) => PathBuf::from(target).join("criterion"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"),
-    }
-}
-
 /// Saves the limit probes as JSON under `dir`.
 pub fn write_limit_probes(dir: &Path, probes: &[LimitProbe]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -318,15 +213,19 @@ pub fn write_limit_probes(dir: &Path, probes: &[LimitProbe]) -> std::io::Result<
 }
 
 /// Reads saved limit probes from `dir`, if the bench has run.
-pub fn read_limit_probes(dir: &Path) -> Result<Option<Vec<LimitProbe>>, TableError> {
+pub fn read_limit_probes(dir: &Path) -> Result<Option<Vec<LimitProbe>>, BaselineError> {
     let path = dir.join(LIMIT_PROBES_FILE);
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| TableError::Io(path.clone(), e))?;
+    let corrupt = |message: String| BaselineError::Corrupt {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| corrupt(e.to_string()))?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| TableError::Format(path, e.to_string()))
+        .map_err(|e| corrupt(e.to_string()))
 }
 
 /// Renders the limit probes as a Markdown table.
@@ -356,81 +255,98 @@ pub fn render_limit_probes(probes: &[LimitProbe]) -> String {
     out
 }
 
-/// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
-pub fn today_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+const HOW_TO_READ: &str = r#"
+## How to read these tables
 
-/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+* Each row is criterion's **median** time per iteration and the 95 % confidence interval of that median,
+  from the run named above. A rate is elements per iteration ÷ median time.
+* Every workload is defined once in `crates/caxton-workloads` and driven from the thread that calls
+  `Runtime::block_on` (an external client); agents, actors and consumer tasks run on tokio's
+  multi-threaded runtime with one worker per core. See `benches/src/lib.rs`.
+* **Peers** (`peers_*`): the same workload on raw tokio mpsc (the floor), Caxton, ractor and kameo;
+  `caxton_wall_clock` is Caxton timing handlers on the wall clock instead of the thread CPU clock
+  (a system call per read on Linux), the closer match to peers that keep no per-actor time.
+  "time ÷ raw tokio" is a row's median time divided by the `raw_tokio` row's (same parameter) in the
+  same run: 1.00 is as fast as bare channels, 2.00 takes twice as long (half the throughput).
+  "time ÷ native" likewise divides by the native Caxton row with the same parameter. Members are
+  measured one after the other, and this machine's cross-core speed drifts by up to 2x from minute to
+  minute, so read ratios as approximate and compare runs with criterion baselines
+  (`--save-baseline`, `--baseline`).
+* Fan-out: one producer, 20 000 envelopes of 64 B per iteration, round-robin to 1000 receivers
+  (bounded mailboxes of 1024; ractor's are unbounded). Ping-pong: one request in flight, 64 B.
+* `throughput_routing`: 20 000 messages per iteration routed by agent id to N sink agents: `native`
+  does nothing, `wasm` is the `counter` guest (pooling allocator, default limits: epoch CPU limit,
+  16 MiB memory).
+  `throughput_pool`: 1000 tasks to a 10-agent capability pool (16 FNV-1a rounds over 64 B each).
+* `latency_handler`: the pool's per-task work called directly, through one agent's mailbox
+  (pipelined, per message), and as a request/reply to one agent.
+* `spawn` and `scalability_spawn`: spawn call to every agent ready to receive (`native/N` is a batch
+  of N); agents are stopped between iterations outside the timed region. `raw_tokio/1000`: 1000 tasks
+  each owning a channel receiver. `scalability_throughput`: 20 000 messages per
+  iteration spread over N live agents. `scalability_spawn/native/1` times one lone spawn into an idle
+  runtime (it includes waking a worker thread), whereas `spawn/native/1` is the per-spawn time of
+  back-to-back spawns.
+* `wasm_overhead_compute`: the same kernels (`caxton_kernels::Kernel::ALL`: collatz, sort, crc32,
+  parse; the parameter names the kernel, at the rounds of `caxton_workloads::wasm::overhead::rounds`, same
+  seed) called natively and in the `compute` guest under each CPU-limit mechanism (epoch, fuel,
+  none); `wasm_overhead_routed`: the collatz kernel as a request to a native vs a WASM compute
+  agent.
+* `wasm_limits_*`: the `misbehave` guest (on-demand allocator, no CPU limit) allocating 1 MiB chunks
+  until its memory limit refuses a growth (`grow_until_refused/L`, L in MiB), and a trivial call on a
+  fresh instance vs one held at its limit. The largest-memory table below comes from the same bench;
+  since the probe allocates whole 1 MiB chunks, under a 1 MiB limit no chunk fits and the guest keeps
+  only its initial memory.
+"#;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::criterion::load_latest;
 
     fn write_bench(root: &Path, dir: &str, group: &str, function: &str, median: f64, elements: Option<u64>) {
         let new = root.join(dir).join("new");
         std::fs::create_dir_all(&new).unwrap();
         let throughput = match elements {
             Some(e) => serde_json::json!({ "Elements": e }),
-            None => Value::Null,
+            None => serde_json::Value::Null,
         };
         let bench = serde_json::json!({
             "group_id": group, "function_id": function, "value_str": null, "throughput": throughput,
         });
         std::fs::write(new.join("benchmark.json"), bench.to_string()).unwrap();
-        let est = serde_json::json!({
-            "median": { "point_estimate": median,
-                        "confidence_interval": { "lower_bound": median * 0.9, "upper_bound": median * 1.1 } }
-        });
+        let stat = serde_json::json!({ "point_estimate": median,
+            "confidence_interval": { "lower_bound": median * 0.9, "upper_bound": median * 1.1 } });
+        let est = serde_json::json!({ "mean": stat, "median": stat });
         std::fs::write(new.join("estimates.json"), est.to_string()).unwrap();
     }
 
     #[test]
     fn renders_groups_with_rates_and_floor_ratios() {
-        let root = std::env::temp_dir().join(format!("caxton-table-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
         write_bench(
-            &root,
+            root,
             "peers_fanout/raw_tokio",
             "peers_fanout",
             "raw_tokio",
             1e6,
             Some(1000),
         );
-        write_bench(&root, "peers_fanout/caxton", "peers_fanout", "caxton", 2e6, Some(1000));
+        write_bench(root, "peers_fanout/caxton", "peers_fanout", "caxton", 2e6, Some(1000));
         // A saved baseline must be ignored.
         let base = root.join("peers_fanout/caxton/main");
         std::fs::create_dir_all(&base).unwrap();
         std::fs::write(base.join("benchmark.json"), "{}").unwrap();
+        std::fs::write(base.join("estimates.json"), "{}").unwrap();
 
-        let rows = read_rows(&root, None).unwrap();
-        assert_eq!(
-            read_rows(
-                &root,
+        let rows = load_latest(root, None).unwrap();
+        assert!(matches!(
+            load_latest(
+                root,
                 Some(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
-            )
-            .map(|r| r.len())
-            .unwrap_or(0),
-            0
-        );
+            ),
+            Err(BaselineError::NoResults(_))
+        ));
         assert_eq!(rows.len(), 2);
         let md = render(&rows);
         assert!(md.contains("### `peers_fanout`"), "{md}");
@@ -442,17 +358,16 @@ mod tests {
         );
         let raw_at = md.find("| raw_tokio").unwrap();
         assert!(raw_at < md.find("| caxton").unwrap(), "floor is listed first");
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn native_ratio_matches_parameters() {
-        let row = |function: &str, value: &str, median_ns: f64| Row {
+        let row = |function: &str, value: &str, median_ns: f64| Latest {
             group: "throughput_routing".into(),
             function: Some(function.into()),
             value: Some(value.into()),
             median_ns,
-            median_ci_ns: (median_ns, median_ns),
+            median_interval_ns: (median_ns, median_ns),
             elements: None,
         };
         let rows = vec![
@@ -471,7 +386,9 @@ mod tests {
 
     #[test]
     fn limit_probes_round_trip() {
-        let dir = std::env::temp_dir().join(format!("caxton-probes-test-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("criterion");
+        assert_eq!(read_limit_probes(&dir).unwrap(), None);
         let probes = vec![
             LimitProbe {
                 limit_mib: 10,
@@ -492,23 +409,67 @@ mod tests {
         let md = render_limit_probes(&back);
         assert!(md.contains("| 10 MiB | 9.00 MiB | 90.0 % | 1.50 ms |"), "{md}");
         assert!(md.contains("| 1 MiB | – | – | – | instantiation refused"), "{md}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn empty_dir_is_a_clear_error() {
-        let root = std::env::temp_dir().join(format!("caxton-table-empty-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
-        let err = read_rows(&root, None).unwrap_err();
+        let tmp = tempfile::tempdir().unwrap();
+        let err = load_latest(tmp.path(), None).unwrap_err();
         assert!(err.to_string().contains("no criterion results"), "{err}");
-        std::fs::remove_dir_all(&root).unwrap();
+        let err = load_latest(&tmp.path().join("absent"), None).unwrap_err();
+        assert!(err.to_string().contains("no criterion results"), "{err}");
     }
 
     #[test]
-    fn dates_are_civil() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn the_document_has_its_header_tables_and_probes() {
+        let info = RunInfo {
+            date: "2026-12-01".into(),
+            cores: 2,
+            wall_time_s: Some("700".into()),
+            command: "bash benches/run-suite.sh".into(),
+        };
+        let rows = vec![Latest {
+            group: "spawn".into(),
+            function: Some("native".into()),
+            value: Some("1".into()),
+            elements: None,
+            median_ns: 500.0,
+            median_interval_ns: (400.0, 600.0),
+        }];
+        let probes = [LimitProbe {
+            limit_mib: 1,
+            largest_bytes: None,
+            grow_ms: None,
+            outcome: "x".into(),
+        }];
+        let doc = document(&info, &rows, Some(&probes));
+        assert!(doc.starts_with("# Benchmarks\n\nGenerated from a real run"), "{doc}");
+        assert!(
+            doc.contains(
+                "* date (UTC): 2026-12-01\n* cores (`nproc`): 2\n* whole suite wall time, default settings: 700 s"
+            ),
+            "{doc}"
+        );
+        assert!(
+            doc.contains("* regenerate: `bash benches/run-suite.sh`\n\n## How to read these tables"),
+            "{doc}"
+        );
+        assert!(
+            doc.contains("### `spawn`") && doc.contains("### WASM memory limits"),
+            "{doc}"
+        );
+        let plain = document(
+            &RunInfo {
+                wall_time_s: None,
+                ..info
+            },
+            &rows,
+            None,
+        );
+        assert!(
+            !plain.contains("wall time") && !plain.contains("WASM memory limits"),
+            "{plain}"
+        );
     }
 
     #[test]
