@@ -13,7 +13,8 @@ use bytes::Bytes;
 use caxton_benches::{Budget, runtime, time_requests};
 use caxton_kernels::Kernel;
 use caxton_runtime::{AgentSpec, Orchestrator, Performative};
-use caxton_wasm::{AgentLimits, CpuMode, HostConfig, WasmHost, guests, native, overhead};
+use caxton_wasm::{AgentLimits, CpuMode, HostConfig, WasmHost, guests};
+use caxton_workloads::wasm::{native, overhead};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 /// Direct calls: native function vs host->guest call (payload copied in,

@@ -8,10 +8,11 @@ use caxton_kernels::Kernel;
 use caxton_profiling::{AgentKind, LatencyRecorder};
 use caxton_report::results::Measurement;
 use caxton_runtime::{AgentSpec, CheckpointPolicy, Orchestrator};
-use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, WasmModule, guests, native, overhead};
+use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, WasmModule, guests};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
 use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
+use caxton_workloads::wasm::{native, overhead};
 
 use crate::suite::{Error, SuiteConfig, in_runtime, latency_rows, median, recovery_samples};
 
@@ -233,7 +234,7 @@ pub async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Re
         .counter
         .spec(limits())
         .checkpoint_policy(CheckpointPolicy::EveryMessages(1));
-    let samples = recovery_samples(orch, &spec, b"trap", cfg.faults).await?;
+    let samples = recovery_samples(orch, &spec, guests::counter::TRAP, cfg.faults).await?;
     Ok(vec![Measurement::from_samples(
         "recovery_time",
         "wasm counter, trap -> first message after restart",

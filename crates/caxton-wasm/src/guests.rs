@@ -5,11 +5,13 @@
 
 pub use caxton_abi::guests::{counter, echo, misbehave};
 
-/// Replies with its payload; `forward:` + 8-byte id + body sends the body on.
+/// Replies with its payload; [`echo::FORWARD`] + 8-byte id + body sends the body on.
 pub const ECHO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/echo.wasm"));
-/// Counts messages, replies to `count`, traps on `trap`; checkpointable.
+/// Counts messages, replies to [`counter::COUNT`], traps on [`counter::TRAP`];
+/// checkpointable.
 pub const COUNTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/counter.wasm"));
-/// Runs `caxton_kernels::handle_request`, the twin of [`crate::native::Compute`].
+/// Runs `caxton_kernels::handle_request`; its native twin is
+/// `caxton_workloads::wasm::native::Compute`.
 pub const COMPUTE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compute.wasm"));
-/// Misbehaves on command: `loop`, `grow`, `unreachable`, `oob`, `stack`, `fail`.
+/// Misbehaves on command: the words of [`misbehave`].
 pub const MISBEHAVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/misbehave.wasm"));

@@ -39,8 +39,6 @@ mod imports;
 mod limits;
 mod load;
 mod module;
-pub mod native;
-pub mod overhead;
 mod prepared;
 mod stack;
 mod ticker;

@@ -4,6 +4,7 @@ mod common;
 
 use caxton_runtime::{CheckpointPolicy, DeadLetterReason, FaultKind, Message, Orchestrator};
 use caxton_wasm::guests;
+use caxton_wasm::guests::counter::{COUNT, TRAP};
 use common::{T, limits};
 
 fn count(msg: &Message) -> u64 {
@@ -22,12 +23,12 @@ async fn counter_state_survives_a_trap_via_its_checkpoint() {
     }
     let cp = orch.checkpoint(id).await.unwrap();
     assert_eq!(&cp.state[..], &3u64.to_le_bytes());
-    orch.send(Message::inform(id, "trap")).await.unwrap();
+    orch.send(Message::inform(id, TRAP)).await.unwrap();
     for _ in 0..2 {
         orch.send(Message::inform(id, "tick")).await.unwrap();
     }
     // Restored to 3 from the checkpoint, then the 2 ticks queued behind the trap.
-    let reply = orch.request(Message::request(id, "count"), T).await.unwrap();
+    let reply = orch.request(Message::request(id, COUNT), T).await.unwrap();
     assert_eq!(count(&reply), 5);
     let restarted = common::eventually(|| {
         orch.stats(id)
@@ -37,7 +38,7 @@ async fn counter_state_survives_a_trap_via_its_checkpoint() {
     assert!(restarted, "{:?}", orch.stats(id));
     assert!(common::eventually(|| orch.recent_dead_letters().len() == 1).await);
     let dead = orch.recent_dead_letters();
-    assert_eq!(&dead[0].message.payload[..], b"trap");
+    assert_eq!(&dead[0].message.payload[..], TRAP);
     assert!(matches!(
         &dead[0].reason,
         DeadLetterReason::Fault {
@@ -60,14 +61,14 @@ async fn automatic_checkpoints_and_restore_from() {
     for _ in 0..4 {
         orch.send(Message::inform(a, "tick")).await.unwrap();
     }
-    orch.send(Message::inform(a, "trap")).await.unwrap();
-    assert_eq!(count(&orch.request(Message::request(a, "count"), T).await.unwrap()), 4);
+    orch.send(Message::inform(a, TRAP)).await.unwrap();
+    assert_eq!(count(&orch.request(Message::request(a, COUNT), T).await.unwrap()), 4);
 
     // A new agent started from a checkpoint continues the count.
     let cp = orch.checkpoint(a).await.unwrap();
     let b = orch.spawn(module.spec(limits()).restore_from(cp)).unwrap();
     orch.send(Message::inform(b, "tick")).await.unwrap();
-    assert_eq!(count(&orch.request(Message::request(b, "count"), T).await.unwrap()), 5);
+    assert_eq!(count(&orch.request(Message::request(b, COUNT), T).await.unwrap()), 5);
     orch.shutdown(T).await;
 }
 

@@ -9,6 +9,7 @@ use caxton_runtime::{
     AgentError, Checkpoint, CheckpointError, DeadLetterReason, FaultKind, Message, Orchestrator, RequestError,
     SendErrorKind,
 };
+use caxton_wasm::guests::{counter, misbehave};
 use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
 use common::{T, limits};
 
@@ -18,7 +19,7 @@ fn by_reason(orch: &Orchestrator) -> std::collections::HashMap<String, u64> {
 
 async fn serves(orch: &Orchestrator, id: caxton_runtime::AgentId) {
     let ok = orch.request(Message::request(id, "hello"), T).await.unwrap();
-    assert_eq!(&ok.payload[..], b"ok");
+    assert_eq!(&ok.payload[..], misbehave::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,7 +29,10 @@ async fn a_flood_of_replies_is_an_outbox_fault_not_host_memory() {
     let module = host.load(guests::MISBEHAVE).unwrap();
     // 1024 replies of 256 KiB would be 256 MiB held by the host.
     let id = orch.spawn(module.spec(limits().fuel(Some(100_000_000)))).unwrap();
-    let err = orch.request(Message::request(id, "flood"), T).await.unwrap_err();
+    let err = orch
+        .request(Message::request(id, misbehave::FLOOD), T)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RequestError::Failed { .. }), "{err:?}");
     assert!(common::eventually(|| !orch.recent_dead_letters().is_empty()).await);
     let dead = orch.recent_dead_letters();
@@ -48,9 +52,15 @@ async fn the_outbox_limit_counts_messages_and_bytes() {
     let module = host.load(guests::MISBEHAVE).unwrap();
     // `chatter` queues two small replies.
     let mut two = module.instantiate(limits().outbox(2, 1 << 20)).unwrap();
-    assert_eq!(two.call(caxton_runtime::Performative::Request, b"chatter").unwrap(), 2);
+    assert_eq!(
+        two.call(caxton_runtime::Performative::Request, misbehave::CHATTER)
+            .unwrap(),
+        2
+    );
     let mut one = module.instantiate(limits().outbox(1, 1 << 20)).unwrap();
-    let e = one.call(caxton_runtime::Performative::Request, b"chatter").unwrap_err();
+    let e = one
+        .call(caxton_runtime::Performative::Request, misbehave::CHATTER)
+        .unwrap_err();
     assert!(
         matches!(
             e,
@@ -63,7 +73,7 @@ async fn the_outbox_limit_counts_messages_and_bytes() {
     );
     let mut few_bytes = module.instantiate(limits().outbox(10, 6)).unwrap();
     let e = few_bytes
-        .call(caxton_runtime::Performative::Request, b"chatter")
+        .call(caxton_runtime::Performative::Request, misbehave::CHATTER)
         .unwrap_err();
     assert!(
         matches!(
@@ -127,7 +137,7 @@ async fn a_trap_restarts_the_agent_in_a_full_pool() {
         .spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits()))
         .unwrap();
     for _ in 0..3 {
-        let _ = orch.request(Message::request(id, "unreachable"), T).await;
+        let _ = orch.request(Message::request(id, misbehave::UNREACHABLE), T).await;
         serves(&orch, id).await;
     }
     assert!(orch.failures().is_empty(), "{:?}", orch.failures());
@@ -142,8 +152,8 @@ async fn an_extra_reply_that_fails_is_its_own_dead_letter_only() {
     let id = orch
         .spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits()))
         .unwrap();
-    let reply = orch.request(Message::request(id, "chatter"), T).await.unwrap();
-    assert_eq!(&reply.payload[..], b"first");
+    let reply = orch.request(Message::request(id, misbehave::CHATTER), T).await.unwrap();
+    assert_eq!(&reply.payload[..], misbehave::CHATTER_FIRST);
     assert!(common::eventually(|| orch.dead_letter_counts().total >= 1).await);
     serves(&orch, id).await;
     let by = by_reason(&orch);
@@ -160,7 +170,7 @@ async fn a_trap_in_snapshot_restarts_the_agent() {
     let id = orch
         .spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits()))
         .unwrap();
-    orch.send(Message::inform(id, "trap-snapshot")).await.unwrap();
+    orch.send(Message::inform(id, misbehave::TRAP_SNAPSHOT)).await.unwrap();
     let e = orch.checkpoint(id).await.unwrap_err();
     assert!(
         matches!(
@@ -198,7 +208,7 @@ async fn a_trap_in_restore_never_leaves_a_half_restored_instance_serving() {
         .spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits()))
         .unwrap();
     let trap = Checkpoint {
-        state: bytes::Bytes::from_static(b"trap"),
+        state: bytes::Bytes::from_static(misbehave::TRAP_RESTORE),
         ..good.clone()
     };
     let e = orch.restore(bad_id, trap).await.unwrap_err();
@@ -221,7 +231,10 @@ async fn a_trap_in_restore_never_leaves_a_half_restored_instance_serving() {
     };
     // The counter refuses a short state without trapping: not a fault.
     assert!(orch.restore(counter, short).await.is_err());
-    let count = orch.request(Message::request(counter, "count"), T).await.unwrap();
+    let count = orch
+        .request(Message::request(counter, counter::COUNT), T)
+        .await
+        .unwrap();
     assert_eq!(u64::from_le_bytes(count.payload[..8].try_into().unwrap()), 3);
     assert_eq!(orch.stats(counter).unwrap().restarts, 0);
     orch.shutdown(T).await;

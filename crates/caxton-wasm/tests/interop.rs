@@ -1,12 +1,14 @@
 //! Native and WASM agents exchange messages both ways, and WASM agents
-//! report their linear memory in stats.
+//! report their linear memory in stats. (The guests against their native
+//! twins: `caxton-workloads`' `wasm_twins` test.)
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 
 use caxton_runtime::{Agent, AgentError, AgentId, AgentSpec, Context, Message, Orchestrator, Performative};
-use caxton_wasm::{AgentLimits, guests, native};
+use caxton_wasm::guests;
+use caxton_wasm::guests::echo::FORWARD;
 use common::{Recorder, Seen, T, eventually, limits};
 
 /// On `go`, sends `ping` to the WASM agent; records what comes back.
@@ -56,7 +58,7 @@ async fn wasm_sends_to_a_native_agent() {
     let got = Arc::new(Mutex::new(Vec::new()));
     let g = got.clone();
     let native = orch.spawn(AgentSpec::new(move || Recorder(g.clone()))).unwrap();
-    let mut payload = b"forward:".to_vec();
+    let mut payload = FORWARD.to_vec();
     payload.extend_from_slice(&native.get().to_le_bytes());
     payload.extend_from_slice(b"hello native");
     orch.send(Message::inform(wasm, payload)).await.unwrap();
@@ -64,28 +66,6 @@ async fn wasm_sends_to_a_native_agent() {
     let first = got.lock().unwrap()[0].clone();
     assert_eq!(first.0, Some(wasm));
     assert_eq!(&first.1[..], b"hello native");
-    orch.shutdown(T).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compute_guest_matches_its_native_twin() {
-    let host = common::host();
-    let orch = Orchestrator::new();
-    let module = host.load(guests::COMPUTE).unwrap();
-    let wasm = orch.spawn(module.spec(AgentLimits::default().cpu_time(None))).unwrap();
-    let twin = orch.spawn(AgentSpec::new(|| native::Compute)).unwrap();
-    for kernel in caxton_kernels::Kernel::ALL {
-        let req = caxton_kernels::encode_request(kernel, 12345, 5);
-        let a = orch.request(Message::request(wasm, req.to_vec()), T).await.unwrap();
-        let b = orch.request(Message::request(twin, req.to_vec()), T).await.unwrap();
-        assert_eq!(a.payload, b.payload, "{}", kernel.name());
-        assert_eq!(&a.payload[..], &kernel.run(12345, 5).to_le_bytes(), "{}", kernel.name());
-    }
-    // A request naming no kernel is refused by both, as a handler error.
-    let mut bad = caxton_kernels::encode_request(caxton_kernels::Kernel::Collatz, 1, 1);
-    bad[0] = 0xff;
-    assert!(orch.request(Message::request(wasm, bad.to_vec()), T).await.is_err());
-    assert!(orch.request(Message::request(twin, bad.to_vec()), T).await.is_err());
     orch.shutdown(T).await;
 }
 

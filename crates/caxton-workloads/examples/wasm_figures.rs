@@ -4,7 +4,7 @@
 //! kernels' WASM/native ratios, memory per live agent, and routed
 //! throughput to 1000 WASM vs 1000 native echo agents.
 //!
-//! Run with `cargo run --release -p caxton-wasm --example wasm_figures`.
+//! Run with `cargo run --release -p caxton-workloads --features wasm --example wasm_figures`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -15,7 +15,8 @@ use caxton_kernels::Kernel;
 use caxton_runtime::{
     Agent, AgentError, AgentId, AgentSpec, Context, Message, Orchestrator, OrchestratorConfig, Performative,
 };
-use caxton_wasm::{AgentLimits, Allocator, CpuMode, HostConfig, WasmHost, WasmModule, guests, native, overhead};
+use caxton_wasm::{AgentLimits, Allocator, CpuMode, HostConfig, WasmHost, WasmModule, guests};
+use caxton_workloads::wasm::{native, overhead};
 
 /// Agents per spawn batch and per throughput fleet.
 const AGENTS: usize = 1000;

@@ -1,17 +1,23 @@
-//! Workloads on WASM agents that have no native twin: probing a memory
-//! limit. (Routing, request/reply and spawning WASM agents reuse the generic
-//! workloads: [`crate::fanout::CaxtonFanout::with_agents`] takes any agent.)
+//! Workloads on WASM agents: probing a memory limit (below), the native
+//! twins of the guests ([`native`]) and the WASM-overhead measurement
+//! ([`overhead`]). (Routing, request/reply and spawning WASM agents reuse
+//! the generic workloads: [`crate::fanout::CaxtonFanout::with_agents`]
+//! takes any agent.)
 //!
 //! Enabled by the crate feature `wasm`.
+
+pub mod native;
+pub mod overhead;
 
 use std::time::{Duration, Instant};
 
 use caxton_runtime::{AgentError, FaultKind, Performative};
+use caxton_wasm::guests::misbehave;
 use caxton_wasm::{AgentLimits, WasmAgent, WasmModule};
 
 /// Payload that makes the `misbehave` guest allocate 1 MiB chunks (each
 /// touched) until its allocator fails.
-pub const GROW: &[u8] = b"grow";
+pub const GROW: &[u8] = misbehave::GROW;
 /// Payload the `misbehave` guest answers with a plain `ok` reply.
 pub const PING: &[u8] = b"ping";
 

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use caxton_kernels::{Kernel, encode_request, handle_request};
 use caxton_runtime::{AgentError, Performative};
-
-use crate::WasmAgent;
+use caxton_wasm::WasmAgent;
 
 /// Seed of every overhead measurement: the same input everywhere.
 pub const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -72,7 +71,8 @@ pub fn time_pair(agent: &mut WasmAgent, kernel: Kernel, calls: u32) -> Result<Pa
 pub struct KernelOverhead {
     /// The kernel measured.
     pub kernel: Kernel,
-    /// Median of the pairs' WASM / native ratios.
+    /// Median of the pairs' WASM / native ratios ([`caxton_stats::median`]:
+    /// for an even count, the mean of the middle two).
     pub ratio: f64,
     /// Fastest WASM call seen.
     pub wasm_call: Duration,
@@ -93,22 +93,22 @@ pub fn measure(agent: &mut WasmAgent, kernel: Kernel, pairs: usize) -> Result<Ke
         wasm_call = wasm_call.min(pair.wasm / CALLS_PER_PAIR);
         native_call = native_call.min(pair.native / CALLS_PER_PAIR);
     }
-    ratios.sort_by(f64::total_cmp);
     Ok(KernelOverhead {
         kernel,
-        ratio: ratios[ratios.len() / 2],
+        // NaN only if a side took no measurable time.
+        ratio: caxton_stats::median(&ratios).unwrap_or(f64::NAN),
         wasm_call,
         native_call,
     })
 }
 
-/// Geometric mean of ratios: the figure that summarizes the kernels, each
-/// weighted equally whatever its run time.
+/// Geometric mean of the kernels' ratios ([`caxton_stats::geomean`]): the
+/// figure that summarizes the kernels, each weighted equally whatever its
+/// run time. NaN when there are none, or one is not a positive finite
+/// ratio, so a broken measurement shows in the figures instead of
+/// stopping them.
 pub fn geomean(ratios: &[f64]) -> f64 {
-    if ratios.is_empty() {
-        return f64::NAN;
-    }
-    (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp()
+    caxton_stats::geomean(ratios).unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]
@@ -120,5 +120,6 @@ mod tests {
         assert!((geomean(&[2.0, 8.0]) - 4.0).abs() < 1e-12);
         assert!((geomean(&[1.5]) - 1.5).abs() < 1e-12);
         assert!(geomean(&[]).is_nan());
+        assert!(geomean(&[2.0, 0.0]).is_nan());
     }
 }
