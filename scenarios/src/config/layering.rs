@@ -52,21 +52,23 @@ fn set<T: Clone>(field: &mut T, value: &Option<T>) {
 }
 
 impl Layer {
-    /// Lays this layer over `cfg`. With `table`, the layer's durations are
-    /// first checked against [`super::MAX_DURATION_S`], an error naming
-    /// the field as `table.field` (`quick.duration_s`); without, the result
-    /// is left to [`Config::validate`], which names the field overridden.
-    pub fn apply_to(&self, cfg: &mut Config, table: Option<&str>) -> Result<(), ConfigError> {
-        if let Some(table) = table {
-            for (field, v) in [
-                ("duration_s", self.duration_s),
-                ("burst_start_s", self.burst_start_s),
-                ("burst_duration_s", self.burst_duration_s),
-                ("warmup_s", self.warmup_s),
-            ] {
-                check_max_duration(format!("{table}.{field}"), v.unwrap_or(0))?;
-            }
+    /// Refuses a duration of this layer over [`super::MAX_DURATION_S`],
+    /// naming the field as `table.field` (`quick.duration_s`).
+    pub fn check_durations(&self, table: &str) -> Result<(), ConfigError> {
+        for (field, v) in [
+            ("duration_s", self.duration_s),
+            ("burst_start_s", self.burst_start_s),
+            ("burst_duration_s", self.burst_duration_s),
+            ("warmup_s", self.warmup_s),
+        ] {
+            check_max_duration(format!("{table}.{field}"), v.unwrap_or(0))?;
         }
+        Ok(())
+    }
+
+    /// Lays this layer over `cfg`: each value it has replaces the field of
+    /// the same name (the result is for [`Config::validate`] to check).
+    pub fn lay_over(&self, cfg: &mut Config) {
         let l = &mut cfg.load;
         set(&mut l.duration_s, &self.duration_s);
         set(&mut l.rate, &self.rate);
@@ -85,7 +87,6 @@ impl Layer {
             }
             Plan::Peak { .. } | Plan::Faults { .. } => {}
         }
-        Ok(())
     }
 }
 
@@ -93,12 +94,13 @@ impl Config {
     /// Applies the `[quick]` table; its durations are checked against
     /// [`super::MAX_DURATION_S`] here, so an error names the `quick.` field.
     pub fn apply_quick(&mut self, q: &Quick) -> Result<(), ConfigError> {
-        q.apply_to(self, Some("quick"))
+        q.check_durations("quick")?;
+        q.lay_over(self);
+        Ok(())
     }
 
     /// Applies command-line overrides (checked by [`Config::validate`]).
     pub fn apply(&mut self, o: &Overrides) {
-        // Without a table nothing is checked here, so nothing can fail.
-        let _ = o.apply_to(self, None);
+        o.lay_over(self);
     }
 }

@@ -51,3 +51,12 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn available_memory_is_known_on_linux() {
+        assert!(super::available_memory().is_some_and(|bytes| bytes > 0));
+    }
+}

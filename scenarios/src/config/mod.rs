@@ -285,6 +285,32 @@ mod tests {
         assert!(e.contains("`burst.duration_s`"), "{e}");
     }
 
+    #[test]
+    fn quick_and_flags_are_one_layer() {
+        // A flag can set what `[quick]` sets, and `[quick]` what a flag sets.
+        let o = Overrides {
+            warmup_s: Some(7),
+            ..Default::default()
+        };
+        let sus = load(Scenario::Sustained, true, &o).unwrap();
+        let Plan::Sustained { checks } = &sus.plan else {
+            panic!()
+        };
+        assert_eq!((checks.warmup_s, checks.window_intervals), (7, 5));
+        let text = Scenario::Peak
+            .default_toml()
+            .replace("[quick]", "[quick]\nmessage_size = 64");
+        let (load, q, plan) = parse(Scenario::Peak, &text, "x.toml").unwrap();
+        let mut cfg = Config {
+            load,
+            plan,
+            quick: true,
+            source: "x.toml".into(),
+        };
+        cfg.apply_quick(&q).unwrap();
+        assert_eq!((cfg.load.message_size, cfg.load.duration_s), (64, 10));
+    }
+
     fn refused(s: Scenario, quick: bool, edit: impl Fn(&str) -> String, o: &Overrides) -> String {
         let (load, q, plan) = parse(s, &edit(s.default_toml()), "test").unwrap();
         let mut cfg = Config {
