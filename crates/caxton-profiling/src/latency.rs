@@ -9,8 +9,8 @@
 //! slow, so the slow period is under-sampled. Two remedies:
 //!
 //! * open-loop load: send on a fixed schedule and record each latency
-//!   against the *intended* send time ([`LatencyRecorder::record_since_intended`],
-//!   with [`OpenLoopSchedule`] giving the intended times);
+//!   against the *intended* send time ([`LatencyRecorder::record_since_intended`];
+//!   `caxton_workloads::open_loop::RateProfile` gives the intended times);
 //! * when only a closed-loop measurement exists, record with
 //!   [`LatencyRecorder::record_corrected`], which adds the samples a
 //!   constant-rate sender would have seen (hdrhistogram's `record_correct`).
@@ -179,46 +179,6 @@ pub struct LatencySummary {
     pub saturated: u64,
 }
 
-/// The intended send times of open-loop load at a constant rate: request
-/// `i` is due at `start + i * interval`, whether or not earlier replies
-/// have arrived.
-#[derive(Clone, Copy, Debug)]
-pub struct OpenLoopSchedule {
-    start: Instant,
-    interval: Duration,
-}
-
-impl OpenLoopSchedule {
-    /// `rate_per_s` requests per second from `start`.
-    pub fn new(start: Instant, rate_per_s: f64) -> Result<Self, ProfilingError> {
-        if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
-            return Err(ProfilingError::InvalidSettings(format!(
-                "open-loop rate must be a positive number of requests per second, got {rate_per_s}"
-            )));
-        }
-        Ok(Self {
-            start,
-            interval: Duration::from_secs_f64(1.0 / rate_per_s),
-        })
-    }
-
-    /// One request every `interval` from `start`.
-    pub fn with_interval(start: Instant, interval: Duration) -> Self {
-        Self { start, interval }
-    }
-
-    /// The gap between two intended sends.
-    pub fn interval(&self) -> Duration {
-        self.interval
-    }
-
-    /// When request `i` (from 0) is due.
-    pub fn intended(&self, i: u64) -> Instant {
-        let ns = (self.interval.as_nanos() * u128::from(i)).min(u128::from(u64::MAX));
-        self.start + Duration::from_nanos(ns as u64)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,11 +249,9 @@ mod tests {
     #[test]
     fn open_loop_latency_counts_from_the_intended_send_time() {
         let start = Instant::now();
-        let schedule = OpenLoopSchedule::with_interval(start, Duration::from_millis(1));
-        assert_eq!(schedule.intended(5) - start, Duration::from_millis(5));
         let mut r = LatencyRecorder::new();
         // Request 2 was due at 2 ms, actually sent late, answered at 7 ms.
-        r.record_since_intended(schedule.intended(2), start + Duration::from_millis(7));
+        r.record_since_intended(start + Duration::from_millis(2), start + Duration::from_millis(7));
         assert!(within(r.summary().max_us, 5000.0));
     }
 
@@ -306,8 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn empty_summary_is_zero_and_bad_rate_is_an_error() {
+    fn empty_summary_is_zero() {
         assert_eq!(LatencyRecorder::new().summary(), LatencySummary::default());
-        assert!(OpenLoopSchedule::new(Instant::now(), 0.0).is_err());
     }
 }

@@ -36,7 +36,6 @@
 //! and stats_alloc are both global allocators: one at a time), and the
 //! counters come from dhat's heap stats.
 
-pub mod agent;
 pub mod alloc;
 pub mod cpu;
 mod error;
@@ -51,11 +50,10 @@ pub mod sampler;
 /// The stats_alloc crate, for binaries that install its allocator by hand.
 pub use stats_alloc;
 
-pub use agent::{CounterAgent, CounterState};
 pub use alloc::{AllocDelta, AllocRegion, AllocSource, AllocTotals};
 pub use cpu::{AgentCpu, CpuSnapshot, CpuWindow};
 pub use error::ProfilingError;
-pub use latency::{LatencyRecorder, LatencySummary, OpenLoopSchedule};
+pub use latency::{LatencyRecorder, LatencySummary};
 pub use leak::{LeakCheck, LeakReport, LeakVerdict};
 pub use memory::{AgentKind, MemoryProfileConfig, MemoryProfileReport, MemoryProfileRow, PhaseBytes};
 pub use process::{process_cpu_time, rss_bytes};

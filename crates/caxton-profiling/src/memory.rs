@@ -25,11 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use caxton_runtime::{AgentId, AgentSpec, Message, Orchestrator, SpawnError};
+use caxton_runtime::{AgentId, Message, Orchestrator, SpawnError};
 use serde::{Deserialize, Serialize};
 
 use crate::ProfilingError;
-use crate::agent::CounterAgent;
 use crate::alloc::{AllocSource, AllocTotals};
 use crate::process::{available_cpus, peak_rss_bytes, rss_bytes};
 
@@ -79,12 +78,6 @@ impl AgentKind {
     pub fn with_message(mut self, message: impl Fn(AgentId, u64) -> Message + Send + Sync + 'static) -> Self {
         self.message = Arc::new(message);
         self
-    }
-
-    /// The built-in native kind: [`CounterAgent`], checkpointed with serde.
-    pub fn native_counter() -> Self {
-        let spec = AgentSpec::new(CounterAgent::new);
-        Self::new("native-counter", move |orch| orch.spawn(spec.clone()))
     }
 
     /// The kind's name, as reports show it.
@@ -502,13 +495,35 @@ mod tests {
         assert_eq!(p.residual_after_shutdown_bytes_per_agent, 50.0);
     }
 
+    /// A native counter kind for these tests (the workloads crate has the
+    /// one the profiles run).
+    fn counter_kind() -> AgentKind {
+        struct Counter(u64);
+        impl caxton_runtime::Agent for Counter {
+            fn handle(
+                &mut self,
+                _: &mut caxton_runtime::Context<'_>,
+                _: &caxton_runtime::Message,
+            ) -> Result<(), caxton_runtime::AgentError> {
+                self.0 += 1;
+                Ok(())
+            }
+
+            fn snapshot(&mut self) -> Result<Option<bytes::Bytes>, caxton_runtime::AgentError> {
+                caxton_runtime::checkpoint::encode(&self.0).map(Some)
+            }
+        }
+        let spec = caxton_runtime::AgentSpec::new(|| Counter(0));
+        AgentKind::new("native-counter", move |orch| orch.spawn(spec.clone()))
+    }
+
     #[test]
     fn bad_settings_are_refused() {
         let cfg = MemoryProfileConfig {
             agent_counts: vec![0],
             ..MemoryProfileConfig::default()
         };
-        let err = run_memory_profile(&cfg, &[AgentKind::native_counter()], None).unwrap_err();
+        let err = run_memory_profile(&cfg, &[counter_kind()], None).unwrap_err();
         assert!(matches!(err, ProfilingError::InvalidSettings(_)));
     }
 
@@ -520,7 +535,7 @@ mod tests {
             worker_threads: 1,
             settle_ms: 1,
         };
-        let report = run_memory_profile(&cfg, &[AgentKind::native_counter()], None).unwrap();
+        let report = run_memory_profile(&cfg, &[counter_kind()], None).unwrap();
         assert_eq!(report.rows.len(), 1);
         let row = &report.rows[0];
         assert_eq!(

@@ -11,6 +11,7 @@
 //! their own recorders from `caxton-profiling`.
 
 pub mod agents;
+pub mod counter;
 pub mod fanout;
 pub mod open_loop;
 pub mod payload;

@@ -1,7 +1,9 @@
-//! The tiny native stateful agent the profiles run: a counter whose state
-//! is checkpointed with serde.
+//! The tiny native stateful agent the memory profiles run: a counter whose
+//! state is checkpointed with serde, and its memory-profile kind.
 
 use bytes::Bytes;
+use caxton_profiling::memory::AgentKind;
+use caxton_runtime::AgentSpec;
 use caxton_runtime::checkpoint::{decode, encode};
 use caxton_runtime::{Agent, AgentError, Context, Message, Performative};
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,12 @@ impl CounterAgent {
     pub fn state(&self) -> CounterState {
         self.state
     }
+}
+
+/// The memory-profile kind of [`CounterAgent`] (`native-counter`).
+pub fn native_counter_kind() -> AgentKind {
+    let spec = AgentSpec::new(CounterAgent::new);
+    AgentKind::new("native-counter", move |orch| orch.spawn(spec.clone()))
 }
 
 impl Agent for CounterAgent {

@@ -1,11 +1,11 @@
 //! Prints the per-agent memory table and writes it as JSON.
 //!
 //! ```sh
-//! cargo run --release -p caxton-profiling --bin memory-profile
-//! cargo run --release -p caxton-profiling --bin memory-profile -- --agents 1,1000 --messages 100
-//! cargo run --release -p caxton-profiling --bin memory-profile -- --kinds native-counter,wasm-counter
+//! cargo run --release -p caxton-workloads --features wasm --bin memory-profile
+//! cargo run --release -p caxton-workloads --features wasm --bin memory-profile -- --agents 1,1000 --messages 100
+//! cargo run --release -p caxton-workloads --features wasm --bin memory-profile -- --kinds native-counter,wasm-counter
 //! # dhat heap profile instead of stats_alloc counting:
-//! cargo run --release -p caxton-profiling --features dhat-heap --bin memory-profile -- --agents 1,100
+//! cargo run --release -p caxton-workloads --features wasm,dhat-heap --bin memory-profile -- --agents 1,100
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ caxton_profiling::measurement_allocator!();
 /// more variant whose `kind()` spawns it through its host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Kind {
-    /// The crate's native `CounterAgent`, checkpointed with serde.
+    /// The native `CounterAgent`, checkpointed with serde.
     NativeCounter,
     /// The `counter` WASM guest (checkpointed through its snapshot export),
     /// on a pooling-allocator host with a slot per agent.
@@ -31,7 +31,7 @@ enum Kind {
 impl Kind {
     fn kind(self, max_agents: usize) -> Result<AgentKind, Box<dyn std::error::Error>> {
         Ok(match self {
-            Kind::NativeCounter => AgentKind::native_counter(),
+            Kind::NativeCounter => caxton_workloads::counter::native_counter_kind(),
             Kind::WasmCounter => {
                 const GUEST_MEMORY: usize = 4 << 20;
                 let host = caxton_wasm::WasmHost::new(caxton_wasm::HostConfig {
