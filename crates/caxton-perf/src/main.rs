@@ -5,8 +5,8 @@
 mod bench_table_cmd;
 mod compare_cmd;
 mod interrupt;
+mod steps;
 mod suite;
-mod wasm_steps;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -114,7 +114,7 @@ fn run(full: bool, targets_path: &Path, out: &Path, progress: bool) -> Result<Ex
         }))?
     };
     let results = suite::run(
-        &suite::SuiteConfig::new(full),
+        &steps::shared::SuiteConfig::new(full),
         measurement_alloc_source(),
         progress,
         &stop,

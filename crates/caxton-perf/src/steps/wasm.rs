@@ -1,5 +1,5 @@
-//! The suite's WASM measurements: the same workloads on WASM guest agents,
-//! each beside its native twin measured in the same run.
+//! The WASM steps: the same workloads on WASM guest agents, each beside
+//! its native twin measured in the same run.
 
 use std::sync::Arc;
 
@@ -14,14 +14,14 @@ use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
 use caxton_workloads::wasm::{native, overhead};
 
-use crate::suite::{Error, SuiteConfig, in_runtime, latency_rows, median, recovery_samples};
+use super::shared::{Error, SuiteConfig, in_runtime, latency_rows, recovery_samples};
 
 /// Guest memory limit in the suite: far above what the guests use.
 const GUEST_MEMORY: usize = 4 << 20;
 
 /// Limits for the suite's guests: 4 MiB of memory, no CPU deadline (the
 /// throughput and latency figures measure the host path, not a limit).
-pub fn limits() -> AgentLimits {
+pub(crate) fn limits() -> AgentLimits {
     AgentLimits::default()
         .max_memory(GUEST_MEMORY)
         .cpu_time(None)
@@ -29,7 +29,7 @@ pub fn limits() -> AgentLimits {
 }
 
 /// The WASM hosts and modules the suite uses.
-pub struct Wasm {
+pub(crate) struct Wasm {
     echo: WasmModule,
     echo_on_demand: WasmModule,
     counter: WasmModule,
@@ -40,7 +40,7 @@ impl Wasm {
     /// A pooling host with room for `instances` live guests, and an
     /// on-demand one for comparison; modules compiled (or loaded from the
     /// on-disk cache).
-    pub fn new(instances: u32) -> Result<Self, Error> {
+    pub(crate) fn new(instances: u32) -> Result<Self, Error> {
         let pooling = Self::pooling_host(instances)?;
         let on_demand = WasmHost::new(HostConfig::on_demand())?;
         Ok(Self {
@@ -63,7 +63,7 @@ impl Wasm {
     }
 
     /// The memory-profile kind: the checkpointable counter guest.
-    pub fn counter_kind(&self) -> AgentKind {
+    pub(crate) fn counter_kind(&self) -> AgentKind {
         let spec = self.counter.spec(limits());
         AgentKind::new("wasm-counter", move |orch| orch.spawn(spec.clone()))
     }
@@ -71,7 +71,7 @@ impl Wasm {
 
 /// Routed throughput to 1000 WASM echo agents against 1000 native echo
 /// twins, interleaved.
-pub async fn throughput(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+pub(crate) async fn throughput(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let fan = FanoutConfig::default();
     let echo = wasm.echo.clone();
     let w = Arc::new(CaxtonFanout::with_agents(orch, &fan, move || {
@@ -104,12 +104,16 @@ pub async fn throughput(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> 
             "msg/s",
             wr,
         )
-        .with_reference_pairs("native echo twins", median(nr), ratios),
+        .with_reference_pairs(
+            "native echo twins",
+            caxton_stats::median(&nr).unwrap_or(f64::NAN),
+            ratios,
+        ),
     ])
 }
 
 /// Request/reply round trips to a WASM echo agent, beside its native twin.
-pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+pub(crate) async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let w = orch.spawn(wasm.echo.spec(limits()))?;
     let n = orch.spawn(AgentSpec::new(|| native::Echo))?;
     let (o, count, reps) = (orch.clone(), cfg.round_trips, cfg.reps);
@@ -141,7 +145,7 @@ pub async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Res
 /// allocator + InstancePre on slots a batch used before (the steady
 /// state), pooling on a fresh pool (every slot's first use, when wasmtime
 /// maps the module's memory image into it), and on-demand.
-pub async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+pub(crate) async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let batch = 1000;
     let per_agent = |took: std::time::Duration| took.as_secs_f64() * 1e6 / batch as f64;
     let mut out = Vec::new();
@@ -186,7 +190,7 @@ pub async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Resul
 /// pairs ([`overhead::measure`]); the headline
 /// row is the geometric mean of the kernels' ratios, each kernel's ratio
 /// follows as its own row.
-pub fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+pub(crate) fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let mut agent = wasm.compute.instantiate(limits())?;
     let mut per_kernel = vec![Vec::new(); Kernel::ALL.len()];
     let mut means = Vec::new();
@@ -196,7 +200,7 @@ pub fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Erro
             ratios.push(overhead::measure(&mut agent, kernel, 9)?.ratio);
         }
         if i > 0 {
-            means.push(overhead::geomean(&ratios));
+            means.push(caxton_stats::geomean(&ratios).unwrap_or(f64::NAN));
             for (samples, r) in per_kernel.iter_mut().zip(ratios) {
                 samples.push(r);
             }
@@ -229,7 +233,7 @@ pub fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Erro
 
 /// Recovery after a guest trap: the counter guest executes `unreachable`,
 /// the supervisor restarts it from its checkpoint; one fresh agent per fault.
-pub async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
+pub(crate) async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let spec = wasm
         .counter
         .spec(limits())
