@@ -21,11 +21,6 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn us(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
@@ -96,9 +91,9 @@ async fn run() {
         println!(
             "  producer {:<10} caxton {:>10.0} msg/s   raw tokio {:>10.0} msg/s   caxton/raw {:.2} (median of pairwise ratios)",
             format!("{p:?}"),
-            median(c_rates),
-            median(r_rates),
-            median(ratios)
+            caxton_stats::median(&c_rates).unwrap_or(f64::NAN),
+            caxton_stats::median(&r_rates).unwrap_or(f64::NAN),
+            caxton_stats::median(&ratios).unwrap_or(f64::NAN)
         );
     }
     let stats = orch.all_stats();

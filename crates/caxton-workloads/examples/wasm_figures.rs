@@ -138,8 +138,8 @@ async fn request_rtt_us(orch: &Orchestrator, id: AgentId) -> f64 {
             .expect("reply");
         *t = start.elapsed();
     }
-    times.sort();
-    times[times.len() / 2].as_secs_f64() * 1e6
+    let us: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e6).collect();
+    caxton_stats::median(&us).unwrap_or(f64::NAN)
 }
 
 fn main() {
