@@ -1,7 +1,7 @@
 //! What instantiating a module needs, resolved once when it is loaded: the
 //! engine, the pre-instantiated module, its export indices and the host
-//! settings each instance runs under. A [`crate::WasmModule`] holds one;
-//! a [`crate::WasmAgent`] is built from it without reaching into the host.
+//! settings each instance runs under. A `WasmModule` holds one;
+//! a `WasmAgent` is built from it without reaching into the host.
 
 use wasmtime::{Engine, InstancePre, Linker, Module, ModuleExport};
 

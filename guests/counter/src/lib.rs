@@ -1,6 +1,6 @@
 //! Counter guest: counts messages; `count` replies with the count (8 bytes
-//! little-endian), `trap` executes `unreachable`. The count is its
-//! checkpointed state.
+//! little-endian), `trap` executes `unreachable` (the words are
+//! `caxton_abi::guests::counter`'s). The count is its checkpointed state.
 use caxton_abi::guests::counter::{COUNT, TRAP};
 use caxton_guest::{Agent, Incoming, performative, reply};
 

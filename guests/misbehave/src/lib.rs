@@ -1,11 +1,12 @@
-//! Misbehaving guest for fault tests. Commands (the payload): `loop` spins
-//! forever, `grow` allocates without bound, `unreachable` traps, `oob`
-//! reads far outside linear memory, `stack` recurses until the native
-//! stack overflows, `fail` returns a handler error, `flood` replies 1024
-//! times with 256 KiB each (past any sane outbox limit), `chatter` replies
-//! twice (the second has nowhere to go when the caller is not an agent),
-//! `trap-snapshot` makes the next snapshot trap; anything else replies `ok`.
-//! Restoring the state `trap` traps.
+//! Misbehaving guest for fault tests. Commands (the payload; spelled once,
+//! in `caxton_abi::guests::misbehave`): `loop` spins forever, `grow`
+//! allocates without bound, `unreachable` traps, `oob` reads far outside
+//! linear memory, `stack` recurses until the native stack overflows, `fail`
+//! returns a handler error, `flood` replies 1024 times with 256 KiB each
+//! (past any sane outbox limit), `chatter` replies twice (the second has
+//! nowhere to go when the caller is not an agent), `trap-snapshot` makes
+//! the next snapshot trap; anything else replies `ok`. Restoring the state
+//! `trap` traps.
 use core::hint::black_box;
 
 use caxton_abi::guests::misbehave::{
