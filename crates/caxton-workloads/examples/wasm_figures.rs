@@ -306,7 +306,7 @@ async fn run() {
         }
         println!(
             "compute kernels WASM/native (median of 41 pairs), {label}: geomean {:.2}; {}",
-            overhead::geomean(&ratios),
+            caxton_stats::geomean(&ratios).unwrap_or(f64::NAN),
             cells.join(", ")
         );
     }

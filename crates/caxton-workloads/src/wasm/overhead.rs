@@ -2,6 +2,7 @@
 //! benches: each [`Kernel`] called in a compute guest (payload copied in,
 //! handler run, reply copied out) against the same Rust code called
 //! natively, in interleaved pairs so both sides see the same machine.
+//! The kernels' ratios are summarized with `caxton_stats::geomean`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -100,26 +101,4 @@ pub fn measure(agent: &mut WasmAgent, kernel: Kernel, pairs: usize) -> Result<Ke
         wasm_call,
         native_call,
     })
-}
-
-/// Geometric mean of the kernels' ratios ([`caxton_stats::geomean`]): the
-/// figure that summarizes the kernels, each weighted equally whatever its
-/// run time. NaN when there are none, or one is not a positive finite
-/// ratio, so a broken measurement shows in the figures instead of
-/// stopping them.
-pub fn geomean(ratios: &[f64]) -> f64 {
-    caxton_stats::geomean(ratios).unwrap_or(f64::NAN)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn geomean_of_known_ratios() {
-        assert!((geomean(&[2.0, 8.0]) - 4.0).abs() < 1e-12);
-        assert!((geomean(&[1.5]) - 1.5).abs() < 1e-12);
-        assert!(geomean(&[]).is_nan());
-        assert!(geomean(&[2.0, 0.0]).is_nan());
-    }
 }
