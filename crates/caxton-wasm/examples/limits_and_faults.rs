@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use caxton_runtime::{DeadLetterReason, Message, Orchestrator};
+use caxton_wasm::guests::misbehave;
 use caxton_wasm::{AgentLimits, HostConfig, WasmHost, guests};
 
 #[tokio::main]
@@ -27,9 +28,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The misbehave guest's commands: spin forever, allocate without
     // bound, trap, and queue 256 MiB of replies.
-    for command in ["loop", "grow", "unreachable", "flood"] {
+    for command in [
+        misbehave::LOOP,
+        misbehave::GROW,
+        misbehave::UNREACHABLE,
+        misbehave::FLOOD,
+    ] {
         let err = orch.request(Message::request(id, command), t).await.unwrap_err();
-        println!("{command:>12}: {err}");
+        println!("{:>12}: {err}", String::from_utf8_lossy(command));
     }
     let big = orch.try_send(Message::inform(id, vec![0u8; 1 << 20])).unwrap_err();
     println!("{:>12}: {}", "1 MiB", big.kind);

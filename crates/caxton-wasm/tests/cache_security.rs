@@ -9,6 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use caxton_runtime::{Message, Orchestrator};
+use caxton_wasm::guests::counter::COUNT;
 use caxton_wasm::{HostConfig, HostError, ModuleOrigin, WasmHost, WasmModule, guests};
 use load_support::{entries, fresh_dir};
 
@@ -31,7 +32,7 @@ fn only_artifact(dir: &Path) -> PathBuf {
 async fn answer_to_count(module: &WasmModule) -> Vec<u8> {
     let orch = Orchestrator::new();
     let id = orch.spawn(module.spec(common::limits())).unwrap();
-    let reply = orch.request(Message::request(id, "count"), common::T).await.unwrap();
+    let reply = orch.request(Message::request(id, COUNT), common::T).await.unwrap();
     orch.shutdown(common::T).await;
     reply.payload.to_vec()
 }
@@ -63,7 +64,7 @@ async fn another_modules_artifact_copied_over_is_recompiled_not_run() {
     assert_eq!(answer_to_count(&counter).await, 0u64.to_le_bytes());
     let echo = again.load(guests::ECHO).unwrap();
     assert_eq!(echo.origin(), ModuleOrigin::Compiled);
-    assert_eq!(answer_to_count(&echo).await, b"count");
+    assert_eq!(answer_to_count(&echo).await, COUNT);
     let _ = std::fs::remove_dir_all(&echo_dir);
     let _ = std::fs::remove_dir_all(&counter_dir);
 }
