@@ -6,7 +6,8 @@
 //!
 //! The noise band of a value is the 5th..95th percentile of its repeated
 //! samples (criterion's per-sample times, or a result's `samples`):
-//! [`caxton_stats::noise_band`], percentiles interpolated. That is
+//! [`caxton_stats::noise_band`], percentiles interpolated; unknown
+//! (never flagged) below two samples or when one is not finite. That is
 //! wider than a confidence interval of the median on purpose: this machine's
 //! speed shifts between runs, which no within-run interval captures, and an
 //! A/A comparison (a commit against itself) must flag nothing.
@@ -66,13 +67,6 @@ pub struct Point {
     pub interval: Option<(f64, f64)>,
 }
 
-/// The noise band of repeated samples ([`caxton_stats::noise_band`]:
-/// 5th..95th percentile); `None` (noise unknown) below two samples or when
-/// one is not finite.
-fn noise_band(samples: &[f64]) -> Option<(f64, f64)> {
-    caxton_stats::noise_band(samples).ok()
-}
-
 /// Judges base -> head. `threshold_pct` is the smallest change that counts.
 /// A change past the threshold is a regression (or improvement) only when
 /// both sides carry an interval and the intervals do not overlap; without
@@ -123,11 +117,15 @@ pub fn compare_criterion(
                     let (c, v) = judge(
                         Point {
                             value: b.mean_ns,
-                            interval: noise_band(&b.per_iteration_ns).or(Some(b.interval_ns)),
+                            interval: caxton_stats::noise_band(&b.per_iteration_ns)
+                                .ok()
+                                .or(Some(b.interval_ns)),
                         },
                         Point {
                             value: h.mean_ns,
-                            interval: noise_band(&h.per_iteration_ns).or(Some(h.interval_ns)),
+                            interval: caxton_stats::noise_band(&h.per_iteration_ns)
+                                .ok()
+                                .or(Some(h.interval_ns)),
                         },
                         false,
                         threshold_pct,
@@ -179,12 +177,12 @@ pub fn compare_results(
                     Point {
                         // NaN (not judged) when a ratio is not finite.
                         value: caxton_stats::median(&m.reference_ratios).unwrap_or(f64::NAN),
-                        interval: noise_band(&m.reference_ratios),
+                        interval: caxton_stats::noise_band(&m.reference_ratios).ok(),
                     }
                 } else {
                     Point {
                         value: m.value,
-                        interval: noise_band(&m.samples).or(m.interval),
+                        interval: caxton_stats::noise_band(&m.samples).ok().or(m.interval),
                     }
                 }
             };
