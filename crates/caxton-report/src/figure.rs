@@ -90,7 +90,7 @@ impl<'de> Deserialize<'de> for Figure {
 
 /// `#[serde(with = "figure::one")]` for an `f64`.
 pub mod one {
-    use super::*;
+    use super::{Deserialize, Deserializer, Figure, Serialize, Serializer};
 
     /// Writes the figure.
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -106,7 +106,7 @@ pub mod one {
 /// `#[serde(with = "figure::maybe")]` for an `Option<f64>`: `None` stays
 /// `null` when written; when read, `null` is `None`.
 pub mod maybe {
-    use super::*;
+    use super::{Deserialize, Deserializer, Figure, Serialize, Serializer};
 
     /// Writes the figure, or `null`.
     pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
@@ -121,7 +121,7 @@ pub mod maybe {
 
 /// `#[serde(with = "figure::many")]` for a `Vec<f64>`.
 pub mod many {
-    use super::*;
+    use super::{Deserialize, Deserializer, Figure, Serializer};
 
     /// Writes the figures.
     pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
@@ -136,7 +136,7 @@ pub mod many {
 
 /// `#[serde(with = "figure::range")]` for an `Option<(f64, f64)>`.
 pub mod range {
-    use super::*;
+    use super::{Deserialize, Deserializer, Figure, Serialize, Serializer};
 
     /// Writes the pair, or `null`.
     pub fn serialize<S: Serializer>(v: &Option<(f64, f64)>, s: S) -> Result<S::Ok, S::Error> {
@@ -151,7 +151,7 @@ pub mod range {
 
 /// `#[serde(with = "figure::named")]` for a `Vec<(String, f64)>`.
 pub mod named {
-    use super::*;
+    use super::{Deserialize, Deserializer, Figure, Serializer};
 
     /// Writes the named figures.
     pub fn serialize<S: Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
