@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// load, with one message per batch, that is most of a request/reply round
 /// trip: p50 2.3 µs on this clock against 0.7 µs on [`CpuClock::Wall`] or
 /// [`CpuClock::Off`] (`CAXTON_CPU_CLOCK=thread|wall|off cargo run --release
-/// -p caxton-workloads --example runtime_figures`; the suite measures both).
+/// -p caxton-workloads --bin runtime-figures`; the suite measures both).
 /// Under load, batches grow and the cost spreads over their messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,18 +4,38 @@
 //! kernels' WASM/native ratios, memory per live agent, and routed
 //! throughput to 1000 WASM vs 1000 native echo agents.
 //!
-//! Run with `cargo run --release -p caxton-workloads --features wasm --example wasm_figures`.
+//! Run with `cargo run --release -p caxton-workloads --features wasm --bin wasm-figures`.
+//!
+//! The spawn batches, request round trips and routed sends are the shared
+//! workloads ([`caxton_spawn_batch`], [`caxton_round_trips`], [`drive`]
+//! with the workloads' counting [`Sink`]), RSS is
+//! [`caxton_profiling::process::rss_bytes`], medians and geometric means
+//! are `caxton_stats`'. Where the shared workloads differ from the loops
+//! this program had of its own:
+//!
+//! * routed throughput: the sink counts replies with a
+//!   [`Tally`](caxton_workloads::agents::Tally) and the driver waits on its
+//!   [`Completion`] (woken by the last reply) where it polled a counter
+//!   every 200 us, so the clock stops at the last reply rather than up to
+//!   200 us after it; the 16-byte payloads are [`Payloads`] (a marker
+//!   byte, then filler) instead of `0123456789abcdef`;
+//! * the request round trips time out after
+//!   [`REQUEST_TIMEOUT`](caxton_workloads::pingpong::REQUEST_TIMEOUT)
+//!   (10 s) instead of 1 s, which only bounds a hang.
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use caxton_kernels::Kernel;
-use caxton_runtime::{
-    Agent, AgentError, AgentId, AgentSpec, Context, Message, Orchestrator, OrchestratorConfig, Performative,
-};
+use caxton_profiling::process::rss_bytes;
+use caxton_runtime::{Agent, AgentId, AgentSpec, Message, Orchestrator, OrchestratorConfig, Performative};
 use caxton_wasm::{AgentLimits, Allocator, CpuMode, HostConfig, WasmHost, WasmModule, guests};
+use caxton_workloads::agents::{Completion, Sink, counted};
+use caxton_workloads::fanout::drive;
+use caxton_workloads::payload::Payloads;
+use caxton_workloads::pingpong::caxton_round_trips;
+use caxton_workloads::spawn::caxton_spawn_batch;
 use caxton_workloads::wasm::{native, overhead};
 
 /// Agents per spawn batch and per throughput fleet.
@@ -37,30 +57,8 @@ fn pooling() -> HostConfig {
     }
 }
 
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
-    pages * page
-}
-
 fn per_us(total: Duration, n: usize) -> f64 {
     total.as_secs_f64() * 1e6 / n as f64
-}
-
-/// Counts the replies it receives.
-struct Sink(Arc<AtomicU64>);
-
-impl Agent for Sink {
-    fn handle(&mut self, _ctx: &mut Context<'_>, _msg: &Message) -> Result<(), AgentError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
 }
 
 /// Raw wasmtime: fresh store + `InstancePre::instantiate` + drop.
@@ -87,58 +85,51 @@ fn raw_batch_us(module: &WasmModule) -> f64 {
 /// `orch.spawn` of a batch of agents (each ready to receive on return).
 async fn spawn_batch_us<A: Agent>(spec: &AgentSpec<A>) -> f64 {
     let orch = Orchestrator::new();
-    let start = Instant::now();
-    for _ in 0..AGENTS {
-        orch.spawn(spec.clone()).expect("spawn");
-    }
-    let elapsed = start.elapsed();
+    let (_, elapsed) = caxton_spawn_batch(&orch, spec, AGENTS).expect("spawn");
     orch.shutdown(Duration::from_secs(10)).await;
     per_us(elapsed, AGENTS)
 }
 
-/// Routes `MESSAGES` round-robin to `AGENTS` echo agents whose replies go
-/// to one sink; returns messages per second (request + reply delivered).
+/// Routes `MESSAGES` round-robin as requests to `AGENTS` echo agents whose
+/// replies go to one sink; returns messages per second (request + reply
+/// delivered), or NaN if the replies did not all arrive within 120 s.
 async fn throughput<A: Agent>(spec: AgentSpec<A>) -> f64 {
     let orch = Orchestrator::with_config(OrchestratorConfig {
         cpu_clock: caxton_runtime::CpuClock::Off,
         ..OrchestratorConfig::default()
     });
-    let ids = orch.spawn_many(&spec, AGENTS).expect("spawn");
-    let count = Arc::new(AtomicU64::new(0));
-    let c = count.clone();
+    let (ids, _) = caxton_spawn_batch(&orch, &spec, AGENTS).expect("spawn");
+    // The sink counts every reply; the last one it handles carries the last
+    // round's marker (each echo agent replies in order), so the count
+    // completes exactly when every reply has arrived.
+    let completion = Completion::new();
+    let c = completion.clone();
     let sink = orch
-        .spawn(AgentSpec::new(move || Sink(c.clone())).mailbox_capacity(MESSAGES as usize))
+        .spawn(AgentSpec::new(move || counted(Sink, c.clone())).mailbox_capacity(MESSAGES as usize))
         .expect("sink");
-    let payload = bytes::Bytes::from_static(b"0123456789abcdef");
-    let start = Instant::now();
-    for i in 0..MESSAGES {
-        let to = ids[(i as usize) % ids.len()];
-        let msg = Message::new(to, Performative::Request, payload.clone()).with_sender(sink);
-        orch.send(msg).await.expect("send");
-    }
-    while count.load(Ordering::Relaxed) < MESSAGES {
-        if start.elapsed() > Duration::from_secs(120) {
-            eprintln!("throughput run timed out: {} replies", count.load(Ordering::Relaxed));
-            break;
+    let payloads = Payloads::new(16);
+    let run = drive(ids.len(), MESSAGES, &payloads, &completion, |i, payload| {
+        orch.send(Message::new(ids[i], Performative::Request, payload).with_sender(sink))
+    });
+    let rate = match tokio::time::timeout(Duration::from_secs(120), run).await {
+        Ok(run) => run.expect("send").rate(),
+        Err(_) => {
+            eprintln!("throughput run timed out after 120 s");
+            f64::NAN
         }
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    let rate = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    };
     orch.shutdown(Duration::from_secs(10)).await;
     rate
 }
 
 /// Median request->reply time through the orchestrator, in µs.
 async fn request_rtt_us(orch: &Orchestrator, id: AgentId) -> f64 {
-    let mut times: Vec<Duration> = (0..20_000).map(|_| Duration::ZERO).collect();
-    for t in &mut times {
-        let start = Instant::now();
-        orch.request(Message::request(id, "ping"), Duration::from_secs(1))
-            .await
-            .expect("reply");
-        *t = start.elapsed();
-    }
-    let us: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e6).collect();
+    let mut us = Vec::with_capacity(20_000);
+    caxton_round_trips(orch, id, 20_000, Bytes::from_static(b"ping"), |d| {
+        us.push(d.as_secs_f64() * 1e6)
+    })
+    .await
+    .expect("reply");
     caxton_stats::median(&us).unwrap_or(f64::NAN)
 }
 
@@ -182,13 +173,13 @@ async fn run() {
         let mem_host = WasmHost::new(pooling()).expect("host");
         let echo_fresh = mem_host.load(guests::ECHO).expect("load echo");
         let orch = Orchestrator::new();
-        let before = rss_bytes();
-        let ids = orch.spawn_many(&echo_fresh.spec(limits), AGENTS).expect("spawn");
+        let before = rss_bytes().expect("RSS");
+        let (ids, _) = caxton_spawn_batch(&orch, &echo_fresh.spec(limits), AGENTS).expect("spawn");
         for &id in &ids {
-            let _ = orch.request(Message::request(id, "x"), Duration::from_secs(1)).await;
+            let _ = caxton_round_trips(&orch, id, 1, Bytes::from_static(b"x"), |_| {}).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let after = rss_bytes();
+        let after = rss_bytes().expect("RSS");
         let linear: u64 = ids
             .iter()
             .filter_map(|&id| orch.stats(id).and_then(|s| s.memory_bytes))

@@ -2,30 +2,38 @@
 //! work in the same run: routed fan-out throughput, request/reply latency,
 //! spawn time and idle heap per agent.
 //!
-//! `cargo run --release -p caxton-workloads --example runtime_figures`
+//! `cargo run --release -p caxton-workloads --bin runtime-figures`
 //!
 //! The machine's cross-core speed drifts, so each throughput figure is the
 //! median of interleaved Caxton/raw pairs and the ratio is what to read.
+//!
+//! The workloads are the shared ones (fan-out, request/reply round trips,
+//! spawn batches); latencies go to `caxton_profiling`'s
+//! [`LatencyRecorder`] (an HDR histogram, 3 significant digits, as
+//! before), heap per agent is counted by the allocator
+//! [`caxton_profiling::measurement_allocator!`] installs (stats_alloc, as
+//! before), medians are `caxton_stats`'.
 
-use std::alloc::System;
 use std::time::Duration;
 
+use caxton_profiling::LatencyRecorder;
+use caxton_profiling::alloc::AllocRegion;
 use caxton_runtime::{AgentSpec, CpuClock, Orchestrator};
 use caxton_workloads::agents::Sink;
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
 use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
 use caxton_workloads::spawn::{RawTasks, caxton_spawn_batch, stop_all};
-use hdrhistogram::Histogram;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn us(h: &Histogram<u64>, q: f64) -> f64 {
-    h.value_at_quantile(q) as f64 / 1000.0
-}
+caxton_profiling::measurement_allocator!();
 
 fn main() {
+    // Under the `dhat-heap` feature the counting allocator is dhat's, whose
+    // counters need a running profile (written when it drops).
+    #[cfg(feature = "dhat-heap")]
+    let _profile = {
+        std::fs::create_dir_all("results").expect("results/");
+        caxton_profiling::heap::HeapProfile::start("results/dhat-runtime-figures.json")
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -116,35 +124,30 @@ async fn run() {
     for p in [Placement::External, Placement::InRuntime] {
         let (o, re, pl) = (orch.clone(), raw_echo.clone(), payload.clone());
         let (hc, hr) = placed(p, async move {
-            let mut hc = Histogram::<u64>::new(3).expect("histogram");
-            let mut hr = Histogram::<u64>::new(3).expect("histogram");
+            let (mut hc, mut hr) = (LatencyRecorder::new(), LatencyRecorder::new());
             caxton_round_trips(&o, echo, 10_000, pl.clone(), |_| {})
                 .await
                 .expect("warm-up");
             re.round_trips(10_000, pl.clone(), |_| {}).await;
             for _ in 0..5 {
-                caxton_round_trips(&o, echo, 20_000, pl.clone(), |d| {
-                    hc.record(d.as_nanos() as u64).expect("in range")
-                })
-                .await
-                .expect("round trips");
-                re.round_trips(20_000, pl.clone(), |d| {
-                    hr.record(d.as_nanos() as u64).expect("in range")
-                })
-                .await;
+                caxton_round_trips(&o, echo, 20_000, pl.clone(), |d| hc.record(d))
+                    .await
+                    .expect("round trips");
+                re.round_trips(20_000, pl.clone(), |d| hr.record(d)).await;
             }
             (hc, hr)
         })
         .await;
         for (who, h) in [("caxton", &hc), ("raw tokio", &hr)] {
+            let s = h.summary();
             println!(
                 "  requester {:<10} {:<10} p50 {:>7.2} us  p99 {:>7.2} us  p99.9 {:>7.2} us  max {:>9.2} us",
                 format!("{p:?}"),
                 who,
-                us(h, 0.5),
-                us(h, 0.99),
-                us(h, 0.999),
-                h.max() as f64 / 1000.0
+                s.p50_us,
+                s.p99_us,
+                s.p999_us,
+                s.max_us
             );
         }
     }
@@ -155,17 +158,15 @@ async fn run() {
     // Warm the registry's maps so the measured batch shows per-agent cost.
     let (warm, _) = caxton_spawn_batch(&orch, &spec, N).expect("spawn");
     stop_all(&orch, &warm).await;
-    let region = Region::new(GLOBAL);
+    let region = AllocRegion::new(measurement_alloc_source());
     let (ids, took) = caxton_spawn_batch(&orch, &spec, N).expect("spawn");
     // Let every agent task run once and park on its empty mailbox.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let st = region.change();
-    let heap = (st.bytes_allocated as i64 - st.bytes_deallocated as i64) as f64 / N as f64;
-    let region = Region::new(GLOBAL);
+    let heap = region.change().net_bytes() as f64 / N as f64;
+    let region = AllocRegion::new(measurement_alloc_source());
     let (tasks, raw_took) = RawTasks::spawn(N, 1024);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let rst = region.change();
-    let raw_heap = (rst.bytes_allocated as i64 - rst.bytes_deallocated as i64) as f64 / N as f64;
+    let raw_heap = region.change().net_bytes() as f64 / N as f64;
     println!("spawn, batch of {N}");
     println!(
         "  caxton agent        {:>7.3} us each, idle heap {:>6.0} B each (mailbox included)",
