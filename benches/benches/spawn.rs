@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use caxton_benches::{Budget, runtime};
 use caxton_runtime::{Agent, AgentSpec, Orchestrator};
-use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
+use caxton_wasm::{AgentLimits, HostConfig, WasmHost, guests};
 use caxton_workloads::agents::Sink;
 use caxton_workloads::spawn::{RawTasks, caxton_spawn_batch, stop_many};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -75,14 +75,7 @@ fn spawn(c: &mut Criterion) {
     spawn_kind(&mut group, &rt, &orch, "native", &AgentSpec::new(|| Sink));
 
     // A pool with room for a batch of 1000 plus a chunk being torn down.
-    let pooling = WasmHost::new(HostConfig {
-        allocator: Allocator::Pooling {
-            instances: 2 * CHUNK as u32 + 64,
-            memory_per_instance: 64 << 20,
-        },
-        ..HostConfig::default()
-    })
-    .expect("pooling host");
+    let pooling = WasmHost::new(HostConfig::pooling(2 * CHUNK as u32 + 64, 64 << 20)).expect("pooling host");
     let module = pooling.load(guests::ECHO).expect("load echo guest");
     spawn_kind(
         &mut group,

@@ -133,6 +133,18 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
+    /// The default configuration with a pool of `instances` slots of up
+    /// to `memory_per_instance` bytes of linear memory each.
+    pub fn pooling(instances: u32, memory_per_instance: usize) -> Self {
+        Self {
+            allocator: Allocator::Pooling {
+                instances,
+                memory_per_instance,
+            },
+            ..Self::default()
+        }
+    }
+
     /// The default configuration with the on-demand allocator.
     pub fn on_demand() -> Self {
         Self {

@@ -10,7 +10,7 @@ use caxton_runtime::{
     SendErrorKind,
 };
 use caxton_wasm::guests::{counter, misbehave};
-use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
+use caxton_wasm::{AgentLimits, HostConfig, WasmHost, guests};
 use common::{T, limits};
 
 fn by_reason(orch: &Orchestrator) -> std::collections::HashMap<String, u64> {
@@ -124,14 +124,7 @@ async fn an_oversized_message_is_refused_to_its_sender_without_a_trap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trap_restarts_the_agent_in_a_full_pool() {
-    let host = WasmHost::new(HostConfig {
-        allocator: Allocator::Pooling {
-            instances: 1,
-            memory_per_instance: 32 << 20,
-        },
-        ..common::config()
-    })
-    .unwrap();
+    let host = WasmHost::new(HostConfig::pooling(1, 32 << 20)).unwrap();
     let orch = Orchestrator::new();
     let id = orch
         .spawn(host.load(guests::MISBEHAVE).unwrap().spec(limits()))
@@ -249,14 +242,7 @@ fn default_limits_bound_the_outbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_orchestrator_releases_its_pool_slots() {
-    let host = WasmHost::new(HostConfig {
-        allocator: Allocator::Pooling {
-            instances: 1,
-            memory_per_instance: 32 << 20,
-        },
-        ..common::config()
-    })
-    .unwrap();
+    let host = WasmHost::new(HostConfig::pooling(1, 32 << 20)).unwrap();
     let module = host.load(guests::ECHO).unwrap();
     let orch = Orchestrator::new();
     let id = orch.spawn(module.spec(limits())).unwrap();

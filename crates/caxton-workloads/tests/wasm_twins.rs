@@ -5,21 +5,14 @@
 use std::time::Duration;
 
 use caxton_runtime::{AgentSpec, Message, Orchestrator};
-use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
+use caxton_wasm::{AgentLimits, HostConfig, WasmHost, guests};
 use caxton_workloads::wasm::{native, overhead};
 
 /// Timeout for requests (generous: behaviour, not speed).
 const T: Duration = Duration::from_secs(10);
 
 fn host() -> WasmHost {
-    WasmHost::new(HostConfig {
-        allocator: Allocator::Pooling {
-            instances: 16,
-            memory_per_instance: 32 << 20,
-        },
-        ..HostConfig::default()
-    })
-    .expect("host")
+    WasmHost::new(HostConfig::pooling(16, 32 << 20)).expect("host")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use caxton_kernels::Kernel;
 use caxton_profiling::{AgentKind, LatencyRecorder};
 use caxton_report::results::Measurement;
 use caxton_runtime::{AgentSpec, CheckpointPolicy, Orchestrator};
-use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, WasmModule, guests};
+use caxton_wasm::{AgentLimits, HostConfig, WasmHost, WasmModule, guests};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
 use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
@@ -53,13 +53,7 @@ impl Wasm {
 
     /// A pooling host with room for `instances` guests of [`GUEST_MEMORY`].
     fn pooling_host(instances: u32) -> Result<WasmHost, Error> {
-        Ok(WasmHost::new(HostConfig {
-            allocator: Allocator::Pooling {
-                instances,
-                memory_per_instance: GUEST_MEMORY,
-            },
-            ..HostConfig::default()
-        })?)
+        Ok(WasmHost::new(HostConfig::pooling(instances, GUEST_MEMORY))?)
     }
 
     /// The memory-profile kind: the checkpointable counter guest.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use caxton_runtime::{Agent, AgentError, AgentId, Context, Message};
-use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost};
+use caxton_wasm::{AgentLimits, HostConfig, WasmHost};
 
 /// Timeout for requests in tests (generous: behaviour, not speed).
 pub const T: Duration = Duration::from_secs(10);
@@ -18,13 +18,7 @@ pub fn host() -> WasmHost {
 
 /// The small pooling configuration the tests use.
 pub fn config() -> HostConfig {
-    HostConfig {
-        allocator: Allocator::Pooling {
-            instances: 64,
-            memory_per_instance: 32 << 20,
-        },
-        ..HostConfig::default()
-    }
+    HostConfig::pooling(64, 32 << 20)
 }
 
 /// Tight limits so misbehaving guests are stopped quickly.

@@ -34,13 +34,10 @@ impl Kind {
             Kind::NativeCounter => caxton_workloads::counter::native_counter_kind(),
             Kind::WasmCounter => {
                 const GUEST_MEMORY: usize = 4 << 20;
-                let host = caxton_wasm::WasmHost::new(caxton_wasm::HostConfig {
-                    allocator: caxton_wasm::Allocator::Pooling {
-                        instances: u32::try_from(max_agents + 16)?,
-                        memory_per_instance: GUEST_MEMORY,
-                    },
-                    ..caxton_wasm::HostConfig::default()
-                })?;
+                let host = caxton_wasm::WasmHost::new(caxton_wasm::HostConfig::pooling(
+                    u32::try_from(max_agents + 16)?,
+                    GUEST_MEMORY,
+                ))?;
                 let limits = caxton_wasm::AgentLimits::default().max_memory(GUEST_MEMORY);
                 let spec = host.load(caxton_wasm::guests::COUNTER)?.spec(limits);
                 AgentKind::new("wasm-counter", move |orch| orch.spawn(spec.clone()))

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use caxton_kernels::Kernel;
 use caxton_profiling::process::rss_bytes;
 use caxton_runtime::{Agent, AgentId, AgentSpec, Message, Orchestrator, OrchestratorConfig, Performative};
-use caxton_wasm::{AgentLimits, Allocator, CpuMode, HostConfig, WasmHost, WasmModule, guests};
+use caxton_wasm::{AgentLimits, CpuMode, HostConfig, WasmHost, WasmModule, guests};
 use caxton_workloads::agents::{Completion, Sink, counted};
 use caxton_workloads::fanout::drive;
 use caxton_workloads::payload::Payloads;
@@ -48,13 +48,7 @@ const CALLS: u32 = 200_000;
 const POOL: u32 = 2 * AGENTS as u32 + 64;
 
 fn pooling() -> HostConfig {
-    HostConfig {
-        allocator: Allocator::Pooling {
-            instances: POOL,
-            memory_per_instance: 64 << 20,
-        },
-        ..HostConfig::default()
-    }
+    HostConfig::pooling(POOL, 64 << 20)
 }
 
 fn per_us(total: Duration, n: usize) -> f64 {
@@ -273,11 +267,7 @@ async fn run() {
     ] {
         let h = WasmHost::new(HostConfig {
             cpu,
-            allocator: Allocator::Pooling {
-                instances: 4,
-                memory_per_instance: 64 << 20,
-            },
-            ..HostConfig::default()
+            ..HostConfig::pooling(4, 64 << 20)
         })
         .expect("host");
         let compute = h.load(guests::COMPUTE).expect("load compute");
