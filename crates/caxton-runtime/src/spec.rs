@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use crate::agent::Agent;
 use crate::checkpoint::{Checkpoint, CheckpointPolicy};
 use crate::error::AgentError;
 use crate::restart::RestartPolicy;
@@ -37,7 +36,10 @@ impl<A> Clone for AgentSpec<A> {
     }
 }
 
-impl<A: Agent> AgentSpec<A> {
+// No `A: Agent` bound here: a spec is only a factory and policies, and
+// `Orchestrator::spawn` is what asks for an agent. So `spec` does not depend
+// on `agent` (whose `Context` depends on the orchestrator, which takes specs).
+impl<A> AgentSpec<A> {
     /// A spec whose instances `factory` builds.
     pub fn new(factory: impl Fn() -> A + Send + Sync + 'static) -> Self {
         Self::try_new(move || Ok(factory()))
