@@ -25,7 +25,7 @@ use crate::config::{AgentKind, Config, Plan};
 use crate::interval::{Interval, IntervalLog};
 use crate::probe::{Probe, timed};
 use crate::result::ScenarioResult;
-use crate::scenario::{self, Scenario};
+use crate::scenario::Scenario;
 use crate::verdict::{self, RunData, count, dead_after_accept};
 
 /// Why a run could not be carried out (as opposed to failing its checks).
@@ -324,7 +324,7 @@ impl Sampler<'_> {
         let interval = Interval {
             t_s,
             length_s: length.as_secs_f64(),
-            phase: scenario::phase_of(self.cfg, t_s.ceil() as u64).to_owned(),
+            phase: self.cfg.phase_of(t_s.ceil() as u64).to_owned(),
             scheduled: due_now.saturating_sub(due_before),
             sent: sent - self.last_sent,
             refused: refused - self.last_refused,
@@ -348,7 +348,7 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     let intervals_file = format!("{name}.intervals.jsonl");
     let intervals_path = opts.out_dir.join(&intervals_file);
     let mut log = IntervalLog::create(&intervals_path).map_err(io(format!("creating {}", intervals_path.display())))?;
-    let profile = scenario::profile(cfg)?;
+    let profile = cfg.rate_profile()?;
     let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
 
     // --- agents -----------------------------------------------------------
@@ -400,7 +400,7 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         faults_injected: 0,
         crashes_sent: 0,
     };
-    let generator = {
+    let mut generator = {
         let (profile, stop) = (profile.clone(), stop.clone());
         tokio::spawn(async move {
             let report = OpenLoop::new(profile)
@@ -428,6 +428,8 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         last_cpu: process_cpu_time(),
     };
     let mut intervals: Vec<Interval> = Vec::with_capacity(cfg.load.duration_s.min(100_000) as usize);
+    // The generator's outcome, once it has ended (at the last tick).
+    let mut generated = None;
     for k in 1..=cfg.load.duration_s {
         // `Config::validate` caps the duration at a year, so this cannot
         // overflow; should it ever, the run stops with an error, not a panic.
@@ -441,6 +443,12 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         // A full interval is booked at its tick (whole seconds); one cut
         // short by Ctrl-C at the moment of the cut.
         let elapsed = if cut { start.elapsed() } else { Duration::from_secs(k) };
+        if !cut && k == cfg.load.duration_s {
+            // The generator's last messages are due at this tick and may
+            // not be out yet (a busy machine): let it end, so the last
+            // interval counts them and the intervals add up to what was sent.
+            generated = Some((&mut generator).await);
+        }
         let interval = sampler.sample(elapsed);
         log.write(&interval)
             .map_err(io(format!("writing {}", intervals_path.display())))?;
@@ -458,9 +466,12 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     // Without a Ctrl-C the generator ends by itself with the profile (its
     // last messages may still be due at the last tick); with one, `stop`
     // is already set.
-    let (gen_report, sink): (OpenLoopReport, OrchSink) = generator
-        .await
-        .map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
+    let generated = match generated {
+        Some(done) => done,
+        None => generator.await,
+    };
+    let (gen_report, sink): (OpenLoopReport, OrchSink) =
+        generated.map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
     let load_elapsed = start.elapsed();
 
     // --- drain, then shut down -------------------------------------------------

@@ -1,11 +1,6 @@
 //! The four scenarios and their shipped configuration files.
 
-use std::time::Duration;
-
-use caxton_workloads::open_loop::{OpenLoopError, Phase, RateProfile};
 use serde::{Deserialize, Serialize};
-
-use crate::config::{Config, Plan};
 
 /// One of the scenarios from the performance guide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,46 +39,5 @@ impl Scenario {
             Self::Burst => include_str!("../burst.toml"),
             Self::Faults => include_str!("../faults.toml"),
         }
-    }
-}
-
-/// The send-rate profile a configuration asks for.
-pub fn profile(cfg: &Config) -> Result<RateProfile, OpenLoopError> {
-    let total = cfg.load.duration_s;
-    match &cfg.plan {
-        Plan::Burst { burst, .. } => {
-            let end = burst.start_s + burst.duration_s;
-            RateProfile::new(&[
-                Phase {
-                    duration: Duration::from_secs(burst.start_s),
-                    rate: cfg.load.rate,
-                },
-                Phase {
-                    duration: Duration::from_secs(burst.duration_s),
-                    rate: burst.rate,
-                },
-                Phase {
-                    duration: Duration::from_secs(total - end),
-                    rate: cfg.load.rate,
-                },
-            ])
-        }
-        _ => RateProfile::constant(cfg.load.rate, Duration::from_secs(total)),
-    }
-}
-
-/// The phase an interval ending at second `t_s` belongs to.
-pub fn phase_of(cfg: &Config, t_s: u64) -> &'static str {
-    match &cfg.plan {
-        Plan::Burst { burst, .. } => {
-            if t_s <= burst.start_s {
-                "baseline"
-            } else if t_s <= burst.start_s + burst.duration_s {
-                "burst"
-            } else {
-                "after"
-            }
-        }
-        _ => "steady",
     }
 }

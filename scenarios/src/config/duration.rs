@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// The longest duration any field or flag accepts: 365 days, in seconds.
 /// Longer runs are not a soak test but a typo, and past this cap

@@ -1,48 +1,10 @@
 //! What is laid over a scenario file: its `[quick]` table (with `--quick`),
-//! then the command-line flags. Both are a [`Layer`]: the field set is
-//! written once, and one helper applies it.
-
-use serde::{Deserialize, Serialize};
+//! then the command-line flags. Both are a [`Layer`] (its fields are in
+//! [`super::schema`], written once); one helper here applies it.
 
 use super::duration::check_max_duration;
-use super::schema::AgentKind;
-use super::{Config, ConfigError, Plan};
-
-/// Values laid over a configuration, each `None` where the layer leaves
-/// the field alone: the `[quick]` table (a CI-sized run, under a minute)
-/// or the command-line flags. Each field overrides the one of the same
-/// name in `[load]`, `[burst]` (`burst_` prefixed) or the sustained
-/// scenario's `[checks]`; one a scenario does not have is ignored.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Layer {
-    /// Overrides `load.duration_s` (`--duration`).
-    pub duration_s: Option<u64>,
-    /// Overrides `load.rate` (`--rate`).
-    pub rate: Option<f64>,
-    /// Overrides `load.agents` (`--agents`).
-    pub agents: Option<usize>,
-    /// Overrides `load.message_size` (`--message-size`).
-    pub message_size: Option<usize>,
-    /// Overrides `load.agent_kind` (`--agent-kind`).
-    pub agent_kind: Option<AgentKind>,
-    /// Overrides `burst.start_s`.
-    pub burst_start_s: Option<u64>,
-    /// Overrides `burst.duration_s`.
-    pub burst_duration_s: Option<u64>,
-    /// Overrides `checks.warmup_s` (sustained).
-    pub warmup_s: Option<u64>,
-    /// Overrides `checks.window_intervals` (sustained).
-    pub window_intervals: Option<usize>,
-    /// Overrides `checks.latency_noise_floor_ms` (sustained).
-    pub latency_noise_floor_ms: Option<f64>,
-}
-
-/// The `[quick]` table: what `--quick` changes.
-pub type Quick = Layer;
-
-/// Values given on the command line, applied over the file (and `--quick`).
-pub type Overrides = Layer;
+use super::error::ConfigError;
+use super::schema::{Config, Layer, Overrides, Plan, Quick};
 
 /// Sets `field` to the layer's value, if it has one.
 fn set<T: Clone>(field: &mut T, value: &Option<T>) {

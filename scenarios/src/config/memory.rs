@@ -1,8 +1,8 @@
 //! The memory estimate of a run, checked against the memory available
 //! before anything is spawned.
 
-use super::schema::AgentKind;
-use super::{Config, ConfigError};
+use super::error::ConfigError;
+use super::schema::{AgentKind, Config};
 
 /// Linear memory a Rust guest starts with (1 MiB of stack plus its data
 /// and heap pages), counted in full although copy-on-write images make

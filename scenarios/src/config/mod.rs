@@ -9,117 +9,34 @@
 //!   field set, one helper for both);
 //! * [`validate`]: the checks before a run;
 //! * [`duration`]: durations (`--duration 1h30m`) and their cap;
-//! * [`memory`]: the memory estimate checked against available memory.
+//! * [`memory`]: the memory estimate checked against available memory;
+//! * [`profile`]: the send-rate profile and phases a configuration asks for.
+//!
+//! Dependencies point one way (`.ci/acyclic`): `error` <- `duration`,
+//! `schema` (every type, the override [`Layer`] among them) <- `layering`,
+//! `validate`, `memory`, `profile` (what they add to [`Config`] and
+//! [`Layer`]) <- this module (re-exports and [`Config::load`]); `schema`
+//! uses [`Scenario`], which uses nothing of the configuration.
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
-
-use serde::Serialize;
+use std::path::Path;
 
 use crate::scenario::Scenario;
 
 pub mod duration;
+pub mod error;
 pub mod layering;
 pub mod memory;
+pub mod profile;
 pub mod schema;
 pub mod validate;
 
 pub use duration::{MAX_DURATION_S, parse_duration_s};
-pub use layering::{Layer, Overrides, Quick};
+pub use error::ConfigError;
 pub use memory::{WASM_GUEST_BYTES, available_memory};
 pub use schema::{
-    AgentKind, BurstChecks, BurstShape, FaultChecks, FaultShape, Load, PeakChecks, SustainedChecks, parse,
+    AgentKind, BurstChecks, BurstShape, Config, FaultChecks, FaultShape, Layer, Load, Overrides, PeakChecks, Plan,
+    Quick, SustainedChecks, parse,
 };
-
-/// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this scenario (unknown or missing
-    /// field, wrong type); toml's message names the field and the line.
-    #[error("{origin}: {source}")]
-    Parse {
-        /// The file, or the built-in defaults.
-        origin: String,
-        /// toml's error.
-        source: Box<toml::de::Error>,
-    },
-    /// A field has a value the scenario cannot run with.
-    #[error("invalid `{field}`: {reason}")]
-    Invalid {
-        /// The field, as `table.field`.
-        field: Cow<'static, str>,
-        /// What is wrong with its value.
-        reason: String,
-    },
-    /// The agents would not fit in the memory available.
-    #[error(
-        "invalid `load.agents`: {agents} agents need an estimated {needed_mib} MiB \
-         ({per_agent} bytes each: load.agent_budget_bytes, a full mailbox and, for WASM, \
-         the guest's memory), \
-         but only {available_mib} MiB of memory is available"
-    )]
-    TooManyAgents {
-        /// Agents asked for.
-        agents: usize,
-        /// Estimated bytes per agent.
-        per_agent: u64,
-        /// Estimated total, MiB.
-        needed_mib: u64,
-        /// Available memory, MiB.
-        available_mib: u64,
-    },
-}
-
-/// What is scenario-specific in a configuration.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    /// Peak load.
-    Peak {
-        /// Its checks.
-        checks: PeakChecks,
-    },
-    /// Sustained load.
-    Sustained {
-        /// Its checks.
-        checks: SustainedChecks,
-    },
-    /// Burst load.
-    Burst {
-        /// The burst.
-        burst: BurstShape,
-        /// Its checks.
-        checks: BurstChecks,
-    },
-    /// Fault injection.
-    Faults {
-        /// The faults.
-        faults: FaultShape,
-        /// Its checks.
-        checks: FaultChecks,
-    },
-}
-
-/// A complete, validated configuration.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Config {
-    /// The load.
-    pub load: Load,
-    /// The scenario's own tables.
-    pub plan: Plan,
-    /// Whether `--quick` was applied.
-    pub quick: bool,
-    /// Where the configuration came from.
-    pub source: String,
-}
 
 impl Config {
     /// Loads the scenario's configuration from `path` (or its built-in

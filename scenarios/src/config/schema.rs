@@ -3,8 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layering::Quick;
-use super::{ConfigError, Plan};
+use super::error::ConfigError;
 use crate::scenario::Scenario;
 
 /// Which agents handle the load.
@@ -138,6 +137,85 @@ pub struct FaultShape {
     /// a restarted agent resumes from its last checkpoint.
     pub checkpoint_every: u64,
 }
+
+/// What is scenario-specific in a configuration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    /// Peak load.
+    Peak {
+        /// Its checks.
+        checks: PeakChecks,
+    },
+    /// Sustained load.
+    Sustained {
+        /// Its checks.
+        checks: SustainedChecks,
+    },
+    /// Burst load.
+    Burst {
+        /// The burst.
+        burst: BurstShape,
+        /// Its checks.
+        checks: BurstChecks,
+    },
+    /// Fault injection.
+    Faults {
+        /// The faults.
+        faults: FaultShape,
+        /// Its checks.
+        checks: FaultChecks,
+    },
+}
+
+/// A complete, validated configuration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Config {
+    /// The load.
+    pub load: Load,
+    /// The scenario's own tables.
+    pub plan: Plan,
+    /// Whether `--quick` was applied.
+    pub quick: bool,
+    /// Where the configuration came from.
+    pub source: String,
+}
+
+/// Values laid over a configuration, each `None` where the layer leaves
+/// the field alone: the `[quick]` table (a CI-sized run, under a minute)
+/// or the command-line flags. Each field overrides the one of the same
+/// name in `[load]`, `[burst]` (`burst_` prefixed) or the sustained
+/// scenario's `[checks]`; one a scenario does not have is ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// Overrides `load.duration_s` (`--duration`).
+    pub duration_s: Option<u64>,
+    /// Overrides `load.rate` (`--rate`).
+    pub rate: Option<f64>,
+    /// Overrides `load.agents` (`--agents`).
+    pub agents: Option<usize>,
+    /// Overrides `load.message_size` (`--message-size`).
+    pub message_size: Option<usize>,
+    /// Overrides `load.agent_kind` (`--agent-kind`).
+    pub agent_kind: Option<AgentKind>,
+    /// Overrides `burst.start_s`.
+    pub burst_start_s: Option<u64>,
+    /// Overrides `burst.duration_s`.
+    pub burst_duration_s: Option<u64>,
+    /// Overrides `checks.warmup_s` (sustained).
+    pub warmup_s: Option<u64>,
+    /// Overrides `checks.window_intervals` (sustained).
+    pub window_intervals: Option<usize>,
+    /// Overrides `checks.latency_noise_floor_ms` (sustained).
+    pub latency_noise_floor_ms: Option<f64>,
+}
+
+/// The `[quick]` table: what `--quick` changes.
+pub type Quick = Layer;
+
+/// Values given on the command line, applied over the file (and `--quick`).
+pub type Overrides = Layer;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

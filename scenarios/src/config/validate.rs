@@ -2,7 +2,8 @@
 //! field it refused.
 
 use super::duration::check_max_duration;
-use super::{Config, ConfigError, Plan};
+use super::error::ConfigError;
+use super::schema::{Config, Plan};
 
 impl Config {
     /// Checks every value the run depends on; errors name the field.
