@@ -87,22 +87,24 @@ pub fn markdown(results: &ResultSet, graded: &[Graded]) -> String {
     s
 }
 
+/// The columns of [`csv`].
+const CSV_HEADER: [&str; 9] = [
+    "metric",
+    "variant",
+    "value",
+    "unit",
+    "tier",
+    "interval_low",
+    "interval_high",
+    "reference",
+    "reference_value",
+];
+
 /// All measurements as CSV (RFC 4180, quoted where a field needs it), one
 /// row per measurement.
 pub fn csv(graded: &[Graded]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "metric",
-        "variant",
-        "value",
-        "unit",
-        "tier",
-        "interval_low",
-        "interval_high",
-        "reference",
-        "reference_value",
-    ];
-    let mut rows = vec![header.map(str::to_owned)];
+    let mut rows = vec![CSV_HEADER.map(str::to_owned)];
     for g in graded {
         let m = &g.measurement;
         let (lo, hi) = m
@@ -318,17 +320,7 @@ mod tests {
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         assert_eq!(
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
-            [
-                "metric",
-                "variant",
-                "value",
-                "unit",
-                "tier",
-                "interval_low",
-                "interval_high",
-                "reference",
-                "reference_value"
-            ]
+            CSV_HEADER
         );
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 1);
