@@ -318,10 +318,7 @@ mod tests {
         }];
         let text = csv(&graded);
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        assert_eq!(
-            reader.headers().unwrap().iter().collect::<Vec<_>>(),
-            CSV_HEADER
-        );
+        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_HEADER);
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 1);
         assert_eq!(
