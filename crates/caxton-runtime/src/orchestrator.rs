@@ -449,23 +449,17 @@ impl Orchestrator {
         msg.reply_with.get_or_insert_with(MessageId::next);
         let msg = self.check_open(msg)?;
         let (tx, rx) = oneshot::channel();
-        let env = Envelope { msg, reply: Some(tx) };
-        let target = match &env.msg.receiver {
-            Address::Id(id) => *id,
-            other => match self.resolve(other, self.inner.config.selection) {
-                Ok(id) => id,
-                Err(kind) => return Err(self.reject(env.msg, kind, None).into()),
-            },
+        let mut env = Envelope { msg, reply: Some(tx) };
+        // One lookup: a name or capability is resolved to one agent here.
+        let shared = match self.resolve_shared(&env.msg.receiver, self.inner.config.selection) {
+            Ok(a) => a,
+            Err(kind) => return Err(self.reject(env.msg, kind, None).into()),
         };
-        let mut env = env;
+        let target = shared.id;
         env.msg.receiver = Address::Id(target);
         // One deadline for the whole exchange: waiting for mailbox space,
         // then for the reply. A deadline too far to represent is none.
         let deadline = tokio::time::Instant::now().checked_add(timeout);
-        let shared = match self.resolve_shared(&env.msg.receiver, Selection::RoundRobin) {
-            Ok(a) => a,
-            Err(kind) => return Err(self.reject(env.msg, kind, None).into()),
-        };
         if let Err(kind) = self.check_size(&shared, &env) {
             return Err(self.reject_at(env.msg, kind, &shared).into());
         }
