@@ -253,3 +253,24 @@ async fn dropping_the_orchestrator_releases_its_pool_slots() {
     // No shutdown: the agent still exits and gives its slot back.
     assert!(common::eventually(|| module.instantiate(limits()).is_ok()).await);
 }
+
+#[test]
+fn a_thread_with_less_stack_than_max_wasm_stack_is_refused_not_crashed() {
+    let host = common::host();
+    let module = host.load(guests::MISBEHAVE).unwrap();
+    // 256 KiB of thread stack, less than wasmtime's default 512 KiB
+    // `max_wasm_stack`: recursing guest code would overflow the host's stack.
+    let result = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let mut agent = module.instantiate(limits()).unwrap();
+            agent.call(caxton_runtime::Performative::Request, misbehave::STACK)
+        })
+        .unwrap()
+        .join()
+        .expect("the host thread survives");
+    assert!(
+        matches!(&result, Err(AgentError::Fault { kind: FaultKind::StackOverflow, detail }) if detail.contains("max_wasm_stack")),
+        "{result:?}"
+    );
+}
