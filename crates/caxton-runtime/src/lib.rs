@@ -68,7 +68,7 @@ pub use context::Context;
 pub use cpu::CpuClock;
 pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetterReason};
 pub use error::{AgentError, CheckpointError, FaultKind, RequestError, SendError, SendErrorKind, SpawnError};
-pub use orchestrator::{AgentRef, Broadcast, Orchestrator, OrchestratorConfig, ShutdownReport};
+pub use orchestrator::{AgentGlance, AgentRef, Broadcast, Orchestrator, OrchestratorConfig, ShutdownReport};
 pub use registry::Selection;
 pub use restart::{AgentFailure, RestartPolicy};
 pub use spec::{AgentSpec, Factory};

@@ -3,7 +3,7 @@
 //! builds an agent's task) is in `task`; this module knows nothing of the
 //! run loop.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,17 @@ pub struct Broadcast {
     pub failed: Vec<(AgentId, SendErrorKind)>,
 }
 
+/// One live agent at a glance (see [`Orchestrator::glance_all`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgentGlance {
+    /// The agent.
+    pub id: AgentId,
+    /// Its lifecycle state.
+    pub status: AgentStatus,
+    /// Messages accepted and not yet handled.
+    pub mailbox_depth: usize,
+}
+
 /// What [`Orchestrator::shutdown`] did.
 #[derive(Debug, Default)]
 pub struct ShutdownReport {
@@ -92,6 +103,10 @@ struct Inner {
     live: AtomicUsize,
     all_exited: Notify,
     shutting_down: AtomicBool,
+    /// Messages handled by every agent, ever (added once per batch).
+    handled_total: AtomicU64,
+    /// Restarts after faults, ever.
+    restarts_total: AtomicU64,
 }
 
 /// A handle to the orchestrator; cheap to clone and share.
@@ -175,6 +190,8 @@ impl Orchestrator {
             live: AtomicUsize::new(0),
             all_exited: Notify::new(),
             shutting_down: AtomicBool::new(false),
+            handled_total: AtomicU64::new(0),
+            restarts_total: AtomicU64::new(0),
         });
         let user = Arc::new(UserHandles(Arc::downgrade(&inner)));
         Self {
@@ -228,6 +245,17 @@ impl Orchestrator {
         if self.inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.inner.all_exited.notify_waiters();
         }
+    }
+
+    /// Adds a batch's handled messages to the orchestrator's total.
+    #[inline]
+    pub(crate) fn count_handled(&self, n: u64) {
+        self.inner.handled_total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one restart after a fault.
+    pub(crate) fn count_restart(&self) {
+        self.inner.restarts_total.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn report_failure(&self, failure: AgentFailure) {
@@ -445,7 +473,19 @@ impl Orchestrator {
     /// Sends a request and waits for the reply, up to `timeout` in all
     /// (waiting for mailbox space included). Never hangs: a stopped,
     /// failing or silent agent yields an error.
-    pub async fn request(&self, mut msg: Message, timeout: Duration) -> Result<Message, RequestError> {
+    pub async fn request(&self, msg: Message, timeout: Duration) -> Result<Message, RequestError> {
+        self.request_with(msg, timeout, true).await
+    }
+
+    /// Like [`Self::request`], but a full mailbox is an error at once
+    /// ([`SendErrorKind::MailboxFull`], the request handed back and counted
+    /// as a dead letter) instead of a wait: for callers that must show
+    /// backpressure, such as a network front door answering 429.
+    pub async fn try_request(&self, msg: Message, timeout: Duration) -> Result<Message, RequestError> {
+        self.request_with(msg, timeout, false).await
+    }
+
+    async fn request_with(&self, mut msg: Message, timeout: Duration, wait: bool) -> Result<Message, RequestError> {
         msg.reply_with.get_or_insert_with(MessageId::next);
         let msg = self.check_open(msg)?;
         let (tx, rx) = oneshot::channel();
@@ -465,6 +505,13 @@ impl Orchestrator {
         }
         // The envelope stays here until the mailbox takes it, so a request
         // that times out while waiting for space is not lost silently.
+        if !wait {
+            if let Err(e) = shared.mailbox.try_push(env) {
+                return Err(self.push_error(e, &shared).into());
+            }
+            drop(shared);
+            return self.await_reply(rx, target, timeout, deadline).await;
+        }
         let mut slot = Some(env);
         let push = std::future::poll_fn(|cx| shared.mailbox.poll_push(cx, &mut slot));
         let pushed = match deadline {
@@ -490,6 +537,17 @@ impl Orchestrator {
             }
         }
         drop(shared);
+        self.await_reply(rx, target, timeout, deadline).await
+    }
+
+    /// Waits for the reply to an accepted request, up to `deadline`.
+    async fn await_reply(
+        &self,
+        rx: oneshot::Receiver<Result<Message, String>>,
+        target: AgentId,
+        timeout: Duration,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Message, RequestError> {
         let reply = async {
             match rx.await {
                 Ok(Ok(reply)) => Ok(reply),
@@ -670,6 +728,31 @@ impl Orchestrator {
     /// Stats of every live agent.
     pub fn all_stats(&self) -> Vec<AgentStats> {
         self.inner.registry.agents.iter().map(|a| a.stats_snapshot()).collect()
+    }
+
+    /// Messages handled by every agent since the orchestrator started,
+    /// agents that have exited included (a monotonic total, updated once
+    /// per batch).
+    pub fn messages_handled_total(&self) -> u64 {
+        self.inner.handled_total.load(Ordering::Relaxed)
+    }
+
+    /// Agent restarts after faults since the orchestrator started.
+    pub fn restarts_total(&self) -> u64 {
+        self.inner.restarts_total.load(Ordering::Relaxed)
+    }
+
+    /// Calls `f` with a glance at every live agent: what a metrics scrape
+    /// of 10 000 agents needs, without copying each agent's stats. `f`
+    /// runs under the registry's shard read locks: keep it short.
+    pub fn glance_all(&self, mut f: impl FnMut(AgentGlance)) {
+        for a in self.inner.registry.agents.iter() {
+            f(AgentGlance {
+                id: a.id,
+                status: a.stats.status(),
+                mailbox_depth: a.mailbox.depth(),
+            });
+        }
     }
 
     /// Dead-letter totals by reason.

@@ -293,6 +293,7 @@ impl<A: Agent> AgentTask<A> {
             }
             handled_total += handled;
             batches_total += 1;
+            self.orch.count_handled(handled);
             shared.stats.handled.store(handled_total, Relaxed);
             shared.stats.batches.store(batches_total, Relaxed);
             if let Some(start) = cpu_start {
@@ -433,6 +434,7 @@ impl<A: Agent> AgentTask<A> {
         }
         self.agent = Some(fresh);
         StatsCell::add(&self.shared.stats.restarts, 1);
+        self.orch.count_restart();
         Ok(())
     }
 

@@ -1,0 +1,260 @@
+//! `/metrics`: one explicit prometheus-client registry. The front door's
+//! own counters are updated as requests pass; the orchestrator's figures
+//! (handled, dead letters, restarts, agents, mailbox depths) are read at
+//! scrape time by a collector, so they cost nothing between scrapes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use caxton_runtime::{AgentStatus, DeadLetterKind, Orchestrator};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::kinds::{AgentKinds, Kind};
+use crate::state::AppState;
+
+/// A route of the front door that routes messages.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    /// `send`, `request`, `broadcast`, `raw_send`, `raw_request`,
+    /// `ws_send`, `ws_request`.
+    pub route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpRouteLabels {
+    route: String,
+    method: &'static str,
+}
+
+/// The front door's metrics and the registry that encodes them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    routed: Family<RouteLabel, Counter>,
+    request_duration: Family<RouteLabel, Histogram>,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Family<HttpRouteLabels, Histogram>,
+    /// Open WebSocket sessions.
+    pub ws_sessions: Gauge,
+    /// Open HTTP connections (upgraded ones end when they upgrade).
+    pub http_connections: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 10 us .. ~42 s, doubling: 23 buckets.
+    Histogram::new(exponential_buckets(1e-5, 2.0, 23))
+}
+
+impl Metrics {
+    /// The registry for one server in front of `orch`.
+    pub fn new(orch: Orchestrator, kinds: Arc<AgentKinds>) -> Self {
+        let mut registry = Registry::default();
+        let routed = Family::<RouteLabel, Counter>::default();
+        registry.register(
+            "caxton_messages_routed",
+            "Messages the front door handed to the orchestrator that a mailbox accepted, by route",
+            routed.clone(),
+        );
+        let request_duration = Family::<RouteLabel, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        registry.register(
+            "caxton_request_duration_seconds",
+            "Request/reply through the front door, from accepting the request to the reply",
+            request_duration.clone(),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "caxton_http_requests",
+            "HTTP requests served, by route pattern, method and status",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<HttpRouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        registry.register(
+            "caxton_http_request_duration_seconds",
+            "Time to produce an HTTP response, by route pattern and method",
+            http_duration.clone(),
+        );
+        let ws_sessions = Gauge::default();
+        registry.register(
+            "caxton_websocket_sessions",
+            "Open WebSocket sessions",
+            ws_sessions.clone(),
+        );
+        let http_connections = Gauge::default();
+        registry.register(
+            "caxton_http_connections",
+            "Open HTTP connections (not counting upgraded WebSocket sessions)",
+            http_connections.clone(),
+        );
+        registry.register_collector(Box::new(RuntimeCollector { orch, kinds }));
+        Self {
+            registry,
+            routed,
+            request_duration,
+            http_requests,
+            http_duration,
+            ws_sessions,
+            http_connections,
+        }
+    }
+
+    /// Counts `n` messages a mailbox accepted from `route`.
+    pub fn routed(&self, route: &'static str, n: u64) {
+        self.routed.get_or_create(&RouteLabel { route }).inc_by(n);
+    }
+
+    /// Records one request/reply through `route` that took `seconds`.
+    pub fn request_done(&self, route: &'static str, seconds: f64) {
+        self.request_duration
+            .get_or_create(&RouteLabel { route })
+            .observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// Middleware: counts every HTTP request by route pattern (never the raw
+/// path, so cardinality stays bounded), method and status, with its time.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let metrics = &state.metrics;
+    metrics
+        .http_duration
+        .get_or_create(&HttpRouteLabels {
+            route: route.clone(),
+            method,
+        })
+        .observe(start.elapsed().as_secs_f64());
+    metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// Reads the orchestrator's figures at scrape time.
+struct RuntimeCollector {
+    orch: Orchestrator,
+    kinds: Arc<AgentKinds>,
+}
+
+impl std::fmt::Debug for RuntimeCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeCollector").finish_non_exhaustive()
+    }
+}
+
+fn status_name(s: AgentStatus) -> &'static str {
+    match s {
+        AgentStatus::Running => "running",
+        AgentStatus::Stopping => "stopping",
+        AgentStatus::Stopped => "stopped",
+        AgentStatus::Failed => "failed",
+    }
+}
+
+impl Collector for RuntimeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let handled = ConstCounter::new(self.orch.messages_handled_total());
+        handled.encode(encoder.encode_descriptor(
+            "caxton_messages_handled",
+            "Messages handled by every agent of the orchestrator, agent to agent included",
+            None,
+            MetricType::Counter,
+        )?)?;
+
+        let restarts = ConstCounter::new(self.orch.restarts_total());
+        restarts.encode(encoder.encode_descriptor(
+            "caxton_agent_restarts",
+            "Agent restarts after faults (panics, traps)",
+            None,
+            MetricType::Counter,
+        )?)?;
+
+        let counts = self.orch.dead_letter_counts();
+        let mut family = encoder.encode_descriptor(
+            "caxton_dead_letters",
+            "Messages that became dead letters, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        for kind in DeadLetterKind::ALL {
+            let labels = [("reason", kind.name())];
+            ConstCounter::new(counts.get(kind)).encode(family.encode_family(&labels)?)?;
+        }
+
+        // One pass over the live agents: counts by kind and status, and
+        // the mailbox depth histogram.
+        let mut agents: HashMap<(Kind, &'static str), i64> = HashMap::new();
+        let depth = Histogram::new([0.0, 1.0, 10.0, 100.0, 1000.0, 10_000.0, 100_000.0]);
+        let mut live = Vec::with_capacity(self.orch.agent_count());
+        self.orch.glance_all(|g| {
+            live.push(g.id);
+            depth.observe(g.mailbox_depth as f64);
+            *agents
+                .entry((self.kinds.kind(g.id), status_name(g.status)))
+                .or_default() += 1;
+        });
+        self.kinds.retain_live(&live);
+
+        let mut family = encoder.encode_descriptor(
+            "caxton_agents",
+            "Live agents by kind and status",
+            None,
+            MetricType::Gauge,
+        )?;
+        let mut rows: Vec<_> = agents.into_iter().collect();
+        rows.sort_by_key(|((k, s), _)| (k.name(), *s));
+        for ((kind, status), n) in rows {
+            let labels = [("kind", kind.name()), ("status", status)];
+            ConstGauge::new(n).encode(family.encode_family(&labels)?)?;
+        }
+
+        depth.encode(encoder.encode_descriptor(
+            "caxton_mailbox_depth",
+            "Queued messages per live agent, at scrape time",
+            None,
+            MetricType::Histogram,
+        )?)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! What every handler shares: the orchestrator, the WASM host and its
+//! modules, the metrics, the settings and the drain flag.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use caxton_runtime::Orchestrator;
+use caxton_wasm::{HostConfig, WasmHost, WasmModule};
+use tokio::sync::watch;
+
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::kinds::AgentKinds;
+use crate::metrics::Metrics;
+
+/// The state shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The inside of [`AppState`].
+pub struct Shared {
+    /// The orchestrator the front door serves.
+    pub orch: Orchestrator,
+    /// The kinds of the agents the front door spawned.
+    pub kinds: Arc<AgentKinds>,
+    /// The metrics and their registry.
+    pub metrics: Metrics,
+    /// The settings in force.
+    pub config: ServerConfig,
+    /// The bearer token of the mutating routes, if any.
+    pub token: Option<String>,
+    /// Uploaded modules by id (their SHA-256).
+    pub modules: RwLock<HashMap<String, WasmModule>>,
+    host: OnceLock<Result<WasmHost, String>>,
+    draining: watch::Sender<bool>,
+    sessions: AtomicU64,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State for a server in front of `orch`.
+    pub fn new(orch: Orchestrator, config: ServerConfig, token: Option<String>) -> Self {
+        let kinds = Arc::new(AgentKinds::default());
+        let metrics = Metrics::new(orch.clone(), kinds.clone());
+        Self(Arc::new(Shared {
+            orch,
+            kinds,
+            metrics,
+            config,
+            token,
+            modules: RwLock::new(HashMap::new()),
+            host: OnceLock::new(),
+            draining: watch::Sender::new(false),
+            sessions: AtomicU64::new(0),
+        }))
+    }
+}
+
+impl Shared {
+    /// The WASM host, created on first use (its pool reserves address
+    /// space, which a server that never hosts WASM should not pay for).
+    pub fn host(&self) -> Result<&WasmHost, ApiError> {
+        self.host
+            .get_or_init(|| WasmHost::new(HostConfig::default()).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "wasm_unavailable",
+                    format!("the WASM host could not start: {e}"),
+                )
+            })
+    }
+
+    /// Whether a drain began.
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    /// A receiver that sees the drain begin.
+    pub fn drain_signal(&self) -> watch::Receiver<bool> {
+        self.draining.subscribe()
+    }
+
+    /// Starts the drain: readiness fails and new work gets 503.
+    pub fn start_draining(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// A fresh session number.
+    pub fn next_session(&self) -> u64 {
+        self.sessions.fetch_add(1, Ordering::Relaxed)
+    }
+}
