@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -251,10 +252,29 @@ impl Recorder {
     }
 }
 
+/// The progress line of one interval.
+pub fn progress_line(label: &str, i: &Interval) -> String {
+    let kinds: Vec<String> = i.errors_by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    format!(
+        "[{label}] {:>4}s  sent {:>7}  ok {:>7}  errors {:>5}{}  p50 {:>7} us  p99 {:>7} us",
+        i.second + 1,
+        i.sent,
+        i.ok,
+        i.errors,
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(" "))
+        },
+        i.p50_us,
+        i.p99_us,
+    )
+}
+
 /// Prints one progress line per second of the measured window to stderr,
-/// until aborted. Lines come a little after each second ends, so most of
-/// its replies are in.
-pub async fn progress(rec: std::sync::Arc<Recorder>, measure_from: Instant, label: String) {
+/// until aborted, counting the lines in `printed`. Lines come a little
+/// after each second ends, so most of its replies are in.
+pub async fn progress(rec: Arc<Recorder>, measure_from: Instant, label: String, printed: Arc<AtomicU64>) {
     let now = Instant::now();
     if now < measure_from {
         eprintln!("[{label}] warming up for {:.1}s", (measure_from - now).as_secs_f64());
@@ -262,21 +282,7 @@ pub async fn progress(rec: std::sync::Arc<Recorder>, measure_from: Instant, labe
     for second in 0u64.. {
         let due = measure_from + Duration::from_secs(second + 1) + Duration::from_millis(100);
         tokio::time::sleep_until(due.into()).await;
-        let i = rec.interval(second);
-        let kinds: Vec<String> = i.errors_by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
-        eprintln!(
-            "[{label}] {:>4}s  sent {:>7}  ok {:>7}  errors {:>5}{}  p50 {:>7} us  p99 {:>7} us",
-            second + 1,
-            i.sent,
-            i.ok,
-            i.errors,
-            if kinds.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", kinds.join(" "))
-            },
-            i.p50_us,
-            i.p99_us,
-        );
+        eprintln!("{}", progress_line(&label, &rec.interval(second)));
+        printed.store(second + 1, Ordering::Relaxed);
     }
 }

@@ -1,6 +1,7 @@
 //! One load run, from configuration to summary.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::error::LoadError;
 use crate::http::{self, HttpRequestSpec};
 use crate::pace::{self, PacerStats, Schedule, TickSource, Window};
-use crate::record::{self, Recorder};
+use crate::record::{self, Recorder, Totals};
 use crate::results::{RunSummary, SessionStats};
 use crate::target::Target;
 use crate::ws::{self, Feed};
@@ -167,11 +168,38 @@ fn start_pacer(
     Some((rx, pacer))
 }
 
-fn start_progress(cfg: &LoadConfig, rec: &Arc<Recorder>, window: Window) -> Option<tokio::task::JoinHandle<()>> {
-    cfg.progress.then(|| {
-        let label = format!("{} {}", cfg.mode.name(), cfg.label);
-        tokio::spawn(record::progress(rec.clone(), window.measure_from, label))
-    })
+/// The per-second progress lines on stderr, while a run goes.
+struct Progress {
+    task: tokio::task::JoinHandle<()>,
+    printed: Arc<AtomicU64>,
+    label: String,
+}
+
+impl Progress {
+    fn start(cfg: &LoadConfig, rec: &Arc<Recorder>, window: Window) -> Option<Self> {
+        cfg.progress.then(|| {
+            let label = format!("{} {}", cfg.mode.name(), cfg.label);
+            let printed = Arc::new(AtomicU64::new(0));
+            let task = tokio::spawn(record::progress(
+                rec.clone(),
+                window.measure_from,
+                label.clone(),
+                printed.clone(),
+            ));
+            Self { task, printed, label }
+        })
+    }
+
+    /// Stops the ticker and prints the seconds it had not printed yet.
+    fn finish(progress: Option<Self>, totals: &Totals) {
+        if let Some(p) = progress {
+            p.task.abort();
+            let from = p.printed.load(Ordering::Relaxed) as usize;
+            for i in totals.intervals.iter().skip(from) {
+                eprintln!("{}", record::progress_line(&p.label, i));
+            }
+        }
+    }
 }
 
 async fn finish_pacer(pacer: Option<std::thread::JoinHandle<PacerStats>>) -> PacerStats {
@@ -220,7 +248,7 @@ async fn run_http(cfg: &LoadConfig, payload: Bytes) -> Result<RunSummary, LoadEr
         }
     };
     let source = Arc::new(source);
-    let progress = start_progress(cfg, &rec, window);
+    let progress = Progress::start(cfg, &rec, window);
     let workers: Vec<_> = (0..cfg.connections)
         .map(|_| tokio::spawn(http::worker(spec.clone(), source.clone(), rec.clone())))
         .collect();
@@ -228,10 +256,9 @@ async fn run_http(cfg: &LoadConfig, payload: Bytes) -> Result<RunSummary, LoadEr
         let _ = w.await;
     }
     let pacer = finish_pacer(pacer).await;
-    if let Some(p) = progress {
-        p.abort();
-    }
-    Ok(RunSummary::new(cfg, &rec.totals(), pacer, None))
+    let totals = rec.totals();
+    Progress::finish(progress, &totals);
+    Ok(RunSummary::new(cfg, &totals, pacer, None))
 }
 
 async fn run_ws(cfg: &LoadConfig, payload: Bytes) -> Result<RunSummary, LoadError> {
@@ -292,7 +319,7 @@ async fn run_ws(cfg: &LoadConfig, payload: Bytes) -> Result<RunSummary, LoadErro
             None
         }
     };
-    let progress = start_progress(cfg, &rec, window);
+    let progress = Progress::start(cfg, &rec, window);
     if let Some(d) = dispatcher {
         let _ = d.await;
     }
@@ -303,16 +330,15 @@ async fn run_ws(cfg: &LoadConfig, payload: Bytes) -> Result<RunSummary, LoadErro
         }
     }
     let pacer = finish_pacer(pacer).await;
-    if let Some(p) = progress {
-        p.abort();
-    }
+    let totals = rec.totals();
+    Progress::finish(progress, &totals);
     let stats = SessionStats {
         requested: cfg.sessions as u64,
         opened: opened as u64,
         failed_to_open: failed.len() as u64,
         open_at_end,
     };
-    Ok(RunSummary::new(cfg, &rec.totals(), pacer, Some(stats)))
+    Ok(RunSummary::new(cfg, &totals, pacer, Some(stats)))
 }
 
 async fn wait_for(t: Instant) {
