@@ -79,6 +79,8 @@ pub struct Totals {
     pub sent: u64,
     /// Successful replies.
     pub ok: u64,
+    /// Successful replies that arrived before the measured window ended.
+    pub ok_in_window: u64,
     /// Failures of every kind (`sent == ok + errors` once all are done).
     pub errors: u64,
     /// `errors` by kind.
@@ -135,6 +137,7 @@ impl Acc {
 
 struct Inner {
     total: Acc,
+    ok_in_window: u64,
     bytes: u64,
     last_done: Option<Instant>,
     seconds: Vec<Acc>,
@@ -145,17 +148,20 @@ struct Inner {
 /// request is cheap next to a network round trip.
 pub struct Recorder {
     measure_from: Instant,
+    end: Instant,
     inner: Mutex<Inner>,
 }
 
 impl Recorder {
-    /// A recorder whose intervals count from `measure_from` (the end of
-    /// the warmup).
-    pub fn new(measure_from: Instant) -> Self {
+    /// A recorder for a measured window from `measure_from` (the end of
+    /// the warmup, where intervals count from) to `end`.
+    pub fn new(measure_from: Instant, end: Instant) -> Self {
         Self {
             measure_from,
+            end,
             inner: Mutex::new(Inner {
                 total: Acc::new(3),
+                ok_in_window: 0,
                 bytes: 0,
                 last_done: None,
                 seconds: Vec::new(),
@@ -189,6 +195,9 @@ impl Recorder {
             .min(u128::from(MAX_US)) as u64;
         self.with_second(done, |inner, s| {
             inner.total.ok += 1;
+            if done < self.end {
+                inner.ok_in_window += 1;
+            }
             inner.total.latency.saturating_record(us.max(1));
             inner.bytes += bytes as u64;
             inner.last_done = Some(inner.last_done.map_or(done, |l| l.max(done)));
@@ -235,6 +244,7 @@ impl Recorder {
         Totals {
             sent: inner.total.sent,
             ok: inner.total.ok,
+            ok_in_window: inner.ok_in_window,
             errors: inner.total.errors,
             errors_by_kind: inner.total.errors_by_kind.clone(),
             bytes_received: inner.bytes,

@@ -81,7 +81,7 @@ pub struct RunSummary {
     /// The warmup, in seconds.
     pub warmup_s: f64,
     /// Seconds from the end of the warmup to the last recorded completion
-    /// (at least `duration_s`): the window `requests_per_s` divides by.
+    /// (replies to requests due late in the window arrive after it).
     pub elapsed_s: f64,
     /// Requests issued in the measured window, including dropped ones.
     pub sent: u64,
@@ -92,7 +92,8 @@ pub struct RunSummary {
     /// Failures by kind: `status_NNN`, `connect`, `io`, `timeout`,
     /// `dropped`, `closed`, `protocol`, `server_<kind>`.
     pub errors_by_kind: BTreeMap<String, u64>,
-    /// Successful replies per second over `elapsed_s`.
+    /// Successful replies that arrived within the measured window, per
+    /// second of it: the achieved throughput.
     pub requests_per_s: f64,
     /// `errors / sent`, in percent.
     pub error_rate_pct: f64,
@@ -123,7 +124,7 @@ impl RunSummary {
     /// Summarises a finished run.
     pub fn new(cfg: &LoadConfig, t: &Totals, pacer: PacerStats, ws_sessions: Option<SessionStats>) -> Self {
         let duration_s = cfg.duration.as_secs_f64();
-        let elapsed_s = t.elapsed_s.max(duration_s);
+        let elapsed_s = t.elapsed_s;
         let q = |q: f64| {
             if t.ok == 0 {
                 f64::NAN
@@ -171,7 +172,7 @@ impl RunSummary {
             ok: t.ok,
             errors: t.errors,
             errors_by_kind: t.errors_by_kind.clone(),
-            requests_per_s: t.ok as f64 / elapsed_s,
+            requests_per_s: t.ok_in_window as f64 / duration_s,
             error_rate_pct: if t.sent == 0 {
                 0.0
             } else {
@@ -308,7 +309,7 @@ impl RunSummary {
             "caxton-load {mode} -> {url} [{label}]\n  \
              {load}, {who}, payload {payload}, {dur:.1}s measured after {warm:.1}s warmup\n  \
              sent {sent}  ok {ok}  errors {errors}{kinds} ({rate_pct:.3} %)\n  \
-             achieved {rps:.1} ok/s over {elapsed:.2}s\n  \
+             achieved {rps:.1} ok/s in the window (last reply at {elapsed:.2}s)\n  \
              latency from intended send (us): p50 {p50:.0}  p90 {p90:.0}  p95 {p95:.0}  p99 {p99:.0}  p99.9 {p999:.0}  max {max:.0}  mean {mean:.1}\n  \
              pacer max lag {lag} us\n  \
              variant \"{variant}\"",

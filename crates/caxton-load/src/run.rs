@@ -239,7 +239,7 @@ async fn run_http(cfg: &LoadConfig, payload: Bytes) -> Result<RunSummary, LoadEr
         new_connection_per_request: cfg.new_connection_per_request,
     });
     let window = Window::new(Instant::now() + Duration::from_millis(20), cfg.warmup, cfg.duration);
-    let rec = Arc::new(Recorder::new(window.measure_from));
+    let rec = Arc::new(Recorder::new(window.measure_from, window.end));
     let (source, pacer) = match start_pacer(cfg, window, &rec, cfg.connections) {
         Some((rx, pacer)) => (TickSource::Open(Arc::new(tokio::sync::Mutex::new(rx))), Some(pacer)),
         None => {
@@ -284,40 +284,36 @@ async fn run_ws(cfg: &LoadConfig, payload: Bytes) -> Result<RunSummary, LoadErro
         );
     }
     let opened = sessions.len();
-    let window = Window::new(Instant::now() + Duration::from_millis(20), cfg.warmup, cfg.duration);
-    let rec = Arc::new(Recorder::new(window.measure_from));
     let mut tasks = Vec::with_capacity(opened);
-    let mut dispatcher = None;
-    let pacer = match start_pacer(cfg, window, &rec, opened) {
-        Some((rx, pacer)) => {
-            let mut senders = Vec::with_capacity(opened);
-            for s in sessions {
-                let (tx, feed) = mpsc::channel(64);
-                senders.push(tx);
-                tasks.push(tokio::spawn(ws::run_session(
-                    s,
-                    Feed::Open(feed),
-                    rec.clone(),
-                    payload.clone(),
-                    cfg.timeout,
-                )));
-            }
-            dispatcher = Some(tokio::spawn(ws::dispatch(rx, senders, rec.clone())));
-            Some(pacer)
+    let spawn = |s, feed, rec: &Arc<Recorder>| {
+        tokio::spawn(ws::run_session(s, feed, rec.clone(), payload.clone(), cfg.timeout))
+    };
+    // Spawning thousands of session tasks takes a while: start the clock
+    // after it, so it does not eat into the warmup.
+    let lead = Duration::from_millis(20) + Duration::from_micros(50) * opened as u32;
+    let (window, rec, pacer, dispatcher) = if cfg.rate > 0 {
+        let mut senders = Vec::with_capacity(opened);
+        let mut feeds = Vec::with_capacity(opened);
+        for _ in 0..opened {
+            let (tx, feed) = mpsc::channel(64);
+            senders.push(tx);
+            feeds.push(feed);
         }
-        None => {
-            wait_for(window.start).await;
-            for s in sessions {
-                tasks.push(tokio::spawn(ws::run_session(
-                    s,
-                    Feed::Closed(window),
-                    rec.clone(),
-                    payload.clone(),
-                    cfg.timeout,
-                )));
-            }
-            None
+        let window = Window::new(Instant::now() + lead, cfg.warmup, cfg.duration);
+        let rec = Arc::new(Recorder::new(window.measure_from, window.end));
+        for (s, feed) in sessions.into_iter().zip(feeds) {
+            tasks.push(spawn(s, Feed::Open(feed), &rec));
         }
+        let (rx, pacer) = start_pacer(cfg, window, &rec, opened).expect("open loop");
+        let dispatcher = tokio::spawn(ws::dispatch(rx, senders, rec.clone()));
+        (window, rec, Some(pacer), Some(dispatcher))
+    } else {
+        let window = Window::new(Instant::now() + lead, cfg.warmup, cfg.duration);
+        let rec = Arc::new(Recorder::new(window.measure_from, window.end));
+        for s in sessions {
+            tasks.push(spawn(s, Feed::Closed(window), &rec));
+        }
+        (window, rec, None, None)
     };
     let progress = Progress::start(cfg, &rec, window);
     if let Some(d) = dispatcher {
