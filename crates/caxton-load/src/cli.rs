@@ -90,7 +90,7 @@ pub struct CommonArgs {
     /// Payload size: 1024, 1KiB, 64KiB, 1MiB.
     #[arg(long, short = 'p', default_value = "1KiB", value_parser = parse_size)]
     pub payload_bytes: usize,
-    /// Per-request timeout.
+    /// Per-request timeout, counted from the intended send time.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
     /// Names the target in the results, e.g. front-door or bare-echo.

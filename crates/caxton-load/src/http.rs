@@ -25,7 +25,8 @@ pub struct HttpRequestSpec {
     pub content_type: HeaderValue,
     /// Further headers (`--header K:V`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Per-request limit, connect included.
+    /// Per-request limit from the intended send time: queueing, connect,
+    /// request and reply.
     pub timeout: Duration,
     /// Open a connection for every request instead of keeping it alive.
     pub new_connection_per_request: bool,
@@ -51,12 +52,23 @@ pub async fn worker(spec: Arc<HttpRequestSpec>, source: Arc<TickSource>, rec: Ar
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
     let closed_loop = matches!(*source, TickSource::Closed(..));
     while let Some(tick) = source.next().await {
-        let outcome = tokio::time::timeout(spec.timeout, request(&spec, &mut conn)).await;
+        // The timeout counts from the intended send time, like the latency:
+        // a request that queued for longer than it is not sent at all.
+        let deadline = tick.intended + spec.timeout;
+        let queued_out = Instant::now() >= deadline;
+        let outcome = if queued_out {
+            Err(ErrorKind::Timeout)
+        } else {
+            tokio::time::timeout_at(deadline.into(), request(&spec, &mut conn))
+                .await
+                .unwrap_or(Err(ErrorKind::Timeout))
+        };
         let done = Instant::now();
-        let outcome = outcome.unwrap_or(Err(ErrorKind::Timeout));
         match &outcome {
-            // A status error leaves the connection usable; nothing else does.
+            // A status error leaves the connection usable, and a request
+            // timed out in the queue never touched it; nothing else does.
             Ok(_) | Err(ErrorKind::Status(_)) => {}
+            Err(ErrorKind::Timeout) if queued_out => {}
             Err(_) => conn = None,
         }
         if spec.new_connection_per_request {

@@ -58,7 +58,8 @@ pub struct LoadConfig {
     pub warmup: Duration,
     /// Request payload size.
     pub payload_bytes: usize,
-    /// Per-request limit (and per-session open limit).
+    /// Per-request limit, counted from the intended send time (queueing
+    /// included, like the latency); also the limit to open a session.
     pub timeout: Duration,
     /// HTTP `Content-Type`.
     pub content_type: String,

@@ -123,7 +123,6 @@ pub async fn dispatch(mut rx: mpsc::Receiver<Tick>, sessions: Vec<mpsc::Sender<T
 
 struct Pending {
     tick: Tick,
-    sent_at: Instant,
 }
 
 /// Runs one session until its feed ends and its last request is answered
@@ -173,13 +172,14 @@ pub async fn run_session(
                 if let Feed::Open(rx) = &mut feed {
                     rx.close();
                 }
-                record_err(
-                    Pending {
-                        tick,
-                        sent_at: Instant::now(),
-                    },
-                    ErrorKind::Closed,
-                );
+                record_err(Pending { tick }, ErrorKind::Closed);
+                continue;
+            }
+            if Instant::now() >= tick.intended + timeout {
+                // Queued past its timeout (counted from the intended send
+                // time, like the latency): not sent at all.
+                record_err(Pending { tick }, ErrorKind::Timeout);
+                slot.add_permits(1);
                 continue;
             }
             let r = next_ref;
@@ -190,13 +190,7 @@ pub async fn run_session(
             {
                 let mut p = lock();
                 let was_empty = p.is_empty();
-                p.insert(
-                    r,
-                    Pending {
-                        tick,
-                        sent_at: Instant::now(),
-                    },
-                );
+                p.insert(r, Pending { tick });
                 if was_empty {
                     wake.notify_one();
                 }
@@ -228,7 +222,7 @@ pub async fn run_session(
                 if p.is_empty() && (writer_done.load(Ordering::Acquire) || closed.load(Ordering::Acquire)) {
                     break;
                 }
-                p.values().next().map(|e| e.sent_at + timeout)
+                p.values().next().map(|e| e.tick.intended + timeout)
             };
             tokio::select! {
                 msg = stream.next() => match msg {
@@ -267,7 +261,7 @@ pub async fn run_session(
                     let mut p = lock();
                     let expired: Vec<u64> = p
                         .iter()
-                        .take_while(|(_, e)| e.sent_at + timeout <= now)
+                        .take_while(|(_, e)| e.tick.intended + timeout <= now)
                         .map(|(r, _)| *r)
                         .collect();
                     for r in expired {
