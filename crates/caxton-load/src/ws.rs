@@ -151,6 +151,10 @@ pub async fn run_session(
     };
 
     let writer = async {
+        if let Feed::Closed(window) = &feed {
+            // Spawning thousands of sessions takes a while; all start at once.
+            tokio::time::sleep_until(window.start.into()).await;
+        }
         let mut next_ref = 0u64;
         loop {
             let tick = match &mut feed {
@@ -199,10 +203,11 @@ pub async fn run_session(
             if !matches!(sent, Ok(Ok(()))) {
                 closed.store(true, Ordering::Release);
                 if let Some(p) = lock().remove(&r) {
+                    // A send that fails means the session is gone.
                     let kind = if sent.is_err() {
                         ErrorKind::Timeout
                     } else {
-                        ErrorKind::Io
+                        ErrorKind::Closed
                     };
                     record_err(p, kind);
                 }
