@@ -13,7 +13,9 @@ use tokio::net::TcpStream;
 
 /// Another client still gets answers.
 async fn others_unaffected(srv: &TestServer) {
-    let (s, v) = srv.post("/v1/requests", json!({"to": {"name": "echo"}, "payload": "still here"})).await;
+    let (s, v) = srv
+        .post("/v1/requests", json!({"to": {"name": "echo"}, "payload": "still here"}))
+        .await;
     assert_eq!((s, &v["payload"]), (StatusCode::OK, &json!("still here")), "{v}");
 }
 
@@ -21,29 +23,48 @@ async fn others_unaffected(srv: &TestServer) {
 async fn malformed_json_and_unknown_fields() {
     let srv = TestServer::start(config()).await;
     srv.spawn_echo("echo").await;
-    let r = srv.post_raw("/v1/requests", "application/json", br#"{"to": {"name": "echo"}"#.to_vec()).await;
+    let r = srv
+        .post_raw(
+            "/v1/requests",
+            "application/json",
+            br#"{"to": {"name": "echo"}"#.to_vec(),
+        )
+        .await;
     assert_error(&answer(r).await, 400, "invalid_json", "EOF while parsing");
-    let r = srv.post_raw("/v1/messages", "application/json", b"not json".to_vec()).await;
+    let r = srv
+        .post_raw("/v1/messages", "application/json", b"not json".to_vec())
+        .await;
     assert_error(&answer(r).await, 400, "invalid_json", "line 1 column");
     let r = srv.post_raw("/v1/broadcast", "application/json", vec![]).await;
     assert_error(&answer(r).await, 400, "invalid_json", "EOF");
     // Unknown fields, at the top and nested, are named.
     assert_error(
-        &srv.post("/v1/requests", json!({"to": {"name": "echo"}, "colour": "red"})).await,
+        &srv.post("/v1/requests", json!({"to": {"name": "echo"}, "colour": "red"}))
+            .await,
         400,
         "invalid_json",
         "colour",
     );
     assert_error(
-        &srv.post("/v1/agents", json!({"kind": "echo", "limits": {"mailbox": 3}})).await,
+        &srv.post("/v1/agents", json!({"kind": "echo", "limits": {"mailbox": 3}}))
+            .await,
         400,
         "invalid_json",
         "mailbox",
     );
-    assert_error(&srv.post("/v1/broadcast", json!({"capability": "x", "extra": 1})).await, 400, "invalid_json", "extra");
+    assert_error(
+        &srv.post("/v1/broadcast", json!({"capability": "x", "extra": 1})).await,
+        400,
+        "invalid_json",
+        "extra",
+    );
     // A JSON body with invalid UTF-8 inside a string.
     let r = srv
-        .post_raw("/v1/messages", "application/json", b"{\"to\":{\"name\":\"\xff\"}}".to_vec())
+        .post_raw(
+            "/v1/messages",
+            "application/json",
+            b"{\"to\":{\"name\":\"\xff\"}}".to_vec(),
+        )
         .await;
     assert_error(&answer(r).await, 400, "invalid_json", "invalid unicode");
     others_unaffected(&srv).await;
@@ -57,14 +78,35 @@ async fn wrong_content_type_is_415() {
     let body = json!({"to": {"name": "echo"}}).to_string().into_bytes();
     let r = srv.post_raw("/v1/requests", "text/plain", body.clone()).await;
     assert_error(&answer(r).await, 415, "unsupported_media_type", "application/json");
-    let r = srv.http.post(srv.url("/v1/messages")).body(body.clone()).send().await.unwrap();
+    let r = srv
+        .http
+        .post(srv.url("/v1/messages"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_error(&answer(r).await, 415, "unsupported_media_type", "no Content-Type");
     // A charset parameter is fine.
-    let r = srv.post_raw("/v1/requests", "application/json; charset=utf-8", body).await;
+    let r = srv
+        .post_raw("/v1/requests", "application/json; charset=utf-8", body)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = srv.post_raw("/v1/raw/send/name:echo", "application/json", b"{}".to_vec()).await;
-    assert_error(&answer(r).await, 415, "unsupported_media_type", "application/octet-stream");
-    let r = srv.post_raw("/v1/modules", "application/octet-stream", caxton_wasm::guests::ECHO.to_vec()).await;
+    let r = srv
+        .post_raw("/v1/raw/send/name:echo", "application/json", b"{}".to_vec())
+        .await;
+    assert_error(
+        &answer(r).await,
+        415,
+        "unsupported_media_type",
+        "application/octet-stream",
+    );
+    let r = srv
+        .post_raw(
+            "/v1/modules",
+            "application/octet-stream",
+            caxton_wasm::guests::ECHO.to_vec(),
+        )
+        .await;
     assert_error(&answer(r).await, 415, "unsupported_media_type", "application/wasm");
     others_unaffected(&srv).await;
     srv.stop().await;
@@ -72,18 +114,31 @@ async fn wrong_content_type_is_415() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bodies_over_the_limit_are_413() {
-    let srv = TestServer::start(ServerConfig { max_body_bytes: 1024, ..config() }).await;
+    let srv = TestServer::start(ServerConfig {
+        max_body_bytes: 1024,
+        ..config()
+    })
+    .await;
     srv.spawn_echo("echo").await;
     let big = json!({"to": {"name": "echo"}, "payload": "x".repeat(2000)});
-    assert_error(&srv.post("/v1/requests", big.clone()).await, 413, "too_large", "1024-byte limit");
-    let r = srv.post_raw("/v1/raw/request/name:echo", "application/octet-stream", vec![7; 1025]).await;
+    assert_error(
+        &srv.post("/v1/requests", big.clone()).await,
+        413,
+        "too_large",
+        "1024-byte limit",
+    );
+    let r = srv
+        .post_raw("/v1/raw/request/name:echo", "application/octet-stream", vec![7; 1025])
+        .await;
     assert_error(&answer(r).await, 413, "too_large", "1024-byte limit");
-    let r = srv.post_raw("/v1/modules", "application/wasm", caxton_wasm::guests::ECHO.to_vec()).await;
+    let r = srv
+        .post_raw("/v1/modules", "application/wasm", caxton_wasm::guests::ECHO.to_vec())
+        .await;
     assert_error(&answer(r).await, 413, "too_large", "1024-byte limit");
     // A chunked body without Content-Length is cut off while reading.
     let chunk = "x".repeat(600);
-    let mut req = format!(
-        "POST /v1/raw/send/name:echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    let mut req = String::from(
+        "POST /v1/raw/send/name:echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
     );
     for _ in 0..2 {
         req.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
@@ -107,8 +162,14 @@ async fn bodies_over_the_limit_are_413() {
 async fn payload_over_the_agents_limit_is_413() {
     let srv = TestServer::start(config()).await;
     srv.spawn_echo("echo").await;
-    srv.spawn(json!({"kind": "echo", "name": "small", "limits": {"max_message_bytes": 8}})).await;
-    let (s, v) = srv.post("/v1/requests", json!({"to": {"name": "small"}, "payload": "0123456789"})).await;
+    srv.spawn(json!({"kind": "echo", "name": "small", "limits": {"max_message_bytes": 8}}))
+        .await;
+    let (s, v) = srv
+        .post(
+            "/v1/requests",
+            json!({"to": {"name": "small"}, "payload": "0123456789"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     assert_eq!(v["kind"], "too_large");
     others_unaffected(&srv).await;
@@ -119,7 +180,9 @@ async fn payload_over_the_agents_limit_is_413() {
 async fn a_module_that_fails_to_load_is_400() {
     let srv = TestServer::start(config()).await;
     srv.spawn_echo("echo").await;
-    let r = srv.post_raw("/v1/modules", "application/wasm", b"\0asm but not really".to_vec()).await;
+    let r = srv
+        .post_raw("/v1/modules", "application/wasm", b"\0asm but not really".to_vec())
+        .await;
     assert_error(&answer(r).await, 400, "invalid_module", "the module failed to load");
     let r = srv.post_raw("/v1/modules", "application/wasm", vec![]).await;
     assert_error(&answer(r).await, 400, "invalid_module", "the module failed to load");
@@ -139,7 +202,9 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     .await;
     srv.spawn_echo("echo").await;
     let mut slow = TcpStream::connect(srv.addr).await.unwrap();
-    slow.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: t\r\nContent-Ty").await.unwrap();
+    slow.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: t\r\nContent-Ty")
+        .await
+        .unwrap();
     // Meanwhile another client is served.
     others_unaffected(&srv).await;
     // The server closes the stalled connection: EOF (or a reset), never an
@@ -147,7 +212,10 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let mut buf = [0u8; 1024];
     let mut got = Vec::new();
     loop {
-        match tokio::time::timeout(common::DEADLINE, slow.read(&mut buf)).await.expect("the server closes it") {
+        match tokio::time::timeout(common::DEADLINE, slow.read(&mut buf))
+            .await
+            .expect("the server closes it")
+        {
             Ok(0) | Err(_) => break,
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
@@ -160,7 +228,11 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn more_connections_than_the_maximum_get_503() {
-    let srv = TestServer::start(ServerConfig { max_connections: 2, ..config() }).await;
+    let srv = TestServer::start(ServerConfig {
+        max_connections: 2,
+        ..config()
+    })
+    .await;
     // Two keep-alive connections, each served once: both hold a slot.
     let healthz = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     let mut held = Vec::new();

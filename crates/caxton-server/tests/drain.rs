@@ -128,13 +128,27 @@ async fn sigterm_drains_the_request_in_flight_and_exits_0() {
     srv.terminate();
     // The request in flight gets its answer: the guest's CPU limit ends
     // the spin (502), the connection is not cut.
-    let r = tokio::time::timeout(DEADLINE, in_flight).await.unwrap().unwrap().expect("an answer, not a cut connection");
+    let r = tokio::time::timeout(DEADLINE, in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("an answer, not a cut connection");
     let (s, v) = answer(r).await;
-    assert_eq!((s, v["kind"].as_str()), (StatusCode::BAD_GATEWAY, Some("agent_failed")), "{v}");
+    assert_eq!(
+        (s, v["kind"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("agent_failed")),
+        "{v}"
+    );
     let (status, out) = srv.wait().await;
     assert_eq!(status.code(), Some(0), "{out}");
-    let report = out.lines().find(|l| l.starts_with("shutdown: ")).unwrap_or_else(|| panic!("no report: {out:?}"));
-    assert!(report.contains("2 agents") && report.contains("0 undelivered"), "{report}");
+    let report = out
+        .lines()
+        .find(|l| l.starts_with("shutdown: "))
+        .unwrap_or_else(|| panic!("no report: {out:?}"));
+    assert!(
+        report.contains("2 agents") && report.contains("0 undelivered"),
+        "{report}"
+    );
     // After the drain nothing listens.
     assert!(http.get(srv.url("/healthz")).send().await.is_err());
 }
@@ -160,7 +174,12 @@ async fn the_token_file_flag_guards_mutating_routes() {
     let http = reqwest::Client::new();
     let r = http.get(srv.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = http.post(srv.url("/v1/agents")).json(&json!({"kind": "echo"})).send().await.unwrap();
+    let r = http
+        .post(srv.url("/v1/agents"))
+        .json(&json!({"kind": "echo"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = http
         .post(srv.url("/v1/agents"))
@@ -230,13 +249,20 @@ async fn a_draining_server_refuses_new_work() {
     assert_eq!((s, body.as_str()), (503, r#"{"status":"draining"}"#));
     let (s, body) = call("POST", "/v1/requests", r#"{"to":{"name":"echo"}}"#).await;
     assert_eq!(s, 503, "{body}");
-    assert!(body.contains("shutting_down") && body.contains("shutting down"), "{body}");
+    assert!(
+        body.contains("shutting_down") && body.contains("shutting down"),
+        "{body}"
+    );
     let (s, body) = call("GET", "/v1/ws", "").await;
     assert_eq!(s, 503, "{body}");
     assert_eq!(call("GET", "/healthz", "").await.0, 200);
     assert_eq!(call("GET", "/metrics", "").await.0, 200);
     // The request in flight is answered.
-    let r = tokio::time::timeout(DEADLINE, in_flight).await.unwrap().unwrap().expect("answered");
+    let r = tokio::time::timeout(DEADLINE, in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("answered");
     let (s, v) = answer(r).await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
     let report = srv.stop().await;

@@ -19,7 +19,9 @@ async fn counters_after_known_traffic() {
     srv.spawn_echo("echo-1").await;
     srv.spawn(json!({"kind": "sink"})).await;
     for i in 0..N {
-        let (s, _) = srv.post("/v1/requests", json!({"to": {"id": echo}, "payload": format!("{i}")})).await;
+        let (s, _) = srv
+            .post("/v1/requests", json!({"to": {"id": echo}, "payload": format!("{i}")}))
+            .await;
         assert_eq!(s, StatusCode::OK);
     }
     let (s, _) = srv.post("/v1/requests", json!({"to": {"id": 9999}})).await;
@@ -27,18 +29,33 @@ async fn counters_after_known_traffic() {
     let (s, _) = srv.get("/no/such/route").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     for _ in 0..3 {
-        let r = srv.post_raw("/v1/raw/request/name:echo-1", "application/octet-stream", b"r".to_vec()).await;
+        let r = srv
+            .post_raw("/v1/raw/request/name:echo-1", "application/octet-stream", b"r".to_vec())
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
 
     let m = srv.metrics().await;
     assert_eq!(m.get("caxton_messages_routed_total", &[("route", "request")]), N as f64);
     assert_eq!(m.get("caxton_messages_routed_total", &[("route", "raw_request")]), 3.0);
-    assert_eq!(m.get("caxton_request_duration_seconds_count", &[("route", "request")]), N as f64);
-    for t in ["caxton_request_duration_seconds", "caxton_http_request_duration_seconds", "caxton_mailbox_depth"] {
+    assert_eq!(
+        m.get("caxton_request_duration_seconds_count", &[("route", "request")]),
+        N as f64
+    );
+    for t in [
+        "caxton_request_duration_seconds",
+        "caxton_http_request_duration_seconds",
+        "caxton_mailbox_depth",
+    ] {
         assert_eq!(m.types.get(t).map(String::as_str), Some("histogram"), "{t}");
     }
-    for t in ["caxton_messages_routed_total", "caxton_http_requests_total", "caxton_messages_handled_total", "caxton_dead_letters_total", "caxton_agent_restarts_total"] {
+    for t in [
+        "caxton_messages_routed_total",
+        "caxton_http_requests_total",
+        "caxton_messages_handled_total",
+        "caxton_dead_letters_total",
+        "caxton_agent_restarts_total",
+    ] {
         assert_eq!(m.types.get(t).map(String::as_str), Some("counter"), "{t}");
     }
     for t in ["caxton_agents", "caxton_websocket_sessions", "caxton_http_connections"] {
@@ -46,24 +63,42 @@ async fn counters_after_known_traffic() {
     }
     // Histograms have their buckets, sum and count.
     let buckets = &m.samples["caxton_request_duration_seconds_bucket"];
-    assert!(buckets.iter().any(|(l, v)| l.get("le").map(String::as_str) == Some("+Inf") && *v == N as f64));
+    assert!(
+        buckets
+            .iter()
+            .any(|(l, v)| l.get("le").map(String::as_str) == Some("+Inf") && *v == N as f64)
+    );
     assert!(m.get("caxton_request_duration_seconds_sum", &[("route", "request")]) > 0.0);
     let http = |route: &str, method: &str, status: &str| {
-        m.get("caxton_http_requests_total", &[("route", route), ("method", method), ("status", status)])
+        m.get(
+            "caxton_http_requests_total",
+            &[("route", route), ("method", method), ("status", status)],
+        )
     };
     assert_eq!(http("/v1/requests", "POST", "200"), N as f64);
     assert_eq!(http("/v1/requests", "POST", "404"), 1.0);
     assert_eq!(http("/v1/agents", "POST", "201"), 3.0);
-    assert_eq!(http("/v1/raw/request/{to}", "POST", "200"), 3.0, "by route pattern, not path");
+    assert_eq!(
+        http("/v1/raw/request/{to}", "POST", "200"),
+        3.0,
+        "by route pattern, not path"
+    );
     assert_eq!(http("unmatched", "GET", "404"), 1.0);
     assert_eq!(http("/metrics", "GET", "200"), 1.0, "the first scrape");
     assert_eq!(
-        m.get("caxton_http_request_duration_seconds_count", &[("route", "/v1/requests"), ("method", "POST")]),
+        m.get(
+            "caxton_http_request_duration_seconds_count",
+            &[("route", "/v1/requests"), ("method", "POST")]
+        ),
         N as f64 + 1.0
     );
     assert_eq!(m.get("caxton_agents", &[("kind", "echo"), ("status", "running")]), 2.0);
     assert_eq!(m.get("caxton_agents", &[("kind", "sink"), ("status", "running")]), 1.0);
-    assert_eq!(m.get("caxton_mailbox_depth_count", &[]), 3.0, "one observation per live agent");
+    assert_eq!(
+        m.get("caxton_mailbox_depth_count", &[]),
+        3.0,
+        "one observation per live agent"
+    );
     // The echoes handled every request (a reply is published after the
     // handler returns, so poll).
     poll("handled to catch up", || async {
@@ -76,7 +111,9 @@ async fn counters_after_known_traffic() {
     let (s, _) = srv.post("/v1/messages", json!({"to": {"name": "gone"}})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // A `request` sent (not requested) over HTTP has no one to answer.
-    let (s, _) = srv.post("/v1/messages", json!({"to": {"id": echo}, "performative": "request"})).await;
+    let (s, _) = srv
+        .post("/v1/messages", json!({"to": {"id": echo}, "performative": "request"}))
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let m = poll("dead letters to move", || async {
         let m = srv.metrics().await;
@@ -91,7 +128,10 @@ async fn counters_after_known_traffic() {
     next_json(&mut ws).await;
     let m = srv.metrics().await;
     assert_eq!(m.get("caxton_websocket_sessions", &[]), 1.0);
-    assert_eq!(m.get("caxton_agents", &[("kind", "session"), ("status", "running")]), 1.0);
+    assert_eq!(
+        m.get("caxton_agents", &[("kind", "session"), ("status", "running")]),
+        1.0
+    );
     common::send_json(&mut ws, json!({"op": "request", "to": {"id": echo}, "payload": "w"})).await;
     assert_eq!(next_json(&mut ws).await["payload"], "w");
     let m = srv.metrics().await;
@@ -112,10 +152,17 @@ async fn every_accepted_message_is_handled_or_a_dead_letter() {
     let srv = TestServer::start(config()).await;
     let module = srv.upload_misbehave().await;
     let echo = srv.spawn_echo("echo").await;
-    let (s, v) = srv.post("/v1/agents", json!({"kind": "counter", "name": "c", "capabilities": ["g"], "count": 2})).await;
+    let (s, v) = srv
+        .post(
+            "/v1/agents",
+            json!({"kind": "counter", "name": "c", "capabilities": ["g"], "count": 2}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    srv.spawn(json!({"kind": "sink", "name": "sink", "capabilities": ["g"]})).await;
-    srv.spawn(json!({"kind": "wasm", "module": module, "name": "guest"})).await;
+    srv.spawn(json!({"kind": "sink", "name": "sink", "capabilities": ["g"]}))
+        .await;
+    srv.spawn(json!({"kind": "wasm", "module": module, "name": "guest"}))
+        .await;
     let mut refused = 0u64;
     for i in 0..40u64 {
         let (path, body) = match i % 8 {
@@ -124,7 +171,10 @@ async fn every_accepted_message_is_handled_or_a_dead_letter() {
             2 => ("/v1/broadcast", json!({"capability": "g"})),
             3 => ("/v1/messages", json!({"to": {"id": 4242}})),
             4 => ("/v1/requests", json!({"to": {"name": "guest"}, "payload": "fail"})),
-            5 => ("/v1/requests", json!({"to": {"name": "guest"}, "payload": "unreachable"})),
+            5 => (
+                "/v1/requests",
+                json!({"to": {"name": "guest"}, "payload": "unreachable"}),
+            ),
             6 => ("/v1/messages", json!({"to": {"capability": "nobody"}})),
             _ => ("/v1/requests", json!({"to": {"name": "guest"}, "payload": "hi"})),
         };
@@ -134,7 +184,9 @@ async fn every_accepted_message_is_handled_or_a_dead_letter() {
         } else {
             assert!(s.is_success() || s == StatusCode::BAD_GATEWAY, "{path}: {s} {v}");
         }
-        let r = srv.post_raw("/v1/raw/send/name:sink", "application/octet-stream", vec![i as u8]).await;
+        let r = srv
+            .post_raw("/v1/raw/send/name:sink", "application/octet-stream", vec![i as u8])
+            .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
     }
     assert_eq!(refused, 10);

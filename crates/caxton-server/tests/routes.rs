@@ -23,10 +23,18 @@ async fn every_route_answers() {
     // Agents: spawn one, a batch, list, page, get by id and name.
     let echo = srv.spawn_echo("echo").await;
     let (s, v) = srv
-        .post("/v1/agents", json!({"kind": "counter", "name": "c", "count": 3, "capabilities": ["count"]}))
+        .post(
+            "/v1/agents",
+            json!({"kind": "counter", "name": "c", "count": 3, "capabilities": ["count"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let ids: Vec<u64> = v["ids"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap()).collect();
+    let ids: Vec<u64> = v["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap())
+        .collect();
     assert_eq!(ids.len(), 3);
     let sink = srv.spawn(json!({"kind": "sink", "capabilities": ["search"]})).await;
     let (s, v) = srv.get("/v1/agents").await;
@@ -35,7 +43,12 @@ async fn every_route_answers() {
     assert_eq!(v["next"], serde_json::Value::Null);
     let (s, v) = srv.get("/v1/agents?limit=2").await;
     assert_eq!(s, StatusCode::OK);
-    let page: Vec<u64> = v["agents"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    let page: Vec<u64> = v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(page.len(), 2);
     let next = v["next"].as_u64().expect("a next page");
     assert_eq!(next, page[1]);
@@ -43,40 +56,66 @@ async fn every_route_answers() {
     assert_eq!(v["agents"].as_array().unwrap().len(), 3, "{v}");
     let (s, v) = srv.get(&format!("/v1/agents/{echo}")).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!((v["name"].as_str(), v["kind"].as_str(), v["status"].as_str()), (Some("echo"), Some("echo"), Some("running")));
+    assert_eq!(
+        (v["name"].as_str(), v["kind"].as_str(), v["status"].as_str()),
+        (Some("echo"), Some("echo"), Some("running"))
+    );
     let (s, v) = srv.get("/v1/agents/c-1").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!((v["id"].as_u64(), v["kind"].as_str()), (Some(ids[1]), Some("counter")));
 
     // Messages: send, request (text and base64), broadcast.
-    let (s, v) = srv.post("/v1/messages", json!({"to": {"name": "c-0"}, "payload": "x"})).await;
+    let (s, v) = srv
+        .post("/v1/messages", json!({"to": {"name": "c-0"}, "payload": "x"}))
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v["accepted"], true);
-    let (s, v) = srv.post("/v1/requests", json!({"to": {"id": echo}, "payload": "hello"})).await;
+    let (s, v) = srv
+        .post("/v1/requests", json!({"to": {"id": echo}, "payload": "hello"}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["payload"], "hello");
     assert_eq!(v["performative"], "inform");
     assert_eq!(v["from"]["id"], echo);
     let (s, v) = srv
-        .post("/v1/requests", json!({"to": {"name": "echo"}, "performative": "query", "payload": {"base64": "AP8="}, "timeout_ms": 5000}))
+        .post(
+            "/v1/requests",
+            json!({"to": {"name": "echo"}, "performative": "query", "payload": {"base64": "AP8="}, "timeout_ms": 5000}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["payload"], json!({"base64": "AP8="}));
     let (s, v) = srv
-        .post("/v1/requests", json!({"to": {"capability": "count"}, "payload": "count"}))
+        .post(
+            "/v1/requests",
+            json!({"to": {"capability": "count"}, "payload": "count"}),
+        )
         .await;
     // A counter answers "count" with its count: a capability resolved to one agent.
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(ids.contains(&v["from"]["id"].as_u64().unwrap()), "{v}");
-    let (s, v) = srv.post("/v1/broadcast", json!({"capability": "count", "payload": "tick"})).await;
+    let (s, v) = srv
+        .post("/v1/broadcast", json!({"capability": "count", "payload": "tick"}))
+        .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let mut delivered: Vec<u64> = v["delivered"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap()).collect();
+    let mut delivered: Vec<u64> = v["delivered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap())
+        .collect();
     delivered.sort_unstable();
     assert_eq!(delivered, ids);
     assert_eq!(v["failed"], json!([]));
 
     // Raw routes.
-    let r = srv.post_raw(&format!("/v1/raw/send/id:{sink}"), "application/octet-stream", vec![1, 2, 3]).await;
+    let r = srv
+        .post_raw(
+            &format!("/v1/raw/send/id:{sink}"),
+            "application/octet-stream",
+            vec![1, 2, 3],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert!(r.bytes().await.unwrap().is_empty());
     let r = srv
@@ -102,8 +141,12 @@ async fn every_route_answers() {
     let (s, v) = srv.get("/v1/modules").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["modules"], json!([module]));
-    let guest = srv.spawn(json!({"kind": "wasm", "module": module, "name": "guest"})).await;
-    let (s, v) = srv.post("/v1/requests", json!({"to": {"id": guest}, "payload": "hello"})).await;
+    let guest = srv
+        .spawn(json!({"kind": "wasm", "module": module, "name": "guest"}))
+        .await;
+    let (s, v) = srv
+        .post("/v1/requests", json!({"to": {"id": guest}, "payload": "hello"}))
+        .await;
     assert_eq!((s, &v["payload"]), (StatusCode::OK, &json!("ok")), "{v}");
     let (_, v) = srv.get("/v1/agents/guest").await;
     assert_eq!(v["kind"], "wasm");
@@ -114,7 +157,12 @@ async fn every_route_answers() {
     let (s, v) = srv.delete("/v1/agents/guest").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["id"], guest);
-    assert_error(&srv.get(&format!("/v1/agents/{sink}")).await, 404, "unknown_agent", &sink.to_string());
+    assert_error(
+        &srv.get(&format!("/v1/agents/{sink}")).await,
+        404,
+        "unknown_agent",
+        &sink.to_string(),
+    );
 
     srv.stop().await;
 }
@@ -124,9 +172,19 @@ async fn bad_values_are_400_naming_the_problem() {
     let srv = TestServer::start(config()).await;
     srv.spawn_echo("echo").await;
     let post = |body: serde_json::Value| srv.post("/v1/requests", body);
-    assert_error(&post(json!({"to": {"nick": "echo"}})).await, 400, "invalid_json", "nick");
+    assert_error(
+        &post(json!({"to": {"nick": "echo"}})).await,
+        400,
+        "invalid_json",
+        "nick",
+    );
     assert_error(&post(json!({"to": {"id": 0}})).await, 400, "invalid_address", "id 0");
-    assert_error(&post(json!({"to": {"name": ""}})).await, 400, "invalid_address", "empty agent name");
+    assert_error(
+        &post(json!({"to": {"name": ""}})).await,
+        400,
+        "invalid_address",
+        "empty agent name",
+    );
     assert_error(
         &post(json!({"to": {"name": "echo"}, "performative": "shout"})).await,
         400,
@@ -139,15 +197,23 @@ async fn bad_values_are_400_naming_the_problem() {
         "invalid_json",
         "base64",
     );
-    assert_error(&post(json!({"to": {"name": "echo"}, "timeout_ms": 0})).await, 400, "bad_request", "timeout_ms");
     assert_error(
-        &srv.post("/v1/messages", json!({"to": {"name": "echo"}, "timeout_ms": 5})).await,
+        &post(json!({"to": {"name": "echo"}, "timeout_ms": 0})).await,
+        400,
+        "bad_request",
+        "timeout_ms",
+    );
+    assert_error(
+        &srv.post("/v1/messages", json!({"to": {"name": "echo"}, "timeout_ms": 5}))
+            .await,
         400,
         "bad_request",
         "timeout_ms",
     );
     // Paths and headers of the raw routes.
-    let r = srv.post_raw("/v1/raw/send/nick:echo", "application/octet-stream", vec![]).await;
+    let r = srv
+        .post_raw("/v1/raw/send/nick:echo", "application/octet-stream", vec![])
+        .await;
     assert_error(&answer(r).await, 400, "invalid_address", "nick:echo");
     let r = srv
         .http
@@ -159,10 +225,21 @@ async fn bad_values_are_400_naming_the_problem() {
         .unwrap();
     assert_error(&answer(r).await, 400, "bad_request", "caxton-timeout-ms");
     // Spawn values.
-    assert_error(&srv.post("/v1/agents", json!({"kind": "dragon"})).await, 400, "bad_request", "dragon");
-    assert_error(&srv.post("/v1/agents", json!({"kind": "echo", "count": 0})).await, 400, "bad_request", "count");
     assert_error(
-        &srv.post("/v1/agents", json!({"kind": "echo", "limits": {"fuel": 5}})).await,
+        &srv.post("/v1/agents", json!({"kind": "dragon"})).await,
+        400,
+        "bad_request",
+        "dragon",
+    );
+    assert_error(
+        &srv.post("/v1/agents", json!({"kind": "echo", "count": 0})).await,
+        400,
+        "bad_request",
+        "count",
+    );
+    assert_error(
+        &srv.post("/v1/agents", json!({"kind": "echo", "limits": {"fuel": 5}}))
+            .await,
         400,
         "bad_request",
         "wasm",
@@ -177,26 +254,43 @@ async fn bad_values_are_400_naming_the_problem() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn not_found_method_conflict_and_limits() {
-    let srv = TestServer::start(common::ServerConfig { max_agents: 3, ..config() }).await;
+    let srv = TestServer::start(common::ServerConfig {
+        max_agents: 3,
+        ..config()
+    })
+    .await;
     srv.spawn_echo("echo").await;
 
     // 404: unknown agent by id and by name, on every route that addresses one.
     assert_error(&srv.get("/v1/agents/999").await, 404, "unknown_agent", "999");
     assert_error(&srv.get("/v1/agents/nobody").await, 404, "unknown_agent", "nobody");
     assert_error(&srv.delete("/v1/agents/nobody").await, 404, "unknown_agent", "nobody");
-    assert_error(&srv.post("/v1/requests", json!({"to": {"id": 999}})).await, 404, "unknown_agent", "999");
-    assert_error(&srv.post("/v1/messages", json!({"to": {"name": "nobody"}})).await, 404, "unknown_agent", "nobody");
+    assert_error(
+        &srv.post("/v1/requests", json!({"to": {"id": 999}})).await,
+        404,
+        "unknown_agent",
+        "999",
+    );
+    assert_error(
+        &srv.post("/v1/messages", json!({"to": {"name": "nobody"}})).await,
+        404,
+        "unknown_agent",
+        "nobody",
+    );
     assert_error(
         &srv.post("/v1/requests", json!({"to": {"capability": "flying"}})).await,
         404,
         "no_capable_agent",
         "flying",
     );
-    let r = srv.post_raw("/v1/raw/request/name:nobody", "application/octet-stream", vec![]).await;
+    let r = srv
+        .post_raw("/v1/raw/request/name:nobody", "application/octet-stream", vec![])
+        .await;
     assert_error(&answer(r).await, 404, "unknown_agent", "nobody");
     // 404: unknown module, unknown route.
     assert_error(
-        &srv.post("/v1/agents", json!({"kind": "wasm", "module": "abc123"})).await,
+        &srv.post("/v1/agents", json!({"kind": "wasm", "module": "abc123"}))
+            .await,
         404,
         "unknown_module",
         "abc123",
@@ -204,11 +298,21 @@ async fn not_found_method_conflict_and_limits() {
     assert_error(&srv.get("/v2/nothing").await, 404, "not_found", "/v2/nothing");
 
     // 405.
-    assert_error(&srv.get("/v1/messages").await, 405, "method_not_allowed", "/v1/messages");
+    assert_error(
+        &srv.get("/v1/messages").await,
+        405,
+        "method_not_allowed",
+        "/v1/messages",
+    );
     assert_error(&srv.delete("/v1/agents").await, 405, "method_not_allowed", "DELETE");
 
     // 409.
-    assert_error(&srv.post("/v1/agents", json!({"kind": "sink", "name": "echo"})).await, 409, "duplicate_name", "echo");
+    assert_error(
+        &srv.post("/v1/agents", json!({"kind": "sink", "name": "echo"})).await,
+        409,
+        "duplicate_name",
+        "echo",
+    );
 
     // 507: the limit of 3 live agents (one echo live).
     assert_error(
@@ -219,7 +323,12 @@ async fn not_found_method_conflict_and_limits() {
     );
     let (s, v) = srv.post("/v1/agents", json!({"kind": "sink", "count": 2})).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    assert_error(&srv.post("/v1/agents", json!({"kind": "sink"})).await, 507, "agent_limit", "limit of 3");
+    assert_error(
+        &srv.post("/v1/agents", json!({"kind": "sink"})).await,
+        507,
+        "agent_limit",
+        "limit of 3",
+    );
     // A refused spawn left nothing behind.
     let (_, v) = srv.get("/v1/agents").await;
     assert_eq!(v["agents"].as_array().unwrap().len(), 3);
@@ -228,7 +337,11 @@ async fn not_found_method_conflict_and_limits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn module_limit_is_507() {
-    let srv = TestServer::start(common::ServerConfig { max_modules: 1, ..config() }).await;
+    let srv = TestServer::start(common::ServerConfig {
+        max_modules: 1,
+        ..config()
+    })
+    .await;
     srv.upload_misbehave().await;
     let r = srv
         .post_raw("/v1/modules", "application/wasm", caxton_wasm::guests::ECHO.to_vec())
@@ -248,7 +361,11 @@ async fn busy_and_failing_agents() {
 
     // 504: the spin outlasts the timeout (the request was accepted).
     assert_error(
-        &srv.post("/v1/requests", json!({"to": {"id": spinner}, "payload": "loop", "timeout_ms": 50})).await,
+        &srv.post(
+            "/v1/requests",
+            json!({"to": {"id": spinner}, "payload": "loop", "timeout_ms": 50}),
+        )
+        .await,
         504,
         "timeout",
         "accepted",
@@ -258,7 +375,13 @@ async fn busy_and_failing_agents() {
     // first is already refused.)
     let mut refused = None;
     for _ in 0..2 {
-        let r = srv.post_raw("/v1/messages", "application/json", json!({"to": {"id": spinner}, "payload": "x"}).to_string().into_bytes()).await;
+        let r = srv
+            .post_raw(
+                "/v1/messages",
+                "application/json",
+                json!({"to": {"id": spinner}, "payload": "x"}).to_string().into_bytes(),
+            )
+            .await;
         if r.status() == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(r.headers()["retry-after"], "1");
             refused = Some(answer(r).await);
@@ -269,24 +392,40 @@ async fn busy_and_failing_agents() {
     let refused = refused.expect("a full mailbox refuses");
     assert_error(&refused, 429, "mailbox_full", "full");
     // The raw routes refuse the same way.
-    let r = srv.post_raw(&format!("/v1/raw/send/{spinner}"), "application/octet-stream", b"y".to_vec()).await;
+    let r = srv
+        .post_raw(
+            &format!("/v1/raw/send/{spinner}"),
+            "application/octet-stream",
+            b"y".to_vec(),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.headers()["retry-after"], "1");
 
     // 502: a trap on a request.
-    let trapper = srv.spawn(json!({"kind": "wasm", "module": module, "name": "trapper"})).await;
+    let trapper = srv
+        .spawn(json!({"kind": "wasm", "module": module, "name": "trapper"}))
+        .await;
     assert_error(
-        &srv.post("/v1/requests", json!({"to": {"id": trapper}, "payload": "unreachable"})).await,
+        &srv.post("/v1/requests", json!({"to": {"id": trapper}, "payload": "unreachable"}))
+            .await,
         502,
         "agent_failed",
         "failed to handle",
     );
     // The guest restarted and answers again.
-    let (s, v) = srv.post("/v1/requests", json!({"to": {"id": trapper}, "payload": "hi"})).await;
+    let (s, v) = srv
+        .post("/v1/requests", json!({"to": {"id": trapper}, "payload": "hi"}))
+        .await;
     assert_eq!((s, &v["payload"]), (StatusCode::OK, &json!("ok")), "{v}");
     // The spinner's CPU limit ends the spin; it answers again.
     let (s, v) = poll("the spinner to recover", || async {
-        let r = srv.post("/v1/requests", json!({"to": {"id": spinner}, "payload": "hi", "timeout_ms": 20000})).await;
+        let r = srv
+            .post(
+                "/v1/requests",
+                json!({"to": {"id": spinner}, "payload": "hi", "timeout_ms": 20000}),
+            )
+            .await;
         (r.0 != StatusCode::TOO_MANY_REQUESTS).then_some(r)
     })
     .await;
@@ -341,7 +480,11 @@ async fn token_guards_mutating_routes_only() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = anon.get(srv.url("/v1/ws")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(tokio_tungstenite::connect_async(format!("ws://{}/v1/ws", srv.addr)).await.is_err());
+    assert!(
+        tokio_tungstenite::connect_async(format!("ws://{}/v1/ws", srv.addr))
+            .await
+            .is_err()
+    );
     // With the token (srv's helpers send it): allowed.
     let echo = srv.spawn_echo("echo").await;
     let (s, _) = srv.post("/v1/requests", json!({"to": {"id": echo}})).await;

@@ -81,12 +81,20 @@ impl TestServer {
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        answer(self.auth(self.http.delete(self.url(path))).send().await.expect("DELETE")).await
+        answer(
+            self.auth(self.http.delete(self.url(path)))
+                .send()
+                .await
+                .expect("DELETE"),
+        )
+        .await
     }
 
     /// POSTs JSON (with the token, when the server has one).
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.post_raw(path, "application/json", body.to_string().into_bytes()).await;
+        let r = self
+            .post_raw(path, "application/json", body.to_string().into_bytes())
+            .await;
         answer(r).await
     }
 
@@ -114,7 +122,11 @@ impl TestServer {
     /// Uploads the `misbehave` guest; its module id.
     pub async fn upload_misbehave(&self) -> String {
         let r = self
-            .post_raw("/v1/modules", "application/wasm", caxton_wasm::guests::MISBEHAVE.to_vec())
+            .post_raw(
+                "/v1/modules",
+                "application/wasm",
+                caxton_wasm::guests::MISBEHAVE.to_vec(),
+            )
             .await;
         let (s, v) = answer(r).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -135,7 +147,10 @@ impl TestServer {
         let r = self.http.get(self.url("/metrics")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(ct.starts_with("application/openmetrics-text") || ct.starts_with("text/plain"), "{ct}");
+        assert!(
+            ct.starts_with("application/openmetrics-text") || ct.starts_with("text/plain"),
+            "{ct}"
+        );
         Metrics::parse(&r.text().await.unwrap())
     }
 
@@ -158,7 +173,10 @@ impl TestServer {
     pub async fn stop(mut self) -> ShutdownReport {
         self.begin_shutdown();
         let task = self.task.take().unwrap();
-        tokio::time::timeout(DEADLINE, task).await.expect("drain").expect("server task")
+        tokio::time::timeout(DEADLINE, task)
+            .await
+            .expect("drain")
+            .expect("server task")
     }
 }
 
@@ -207,7 +225,10 @@ pub async fn next_json(ws: &mut Ws) -> Value {
 
 /// The next frame, whatever it is (None when the stream ended or failed).
 pub async fn next_frame(ws: &mut Ws) -> Option<Frame> {
-    match tokio::time::timeout(DEADLINE, ws.next()).await.expect("a frame in time") {
+    match tokio::time::timeout(DEADLINE, ws.next())
+        .await
+        .expect("a frame in time")
+    {
         Some(Ok(f)) => Some(f),
         _ => None,
     }
@@ -236,7 +257,8 @@ pub async fn read_response(s: &mut TcpStream) -> (u16, String) {
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
                 })
                 .unwrap_or(0);
             if buf.len() >= end + 4 + len {
@@ -249,7 +271,11 @@ pub async fn read_response(s: &mut TcpStream) -> (u16, String) {
             .await
             .expect("response in time")
             .expect("read");
-        assert!(n > 0, "connection closed before a whole response: {}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed before a whole response: {}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     }
 }
@@ -274,10 +300,13 @@ where
     }
 }
 
+/// A metric's labels.
+pub type Labels = BTreeMap<String, String>;
+
 /// Samples of a Prometheus text exposition: name -> labels -> value.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    pub samples: BTreeMap<String, Vec<(BTreeMap<String, String>, f64)>>,
+    pub samples: BTreeMap<String, Vec<(Labels, f64)>>,
     pub types: BTreeMap<String, String>,
 }
 
@@ -320,6 +349,8 @@ impl Metrics {
 
     /// The sum of `name` over every label set.
     pub fn sum(&self, name: &str) -> f64 {
-        self.samples.get(name).map_or(0.0, |rows| rows.iter().map(|(_, v)| v).sum())
+        self.samples
+            .get(name)
+            .map_or(0.0, |rows| rows.iter().map(|(_, v)| v).sum())
     }
 }
