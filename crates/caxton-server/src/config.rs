@@ -22,7 +22,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Most WebSocket sessions open at once; more get 503.
     pub max_sessions: usize,
-    /// A client must send a request's headers within this time.
+    /// A client must send a request's headers within this time (hyper
+    /// runs the same timer while a keep-alive connection is idle, so it is
+    /// also the keep-alive idle timeout).
     #[serde(deserialize_with = "duration")]
     pub header_read_timeout: Duration,
     /// How long a shutdown waits for requests and agents to drain.

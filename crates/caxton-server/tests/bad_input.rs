@@ -193,6 +193,22 @@ async fn a_module_that_fails_to_load_is_400() {
     srv.stop().await;
 }
 
+/// Reads until the server closes the connection: EOF or a reset, never
+/// an answer to a request it never got whole (hyper may say 408).
+async fn closed_by_server(c: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    let mut got = Vec::new();
+    loop {
+        let read = tokio::time::timeout(common::DEADLINE, c.read(&mut buf));
+        match read.await.expect("the server closes it") {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(got.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let srv = TestServer::start(ServerConfig {
@@ -207,22 +223,25 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         .unwrap();
     // Meanwhile another client is served.
     others_unaffected(&srv).await;
-    // The server closes the stalled connection: EOF (or a reset), never an
-    // answer to a request it never got whole.
-    let mut buf = [0u8; 1024];
-    let mut got = Vec::new();
-    loop {
-        match tokio::time::timeout(common::DEADLINE, slow.read(&mut buf))
-            .await
-            .expect("the server closes it")
-        {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&got);
-    assert!(got.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
-    others_unaffected(&srv).await;
+    closed_by_server(&mut slow).await;
+    // The same timer bounds an idle keep-alive connection (hyper starts it
+    // when the connection waits for the next request's head).
+    let mut idle = TcpStream::connect(srv.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut idle).await.0, 200);
+    closed_by_server(&mut idle).await;
+    // A new client is served. (Not `srv.http`: its pooled connection may
+    // be closed by that same timer just as it is reused.)
+    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let r = fresh
+        .post(srv.url("/v1/requests"))
+        .json(&json!({"to": {"name": "echo"}, "payload": "still here"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     srv.stop().await;
 }
 

@@ -68,8 +68,7 @@ async fn every_route_answers() {
     let (s, v) = srv
         .post("/v1/messages", json!({"to": {"name": "c-0"}, "payload": "x"}))
         .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    assert_eq!(v["accepted"], true);
+    assert_eq!((s, v), (StatusCode::ACCEPTED, json!({"accepted": true})));
     let (s, v) = srv
         .post("/v1/requests", json!({"to": {"id": echo}, "payload": "hello"}))
         .await;

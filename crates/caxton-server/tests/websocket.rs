@@ -350,3 +350,35 @@ async fn draining_closes_sessions_with_1001() {
     assert_eq!(close_code(&mut ws).await, Some(1001));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_over_the_maximum_get_503() {
+    let srv = TestServer::start(ServerConfig {
+        max_sessions: 1,
+        ..config()
+    })
+    .await;
+    let mut first = srv.ws("").await;
+    next_json(&mut first).await;
+    let url = format!("ws://{}/v1/ws", srv.addr);
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status().as_u16(), 503);
+            let body = String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).to_string();
+            assert!(
+                body.contains("too_many_sessions") && body.contains("the limit is 1"),
+                "{body}"
+            );
+        }
+        other => panic!("expected 503, got {other:?}"),
+    }
+    // The open session is unaffected; once it closes, a new one opens.
+    first.close(None).await.unwrap();
+    poll("the session slot to free", || async {
+        (srv.state.metrics.ws_sessions.get() == 0).then_some(())
+    })
+    .await;
+    let mut again = srv.ws("").await;
+    assert_eq!(next_json(&mut again).await["type"], "welcome");
+    srv.stop().await;
+}
