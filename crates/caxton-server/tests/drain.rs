@@ -269,3 +269,29 @@ async fn a_draining_server_refuses_new_work() {
     assert_eq!(report.agents, 2);
     assert!(report.undelivered.is_empty());
 }
+
+/// A WebSocket session open at SIGTERM is closed with 1001 before the
+/// process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_sessions_with_1001() {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    let mut srv = Server::start(&["--spawn-echo", "1"]);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/v1/ws", srv.addr))
+        .await
+        .unwrap();
+    let welcome = ws.next().await.unwrap().unwrap();
+    assert!(matches!(welcome, Frame::Text(_)), "{welcome:?}");
+    srv.terminate();
+    let mut code = None;
+    while let Ok(Some(Ok(f))) = tokio::time::timeout(DEADLINE, ws.next()).await {
+        if let Frame::Close(c) = f {
+            code = c.map(|c| u16::from(c.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1001));
+    let (status, out) = srv.wait().await;
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("shutdown: "), "{out}");
+}
