@@ -267,6 +267,8 @@ async fn more_connections_than_the_maximum_get_503() {
     assert_eq!(r.headers()["retry-after"], "1");
     assert_eq!(r.headers()["connection"], "close");
     assert_error(&answer(r).await, 503, "too_many_connections", "limit of 2 connections");
+    // The refused connection was never counted as open.
+    assert_eq!(srv.state.metrics.http_connections.get(), 2);
     // The held connections are unaffected.
     for c in &mut held {
         c.write_all(healthz).await.unwrap();
