@@ -128,6 +128,8 @@ pub struct PacerStats {
     /// The latest the pacer handed a tick over, after its intended time, in
     /// microseconds (how well the machine let it keep time).
     pub max_lag_us: u64,
+    /// The 99th percentile of that lateness, in microseconds.
+    pub p99_lag_us: u64,
 }
 
 /// Starts the pacer thread for `schedule` over `window`, sending ticks to
@@ -146,15 +148,20 @@ pub fn spawn_pacer(
         .name("caxton-load-pacer".to_owned())
         .spawn(move || {
             let mut stats = PacerStats::default();
+            let mut lags =
+                hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds");
             for i in 0.. {
                 let intended = schedule.intended(window.start, i);
                 if intended >= window.end {
                     break;
                 }
                 wait_until(intended, spin);
-                let lag = Instant::now().saturating_duration_since(intended);
-                stats.max_lag_us = stats.max_lag_us.max(lag.as_micros() as u64);
+                let lag = Instant::now().saturating_duration_since(intended).as_micros() as u64;
                 let record = window.records(intended);
+                if record {
+                    stats.max_lag_us = stats.max_lag_us.max(lag);
+                    lags.saturating_record(lag.max(1));
+                }
                 if record {
                     rec.sent(intended);
                 }
@@ -169,6 +176,9 @@ pub fn spawn_pacer(
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => break,
                 }
+            }
+            if !lags.is_empty() {
+                stats.p99_lag_us = lags.value_at_quantile(0.99);
             }
             stats
         })

@@ -101,8 +101,12 @@ pub struct RunSummary {
     pub latency_us: Latency,
     /// Reply payload bytes received.
     pub bytes_received: u64,
-    /// The pacer's largest lateness handing a tick over, in µs.
+    /// The pacer's largest lateness handing a tick over, in µs: when high,
+    /// the client machine was too busy to keep time, and the latencies
+    /// include that (open loop only).
     pub pacer_max_lag_us: u64,
+    /// The 99th percentile of the pacer's lateness, in µs.
+    pub pacer_p99_lag_us: u64,
     /// WebSocket session counts (ws mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ws_sessions: Option<SessionStats>,
@@ -181,6 +185,7 @@ impl RunSummary {
             latency_us,
             bytes_received: t.bytes_received,
             pacer_max_lag_us: pacer.max_lag_us,
+            pacer_p99_lag_us: pacer.p99_lag_us,
             ws_sessions,
             intervals: t.intervals.clone(),
         }
@@ -245,6 +250,13 @@ impl RunSummary {
             errors = errors.with_detail(kind, pct);
         }
         out.push(errors);
+        if self.rate > 0 {
+            out.push(
+                Measurement::single(&format!("{p}_pacer_lag_p99"), v, "us", self.pacer_p99_lag_us as f64)
+                    .with_detail("max", self.pacer_max_lag_us as f64)
+                    .informational(),
+            );
+        }
         if let Some(s) = &self.ws_sessions {
             out.push(
                 Measurement::single("websocket_sessions", v, "count", s.open_at_end as f64)
@@ -311,7 +323,7 @@ impl RunSummary {
              sent {sent}  ok {ok}  errors {errors}{kinds} ({rate_pct:.3} %)\n  \
              achieved {rps:.1} ok/s in the window (last reply at {elapsed:.2}s)\n  \
              latency from intended send (us): p50 {p50:.0}  p90 {p90:.0}  p95 {p95:.0}  p99 {p99:.0}  p99.9 {p999:.0}  max {max:.0}  mean {mean:.1}\n  \
-             pacer max lag {lag} us\n  \
+             {pacer}\n  \
              variant \"{variant}\"",
             mode = self.mode,
             url = self.url,
@@ -337,7 +349,20 @@ impl RunSummary {
             p999 = l.p999,
             max = l.max,
             mean = l.mean,
-            lag = self.pacer_max_lag_us,
+            pacer = if self.rate == 0 {
+                "closed loop: no pacer".to_owned()
+            } else {
+                format!(
+                    "pacer lateness (us): p99 {}  max {}{}",
+                    self.pacer_p99_lag_us,
+                    self.pacer_max_lag_us,
+                    if self.pacer_max_lag_us > 1000 {
+                        " (the client machine was busy; latencies include it)"
+                    } else {
+                        ""
+                    }
+                )
+            },
             variant = self.variant,
         )
     }
