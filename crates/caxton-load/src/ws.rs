@@ -90,35 +90,55 @@ pub enum Feed {
 }
 
 /// Hands the pacer's ticks to sessions round-robin, skipping sessions
-/// whose queue is full or that closed; waits on one only when all are
-/// full. A tick no session can take is a `closed` error.
-pub async fn dispatch(mut rx: mpsc::Receiver<Tick>, sessions: Vec<mpsc::Sender<Tick>>, rec: Arc<Recorder>) {
-    let n = sessions.len();
+/// whose queue is full and forgetting those that closed; waits on one only
+/// when all are full. A tick no session can take is a `closed` error.
+pub async fn dispatch(mut rx: mpsc::Receiver<Tick>, mut sessions: Vec<mpsc::Sender<Tick>>, rec: Arc<Recorder>) {
     let mut next = 0usize;
-    'ticks: while let Some(mut tick) = rx.recv().await {
-        for _ in 0..n {
-            let s = &sessions[next % n];
-            next = next.wrapping_add(1);
-            match s.try_send(tick) {
-                Ok(()) => continue 'ticks,
-                Err(mpsc::error::TrySendError::Full(t) | mpsc::error::TrySendError::Closed(t)) => tick = t,
-            }
-        }
-        // Every queue is full (or closed): wait on the next open one.
-        for _ in 0..n {
-            let s = &sessions[next % n];
-            next = next.wrapping_add(1);
-            if !s.is_closed() {
-                match s.send(tick).await {
-                    Ok(()) => continue 'ticks,
-                    Err(mpsc::error::SendError(t)) => tick = t,
-                }
-            }
-        }
-        if tick.record {
+    while let Some(tick) = rx.recv().await {
+        if let Some(tick) = hand_over(tick, &mut sessions, &mut next).await
+            && tick.record
+        {
             rec.error(ErrorKind::Closed, Instant::now());
         }
     }
+}
+
+/// Gives `tick` to a session; gives it back when every session closed.
+async fn hand_over(mut tick: Tick, sessions: &mut Vec<mpsc::Sender<Tick>>, next: &mut usize) -> Option<Tick> {
+    let mut tried = 0;
+    while !sessions.is_empty() && tried < sessions.len() {
+        let i = *next % sessions.len();
+        match sessions[i].try_send(tick) {
+            Ok(()) => {
+                *next = i + 1;
+                return None;
+            }
+            Err(mpsc::error::TrySendError::Full(t)) => {
+                tick = t;
+                *next = i + 1;
+                tried += 1;
+            }
+            Err(mpsc::error::TrySendError::Closed(t)) => {
+                tick = t;
+                sessions.swap_remove(i);
+            }
+        }
+    }
+    // Every open session's queue is full: wait on the next one.
+    while !sessions.is_empty() {
+        let i = *next % sessions.len();
+        match sessions[i].send(tick).await {
+            Ok(()) => {
+                *next = i + 1;
+                return None;
+            }
+            Err(mpsc::error::SendError(t)) => {
+                tick = t;
+                sessions.swap_remove(i);
+            }
+        }
+    }
+    Some(tick)
 }
 
 struct Pending {
