@@ -225,10 +225,8 @@ impl RunSummary {
         let mut tput = Measurement {
             value: self.requests_per_s,
             ..Measurement::from_samples(throughput, v, "req/s", per_second)
-        }
-        .with_detail("sent", self.sent as f64)
-        .with_detail("ok", self.ok as f64)
-        .with_detail("errors", self.errors as f64);
+        };
+        // Details share the unit: the counts live in the `load` summary.
         if self.rate > 0 {
             tput = tput.with_detail("offered", self.rate as f64);
         }

@@ -203,7 +203,9 @@ fn the_binary_writes_results_and_a_json_summary() {
     assert_eq!(s.variant, "http 100/s 2 conns 64KiB bare-echo");
     let set = ResultSet::load(&path).unwrap();
     assert!(set.source.starts_with("caxton-load http"));
-    assert_eq!(metric(&set, "http_requests_per_s").details[1], ("ok".to_owned(), 100.0));
+    let tput = metric(&set, "http_requests_per_s");
+    assert_eq!(tput.details, vec![("offered".to_owned(), 100.0)]);
+    assert_eq!(tput.samples.len(), 1, "one sample per full second");
 }
 
 #[test]
