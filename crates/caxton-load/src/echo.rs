@@ -11,6 +11,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 
 /// The request body limit, as a typical server sets it: 2 MiB, so 1 MiB
 /// payloads fit.
@@ -60,11 +61,16 @@ async fn echo_session(mut socket: WebSocket) {
     }
 }
 
-/// Serves on `listener` until SIGTERM or Ctrl-C, then stops accepting,
+/// Serves on `listener` (with TCP_NODELAY, as the front door) until
+/// SIGTERM or Ctrl-C, then stops accepting,
 /// gives open connections up to two seconds and returns.
 pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stop.clone();
+    // TCP_NODELAY, like the front door: replies leave at once.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, router()).with_graceful_shutdown(async move {
         shutdown_signal().await;
         signalled.notify_one();
