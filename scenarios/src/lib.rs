@@ -14,6 +14,7 @@ pub mod assess;
 pub mod cli;
 pub mod config;
 pub mod interval;
+pub mod network;
 pub mod probe;
 pub mod result;
 pub mod run;

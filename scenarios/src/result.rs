@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use caxton_report::results::Reference;
 use serde::{Deserialize, Serialize};
 
 use crate::assess::Assertion;
@@ -21,6 +22,16 @@ pub struct Metric {
     pub value: f64,
     /// Its unit (`msg/s`, `ms`, `s`, `%`, `bytes`, `MB`, `count`, ...).
     pub unit: String,
+    /// What exactly was measured, where the name alone does not say (the
+    /// network scenarios measure one metric several ways).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The same-run reference (e.g. the bare echo server), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
+    /// Shown in reports, not graded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub informational: bool,
 }
 
 /// The result file of one scenario run.
@@ -113,6 +124,9 @@ mod tests {
                     name: format!("m{i}"),
                     value: *v,
                     unit: "ms".into(),
+                    variant: None,
+                    reference: None,
+                    informational: false,
                 })
                 .collect(),
             assertions: Vec::new(),

@@ -48,6 +48,9 @@ pub fn metric(name: &str, value: f64, unit: &str) -> Metric {
         name: name.to_owned(),
         value,
         unit: unit.to_owned(),
+        variant: None,
+        reference: None,
+        informational: false,
     }
 }
 

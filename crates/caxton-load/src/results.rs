@@ -17,18 +17,25 @@ use crate::size::format_size;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     /// Median.
+    #[serde(with = "caxton_report::figure::one")]
     pub p50: f64,
     /// 90th percentile.
+    #[serde(with = "caxton_report::figure::one")]
     pub p90: f64,
     /// 95th percentile.
+    #[serde(with = "caxton_report::figure::one")]
     pub p95: f64,
     /// 99th percentile.
+    #[serde(with = "caxton_report::figure::one")]
     pub p99: f64,
     /// 99.9th percentile.
+    #[serde(with = "caxton_report::figure::one")]
     pub p999: f64,
     /// Largest.
+    #[serde(with = "caxton_report::figure::one")]
     pub max: f64,
     /// Mean.
+    #[serde(with = "caxton_report::figure::one")]
     pub mean: f64,
 }
 
@@ -94,8 +101,10 @@ pub struct RunSummary {
     pub errors_by_kind: BTreeMap<String, u64>,
     /// Successful replies that arrived within the measured window, per
     /// second of it: the achieved throughput.
+    #[serde(with = "caxton_report::figure::one")]
     pub requests_per_s: f64,
     /// `errors / sent`, in percent.
+    #[serde(with = "caxton_report::figure::one")]
     pub error_rate_pct: f64,
     /// Latency of successful replies.
     pub latency_us: Latency,

@@ -56,5 +56,5 @@ pub use error::ProfilingError;
 pub use latency::{LatencyRecorder, LatencySummary};
 pub use leak::{LeakCheck, LeakReport, LeakVerdict};
 pub use memory::{AgentKind, MemoryProfileConfig, MemoryProfileReport, MemoryProfileRow, PhaseBytes};
-pub use process::{process_cpu_time, rss_bytes};
+pub use process::{process_cpu_time, rss_bytes, rss_bytes_of};
 pub use sampler::{ProcessSample, ProcessSampler, ProcessSeries};

@@ -14,18 +14,25 @@ use crate::ProfilingError;
 pub fn rss_bytes() -> Result<u64, ProfilingError> {
     #[cfg(target_os = "linux")]
     {
-        let path = "/proc/self/statm";
-        let text = std::fs::read_to_string(path).map_err(|e| ProfilingError::io(path, e))?;
-        let resident_pages: u64 = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| ProfilingError::io(path, std::io::Error::other(format!("unexpected contents {text:?}"))))?;
-        Ok(resident_pages * page_size())
+        statm_rss("/proc/self/statm")
     }
     #[cfg(not(target_os = "linux"))]
     {
         let pid = sysinfo::get_current_pid().map_err(|e| ProfilingError::Sysinfo(e.to_string()))?;
+        rss_bytes_of(pid.as_u32())
+    }
+}
+
+/// Resident set size of another process (a server under load, measured
+/// from the process driving it), in bytes.
+pub fn rss_bytes_of(pid: u32) -> Result<u64, ProfilingError> {
+    #[cfg(target_os = "linux")]
+    {
+        statm_rss(&format!("/proc/{pid}/statm"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let pid = sysinfo::Pid::from_u32(pid);
         let mut sys = sysinfo::System::new().map_err(|e| ProfilingError::Sysinfo(e.to_string()))?;
         sys.refresh_processes_specifics(
             sysinfo::ProcessesToUpdate::Some(&[pid]),
@@ -34,8 +41,20 @@ pub fn rss_bytes() -> Result<u64, ProfilingError> {
         );
         sys.process(pid)
             .map(|p| p.memory())
-            .ok_or_else(|| ProfilingError::Sysinfo("this process is not listed".into()))
+            .ok_or_else(|| ProfilingError::Sysinfo(format!("process {pid} is not listed")))
     }
+}
+
+/// The resident pages of a `statm` file, in bytes (one small read).
+#[cfg(target_os = "linux")]
+fn statm_rss(path: &str) -> Result<u64, ProfilingError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ProfilingError::io(path, e))?;
+    let resident_pages: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| ProfilingError::io(path, std::io::Error::other(format!("unexpected contents {text:?}"))))?;
+    Ok(resident_pages * page_size())
 }
 
 /// The highest RSS this process has had so far, in bytes (the kernel's

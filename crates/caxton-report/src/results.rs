@@ -283,6 +283,12 @@ struct ScenarioMetric {
     #[serde(with = "figure::one")]
     value: f64,
     unit: String,
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    reference: Option<Reference>,
+    #[serde(default)]
+    informational: bool,
 }
 
 impl ScenarioResult {
@@ -300,7 +306,20 @@ impl ScenarioResult {
             measurements: self
                 .metrics
                 .into_iter()
-                .map(|m| Measurement::single(&m.name, &variant, &m.unit, m.value))
+                .map(|m| {
+                    let variant = match &m.variant {
+                        Some(v) => format!("{variant}: {v}"),
+                        None => variant.clone(),
+                    };
+                    let mut out = Measurement::single(&m.name, &variant, &m.unit, m.value);
+                    if let Some(r) = &m.reference {
+                        out = out.with_reference(&r.name, r.value);
+                    }
+                    if m.informational {
+                        out = out.informational();
+                    }
+                    out
+                })
                 .collect(),
             partial: self.partial,
         }
@@ -327,6 +346,16 @@ mod tests {
         assert_eq!(set.measurements[0].metric, "recovery_time");
         assert_eq!(set.measurements[0].variant, "scenario burst (partial)");
         assert_eq!(set.measurements[0].unit, "s");
+        // The network scenarios' metrics carry their variant and reference.
+        std::fs::write(
+            &path,
+            r#"{"scenario":"http","config":{},"metrics":[{"name":"http_requests_per_s","value":10.0,"unit":"req/s","variant":"send","reference":{"name":"bare","value":20.0},"informational":true}],"assertions":[],"intervals_file":"","partial":false,"passed":true,"started_at_unix_s":100,"elapsed_s":5.0}"#,
+        )
+        .unwrap();
+        let m = &ResultSet::load(&path).unwrap().measurements[0];
+        assert_eq!(m.variant, "scenario http: send");
+        assert_eq!(m.reference.as_ref().map(|r| r.value), Some(20.0));
+        assert!(m.informational);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,7 +1,8 @@
 //! Units the reports understand, and conversion between units of one kind.
 
 /// Scale of `unit` relative to its kind's base unit (seconds, bytes,
-/// messages per second, percent), or `None` for an unknown unit.
+/// messages or requests per second, percent, counts), or `None` for an
+/// unknown unit.
 fn scale(unit: &str) -> Option<(Kind, f64)> {
     Some(match unit {
         "ns" => (Kind::Time, 1e-9),
@@ -15,7 +16,8 @@ fn scale(unit: &str) -> Option<(Kind, f64)> {
         "KB" => (Kind::Bytes, 1e3),
         "MB" => (Kind::Bytes, 1e6),
         "GB" => (Kind::Bytes, 1e9),
-        "msg/s" => (Kind::Rate, 1.0),
+        "msg/s" | "req/s" => (Kind::Rate, 1.0),
+        "count" => (Kind::Count, 1.0),
         "%" => (Kind::Percent, 1.0),
         "ratio" | "x" => (Kind::Ratio, 1.0),
         _ => return None,
@@ -29,6 +31,7 @@ enum Kind {
     Rate,
     Percent,
     Ratio,
+    Count,
 }
 
 /// Whether the reports know this unit.
@@ -47,10 +50,11 @@ pub fn convert(value: f64, from: &str, to: &str) -> Option<f64> {
     (kf == kt).then_some(value * sf / st)
 }
 
-/// Whether a larger value of this unit is better by default (rates), used
+/// Whether a larger value of this unit is better by default (rates and
+/// counts, e.g. sessions held), used
 /// when no target says otherwise.
 pub fn higher_is_better(unit: &str) -> bool {
-    matches!(scale(unit), Some((Kind::Rate, _)))
+    matches!(scale(unit), Some((Kind::Rate | Kind::Count, _)))
 }
 
 #[cfg(test)]

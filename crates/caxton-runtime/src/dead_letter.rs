@@ -37,7 +37,9 @@ pub enum DeadLetterReason {
     },
     /// Still queued when the agent exceeded its restart policy and was stopped.
     AgentFailed,
-    /// Still queued when shutdown's deadline passed.
+    /// Accepted, but never delivered: still queued when shutdown's
+    /// deadline passed, or when its final recipient outside the runtime
+    /// went away (see [`crate::Orchestrator::record_dead_letter`]).
     Undelivered,
     /// The payload was over the receiver's size limit.
     MessageTooLarge,

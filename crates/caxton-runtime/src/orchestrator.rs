@@ -755,6 +755,14 @@ impl Orchestrator {
         }
     }
 
+    /// Records a message that was accepted but will never reach its
+    /// final recipient outside the runtime (say, a network client that
+    /// went away with replies still queued for it), so that it is counted
+    /// once like the runtime's own dead letters.
+    pub fn record_dead_letter(&self, msg: Message, agent: Option<AgentId>, reason: DeadLetterReason) {
+        self.inner.dead_letters.record(msg, agent, reason);
+    }
+
     /// Dead-letter totals by reason.
     pub fn dead_letter_counts(&self) -> DeadLetterCounts {
         self.inner.dead_letters.counts()

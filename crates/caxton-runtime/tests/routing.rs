@@ -232,3 +232,58 @@ async fn agents_message_each_other_and_reply_to_agents() {
     assert_eq!(got.load(Ordering::SeqCst), 1003);
     orch.shutdown(T).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_request_refuses_a_full_mailbox_at_once_and_counts_it() {
+    use common::Gated;
+    let orch = Orchestrator::new();
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let seen = Arc::new(AtomicU64::new(0));
+    let (g, s) = (gate.clone(), seen.clone());
+    let id = orch
+        .spawn(
+            AgentSpec::new(move || Gated {
+                gate: g.clone(),
+                seen: s.clone(),
+            })
+            .mailbox_capacity(2),
+        )
+        .unwrap();
+    // A message counts against the capacity until handled: the one in the
+    // handler and one queued fill a mailbox of 2.
+    orch.try_send(Message::inform(id, "wait")).unwrap();
+    common::eventually(|| seen.load(Ordering::SeqCst) == 1).await;
+    orch.try_send(Message::inform(id, "queued")).unwrap();
+    // A full mailbox: `try_request` does not wait for space, whatever the timeout.
+    let e = orch
+        .try_request(Message::request(id, "x"), Duration::from_secs(3600))
+        .await
+        .unwrap_err();
+    match e {
+        RequestError::Send(e) => assert!(matches!(e.kind, SendErrorKind::MailboxFull { .. }), "{e}"),
+        other => panic!("expected MailboxFull, got {other}"),
+    }
+    assert_eq!(
+        orch.dead_letter_counts()
+            .get(caxton_runtime::DeadLetterKind::MailboxFull),
+        1
+    );
+    let mut depth = None;
+    orch.glance_all(|g| depth = Some((g.id, g.mailbox_depth)));
+    assert_eq!(depth, Some((id, 2)));
+    gate.wait();
+    // The orchestrator's total counts both handled messages, and stays
+    // after the agent is gone.
+    common::eventually(|| orch.messages_handled_total() == 2).await;
+    orch.stop(id).await.unwrap();
+    assert_eq!(orch.messages_handled_total(), 2);
+    assert_eq!(orch.restarts_total(), 0);
+    // A message that left the runtime and was then lost is counted once.
+    orch.record_dead_letter(Message::inform(id, "gone"), Some(id), DeadLetterReason::Undelivered);
+    assert_eq!(
+        orch.dead_letter_counts()
+            .get(caxton_runtime::DeadLetterKind::Undelivered),
+        1
+    );
+    orch.shutdown(T).await;
+}

@@ -28,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod kinds;
+pub mod live;
 pub mod metrics;
 pub mod routes;
 pub mod serve;

@@ -15,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
@@ -25,41 +25,6 @@ use crate::state::AppState;
 /// Connections refused with 503 that may be answered at once; past this
 /// an over-limit connection is closed without an answer.
 const REFUSALS_IN_FLIGHT: usize = 64;
-
-/// Counts live tasks (connections, sessions) and wakes a waiter when the
-/// count reaches zero.
-#[derive(Default)]
-struct Live {
-    n: std::sync::atomic::AtomicUsize,
-    zero: Notify,
-}
-
-struct LiveGuard(Arc<Live>);
-
-impl Live {
-    fn enter(self: &Arc<Self>) -> LiveGuard {
-        self.n.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        LiveGuard(self.clone())
-    }
-
-    async fn wait_zero(&self) {
-        loop {
-            let notified = self.zero.notified();
-            if self.n.load(std::sync::atomic::Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        if self.0.n.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
-            self.0.zero.notify_waiters();
-        }
-    }
-}
 
 /// A running server: its address, and how to stop it.
 pub struct Server {
@@ -93,7 +58,6 @@ impl Server {
         let app: Router = routes::router(state.clone());
         let permits = Arc::new(Semaphore::new(state.config.max_connections));
         let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
-        let live = Arc::new(Live::default());
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -111,7 +75,7 @@ impl Server {
             let _ = stream.set_nodelay(true);
             match permits.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let guard = live.enter();
+                    let guard = state.connections.enter();
                     let app = app.clone();
                     let state = state.clone();
                     tokio::spawn(async move {
@@ -139,7 +103,8 @@ impl Server {
         state.start_draining();
         // Connections finish the request in hand and close; sessions close
         // with 1001 and stop their agents.
-        let _ = tokio::time::timeout_at(deadline, live.wait_zero()).await;
+        let _ = tokio::time::timeout_at(deadline, state.connections.wait_zero()).await;
+        let _ = tokio::time::timeout_at(deadline, state.sessions.wait_zero()).await;
         let left = deadline.saturating_duration_since(Instant::now());
         state.orch.shutdown(left).await
     }

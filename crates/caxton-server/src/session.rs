@@ -14,7 +14,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::{BufMut, Bytes, BytesMut};
-use caxton_runtime::{Address, Agent, AgentError, AgentId, AgentSpec, Context, Message, Performative};
+use caxton_runtime::{
+    Address, Agent, AgentError, AgentId, AgentSpec, Context, DeadLetterReason, Message, Performative,
+};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -22,6 +24,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::error::ApiError;
 use crate::kinds::Kind;
+use crate::live::Slot;
 use crate::routes::messages::reply_json;
 use crate::state::AppState;
 use crate::wire::{self, BroadcastBody, From, Payload, To};
@@ -48,17 +51,18 @@ pub async fn upgrade(
         Some(t) => Some(To::parse(t)?.address()?),
         None => None,
     };
-    let open = state.metrics.ws_sessions.get();
-    if open >= state.config.max_sessions as i64 {
+    let Some(slot) = state.sessions.try_enter(state.config.max_sessions) else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_sessions",
             format!(
-                "{open} WebSocket sessions are open, the limit is {}",
+                "the limit of {} open WebSocket sessions is reached; retry later",
                 state.config.max_sessions
             ),
         ));
-    }
+    };
+    // Each session is an agent: refuse it now rather than after the upgrade.
+    drop(state.reserve_agents(1)?);
     let max = state.config.max_body_bytes;
     Ok(ws
         .read_buffer_size(4096)
@@ -66,7 +70,7 @@ pub async fn upgrade(
         .max_write_buffer_size(max + 64 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| run(state, socket, default_to)))
+        .on_upgrade(move |socket| run(state, socket, default_to, slot)))
 }
 
 /// The session's client mailbox: what agents send to the session is
@@ -166,7 +170,7 @@ enum End {
     Close(u16, String),
 }
 
-async fn run(state: AppState, mut socket: WebSocket, default_to: Option<Address>) {
+async fn run(state: AppState, mut socket: WebSocket, default_to: Option<Address>, _slot: Slot) {
     state.metrics.ws_sessions.inc();
     let _open = scopeguard(&state);
     let name = format!("session-{}", state.next_session());
@@ -195,8 +199,14 @@ async fn run(state: AppState, mut socket: WebSocket, default_to: Option<Address>
         let write = socket.send(close(code, &reason));
         let _ = tokio::time::timeout(state.config.ws_write_timeout, write).await;
     }
-    // Messages still queued for the client go with the session: dropping
-    // the receiver makes the agent dead-letter anything sent from now on.
+    // Closing the queue makes the agent dead-letter anything sent from now
+    // on; what is still queued for the client is counted here, once.
+    inbox.close();
+    while let Ok(msg) = inbox.try_recv() {
+        state
+            .orch
+            .record_dead_letter(*msg, Some(id), DeadLetterReason::Undelivered);
+    }
     drop(inbox);
     let orch = state.orch.clone();
     let kinds = state.kinds.clone();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use caxton_runtime::Orchestrator;
@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::kinds::AgentKinds;
+use crate::live::Live;
 use crate::metrics::Metrics;
 
 /// The state shared by every handler; cheap to clone.
@@ -33,9 +34,17 @@ pub struct Shared {
     pub token: Option<String>,
     /// Uploaded modules by id (their SHA-256).
     pub modules: RwLock<HashMap<String, WasmModule>>,
+    /// Open HTTP connections (a drain waits for them).
+    pub connections: Arc<Live>,
+    /// Open WebSocket sessions, against `max_sessions` (a drain waits for
+    /// them).
+    pub sessions: Arc<Live>,
+    /// Agents being spawned right now, so that concurrent spawns cannot
+    /// pass `max_agents` together.
+    spawning: AtomicUsize,
     host: OnceLock<Result<WasmHost, String>>,
     draining: watch::Sender<bool>,
-    sessions: AtomicU64,
+    session_numbers: AtomicU64,
 }
 
 impl Deref for AppState {
@@ -59,7 +68,10 @@ impl AppState {
             modules: RwLock::new(HashMap::new()),
             host: OnceLock::new(),
             draining: watch::Sender::new(false),
-            sessions: AtomicU64::new(0),
+            connections: Arc::new(Live::default()),
+            sessions: Arc::new(Live::default()),
+            spawning: AtomicUsize::new(0),
+            session_numbers: AtomicU64::new(0),
         }))
     }
 }
@@ -97,6 +109,39 @@ impl Shared {
 
     /// A fresh session number.
     pub fn next_session(&self) -> u64 {
-        self.sessions.fetch_add(1, Ordering::Relaxed)
+        self.session_numbers.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Reserves room for `n` more agents under `max_agents`; the room is
+    /// given back when the reservation drops (by then the agents are live
+    /// and counted by the orchestrator).
+    pub fn reserve_agents(&self, n: usize) -> Result<AgentReservation<'_>, ApiError> {
+        let pending = self.spawning.fetch_add(n, Ordering::AcqRel) + n;
+        let reservation = AgentReservation { shared: self, n };
+        let live = self.orch.agent_count();
+        if live + pending > self.config.max_agents {
+            return Err(ApiError::new(
+                axum::http::StatusCode::INSUFFICIENT_STORAGE,
+                "agent_limit",
+                format!(
+                    "spawning {n} would pass the limit of {} live agents ({live} live, {} being spawned)",
+                    self.config.max_agents,
+                    pending - n
+                ),
+            ));
+        }
+        Ok(reservation)
+    }
+}
+
+/// Room for agents being spawned (see [`Shared::reserve_agents`]).
+pub struct AgentReservation<'a> {
+    shared: &'a Shared,
+    n: usize,
+}
+
+impl Drop for AgentReservation<'_> {
+    fn drop(&mut self) {
+        self.shared.spawning.fetch_sub(self.n, Ordering::AcqRel);
     }
 }

@@ -366,7 +366,7 @@ async fn sessions_over_the_maximum_get_503() {
             assert_eq!(r.status().as_u16(), 503);
             let body = String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).to_string();
             assert!(
-                body.contains("too_many_sessions") && body.contains("the limit is 1"),
+                body.contains("too_many_sessions") && body.contains("limit of 1 open WebSocket sessions"),
                 "{body}"
             );
         }

@@ -135,17 +135,7 @@ pub async fn spawn(
     if body.capabilities.iter().any(String::is_empty) {
         return Err(bad("a capability must not be empty".into()));
     }
-    let live = state.orch.agent_count();
-    if live + n > state.config.max_agents {
-        return Err(ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "agent_limit",
-            format!(
-                "spawning {n} would pass the limit of {} live agents ({live} live)",
-                state.config.max_agents
-            ),
-        ));
-    }
+    let _room = state.reserve_agents(n)?;
     let limits = body.limits;
     let wasm_only = limits.max_memory_bytes.is_some() || limits.fuel.is_some() || limits.cpu_time_ms.is_some();
     if kind != Kind::Wasm && (wasm_only || body.module.is_some()) {
