@@ -94,7 +94,13 @@ impl ScenarioResult {
             } else {
                 format!("{:.3}", m.value)
             };
-            let _ = writeln!(s, "  {:<28} {value:>14} {}", m.name, m.unit);
+            let reference = match &m.reference {
+                Some(r) if r.value != 0.0 && r.value.is_finite() && m.value.is_finite() => {
+                    format!("  ({:.2}x {})", m.value / r.value, r.name)
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(s, "  {:<28} {value:>14} {}{reference}", m.name, m.unit);
         }
         for a in &self.assertions {
             let mark = if a.passed { "ok  " } else { "FAIL" };

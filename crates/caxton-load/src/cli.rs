@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::LoadConfig;
 use crate::error::LoadError;
-use crate::run::{LoadConfig, Mode};
 use crate::size::parse_size;
+use crate::target::Mode;
 use crate::target::Target;
 
 /// Open-loop load generator for the Caxton front door (or any server that

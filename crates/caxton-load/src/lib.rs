@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod echo;
 pub mod error;
 pub mod fdlimit;
@@ -23,6 +24,8 @@ pub mod size;
 pub mod target;
 pub mod ws;
 
+pub use config::LoadConfig;
 pub use error::LoadError;
 pub use results::RunSummary;
-pub use run::{LoadConfig, Mode, run};
+pub use run::run;
+pub use target::Mode;

@@ -7,10 +7,11 @@ use std::path::Path;
 use caxton_report::results::{Measurement, ResultSet};
 use serde::{Deserialize, Serialize};
 
+use crate::config::LoadConfig;
 use crate::pace::PacerStats;
 use crate::record::{Interval, Totals};
-use crate::run::{LoadConfig, Mode};
 use crate::size::format_size;
+use crate::target::Mode;
 
 /// Latency percentiles of successful replies, in microseconds from the
 /// intended send time; NaN when nothing succeeded.

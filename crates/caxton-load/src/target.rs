@@ -3,7 +3,6 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use crate::error::LoadError;
-use crate::run::Mode;
 
 /// Caxton's raw request route to the first echo agent: the path used when a
 /// URL gives none in `http` mode.
@@ -98,4 +97,23 @@ fn refused(host: &str) -> LoadError {
         "refusing non-loopback target {host:?}: caxton-load only drives servers on 127.0.0.1 / ::1 / localhost \
          (pass --allow-remote to load a remote host you are responsible for)"
     ))
+}
+
+/// What is driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// POST over HTTP/1.1 keep-alive connections.
+    Http,
+    /// Binary request frames over WebSocket sessions.
+    Ws,
+}
+
+impl Mode {
+    /// `http` or `ws`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Http => "http",
+            Mode::Ws => "ws",
+        }
+    }
 }

@@ -11,10 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::interrupt::Stop;
 use crate::steps::shared::{Error, SuiteConfig, memory};
-use crate::steps::{native, wasm};
+use crate::steps::{native, network, wasm};
 
 /// Steps of the suite, for the progress display.
 const STEPS: u64 = 13;
+/// Further steps of `--full`: the network scenarios.
+const NETWORK_STEPS: u64 = 3;
 
 /// Runs the steps in turn: announces each, keeps its measurements, and
 /// starts none once a stop was asked for.
@@ -24,6 +26,7 @@ struct Steps<'a> {
     stop: &'a Stop,
     results: ResultSet,
     done: u64,
+    total: u64,
 }
 
 impl Steps<'_> {
@@ -37,7 +40,7 @@ impl Steps<'_> {
         self.bar.set_message(name.to_owned());
         if !self.progress {
             // Plain lines where no bar is drawn (CI logs, pipes).
-            eprintln!("[{}/{STEPS}] {name}", self.done + 1);
+            eprintln!("[{}/{}] {name}", self.done + 1, self.total);
         }
         true
     }
@@ -68,8 +71,10 @@ pub fn run(
     progress: bool,
     stop: &Stop,
 ) -> Result<ResultSet, Error> {
+    let full = cfg.mode == "full";
+    let total = STEPS + if full { NETWORK_STEPS } else { 0 };
     let bar = if progress {
-        ProgressBar::new(STEPS)
+        ProgressBar::new(total)
     } else {
         ProgressBar::hidden()
     };
@@ -84,6 +89,7 @@ pub fn run(
         stop,
         results: ResultSet::new(&format!("caxton-perf run ({})", cfg.mode)),
         done: 0,
+        total,
     };
     stop.checkpoint(&s.results);
     if !s.begin("compiling WASM guests (or loading them from the disk cache)") {
@@ -153,5 +159,20 @@ pub fn run(
         return Ok(s.finish());
     }
     s.end(memory(&cfg.wasm_memory_counts, guests.counter_kind(), alloc)?);
+    if full {
+        drop(guests);
+        let bins = network::binaries()?;
+        let steps: [(&str, fn(&caxton_netbench::Binaries) -> Result<Vec<Measurement>, Error>); 3] = [
+            ("network: HTTP front door vs bare echo server", network::http),
+            ("network: payload sizes", network::payload),
+            ("network: 10 000 WebSocket sessions", network::websocket),
+        ];
+        for (name, step) in steps {
+            if !s.begin(name) {
+                return Ok(s.finish());
+            }
+            s.end(step(&bins)?);
+        }
+    }
     Ok(s.finish())
 }

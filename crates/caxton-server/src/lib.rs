@@ -22,9 +22,10 @@
 //! ```
 
 // Module dependencies point one way: `serve` -> `routes` -> `session` ->
-// `routes::messages` (the shared send/request helpers) -> `state` ->
-// `metrics` -> `kinds`; `wire`, `extract` and `error` are leaves.
+// `dispatch` (the calls into the orchestrator) -> `state` -> `metrics` ->
+// `kinds`, `live`; `wire`, `extract`, `config` and `error` are leaves.
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod extract;
 pub mod kinds;

@@ -5,11 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use caxton_runtime::{AgentStatus, DeadLetterKind, Orchestrator};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -21,7 +17,6 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::kinds::{AgentKinds, Kind};
-use crate::state::AppState;
 
 /// A route of the front door that routes messages.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -127,48 +122,26 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Records one HTTP request: its route pattern (never the raw path,
+    /// so cardinality stays bounded), method, status and time.
+    pub fn http_request(&self, route: String, method: &'static str, status: u16, seconds: f64) {
+        self.http_duration
+            .get_or_create(&HttpRouteLabels {
+                route: route.clone(),
+                method,
+            })
+            .observe(seconds);
+        self.http_requests
+            .get_or_create(&HttpLabels { route, method, status })
+            .inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(16 * 1024);
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)
     }
-}
-
-/// Middleware: counts every HTTP request by route pattern (never the raw
-/// path, so cardinality stays bounded), method and status, with its time.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = match *req.method() {
-        axum::http::Method::GET => "GET",
-        axum::http::Method::POST => "POST",
-        axum::http::Method::DELETE => "DELETE",
-        axum::http::Method::PUT => "PUT",
-        axum::http::Method::HEAD => "HEAD",
-        _ => "other",
-    };
-    let start = Instant::now();
-    let response = next.run(req).await;
-    let metrics = &state.metrics;
-    metrics
-        .http_duration
-        .get_or_create(&HttpRouteLabels {
-            route: route.clone(),
-            method,
-        })
-        .observe(start.elapsed().as_secs_f64());
-    metrics
-        .http_requests
-        .get_or_create(&HttpLabels {
-            route,
-            method,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
 }
 
 /// Reads the orchestrator's figures at scrape time.

@@ -22,10 +22,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{Notify, mpsc};
 
+use crate::dispatch::reply_json;
 use crate::error::ApiError;
 use crate::kinds::Kind;
 use crate::live::Slot;
-use crate::routes::messages::reply_json;
 use crate::state::AppState;
 use crate::wire::{self, BroadcastBody, From, Payload, To};
 

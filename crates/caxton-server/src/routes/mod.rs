@@ -3,18 +3,17 @@
 
 mod agents;
 mod health;
-pub mod messages;
+mod messages;
 mod modules;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
-use crate::metrics;
 use crate::session;
 use crate::state::AppState;
 
@@ -36,8 +35,31 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
+}
+
+/// Counts every HTTP request by route pattern, method and status, with
+/// its time.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let start = std::time::Instant::now();
+    let response = next.run(req).await;
+    state
+        .metrics
+        .http_request(route, method, response.status().as_u16(), start.elapsed().as_secs_f64());
+    response
 }
 
 async fn not_found(req: Request) -> ApiError {
