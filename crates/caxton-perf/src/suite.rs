@@ -162,7 +162,7 @@ pub fn run(
     if full {
         drop(guests);
         let bins = network::binaries()?;
-        let steps: [(&str, fn(&caxton_netbench::Binaries) -> Result<Vec<Measurement>, Error>); 3] = [
+        let steps: [(&str, network::Step); 3] = [
             ("network: HTTP front door vs bare echo server", network::http),
             ("network: payload sizes", network::payload),
             ("network: 10 000 WebSocket sessions", network::websocket),

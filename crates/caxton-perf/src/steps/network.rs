@@ -11,6 +11,9 @@ use caxton_report::results::Measurement;
 
 use crate::steps::shared::Error;
 
+/// One network step: its figures, measured with the given binaries.
+pub(crate) type Step = fn(&Binaries) -> Result<Vec<Measurement>, Error>;
+
 /// Finds the server and load binaries; when they are not built and this
 /// runs under cargo, builds them (the same profile as this binary).
 pub(crate) fn binaries() -> Result<Binaries, Error> {
