@@ -89,7 +89,7 @@ impl HttpConfig {
             payload_bytes: 1024,
             rounds: 1,
             metrics_agents: 1000,
-            oha: false,
+            oha: true,
         }
     }
 }
