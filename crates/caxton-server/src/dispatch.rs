@@ -9,6 +9,7 @@ use caxton_runtime::{Message, Performative, RequestError};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::metrics::Route;
 use crate::state::Shared;
 use crate::wire::{self, BroadcastBody, From, Payload, Reply};
 
@@ -29,7 +30,7 @@ impl Shared {
     }
 
     /// Routes a message without waiting: a full mailbox is 429 at once.
-    pub fn send_now(&self, route: &'static str, msg: Message) -> Result<(), ApiError> {
+    pub fn send_now(&self, route: Route, msg: Message) -> Result<(), ApiError> {
         self.orch.try_send(msg).map_err(|e| ApiError::from(e.kind()))?;
         self.metrics.routed(route, 1);
         Ok(())
@@ -37,7 +38,7 @@ impl Shared {
 
     /// Request/reply without waiting for mailbox space (429 when full),
     /// counted and timed under `route`.
-    pub async fn request_now(&self, route: &'static str, msg: Message, timeout: Duration) -> Result<Message, ApiError> {
+    pub async fn request_now(&self, route: Route, msg: Message, timeout: Duration) -> Result<Message, ApiError> {
         let start = Instant::now();
         let result = self.orch.try_request(msg, timeout).await;
         let accepted = !matches!(
@@ -52,7 +53,7 @@ impl Shared {
     }
 
     /// Broadcasts to a capability's agents; the JSON outcome.
-    pub fn broadcast_now(&self, route: &'static str, body: BroadcastBody) -> Result<serde_json::Value, ApiError> {
+    pub fn broadcast_now(&self, route: Route, body: BroadcastBody) -> Result<serde_json::Value, ApiError> {
         if body.capability.is_empty() {
             return Err(ApiError::bad_request("invalid_address", "empty capability"));
         }

@@ -18,24 +18,71 @@ use prometheus_client::registry::Registry;
 
 use crate::kinds::{AgentKinds, Kind};
 
-/// A route of the front door that routes messages.
+/// A way into the orchestrator through the front door (the `route` label
+/// of `caxton_messages_routed_total` and `caxton_request_duration_seconds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /v1/messages`.
+    Send,
+    /// `POST /v1/requests`.
+    Request,
+    /// `POST /v1/broadcast`.
+    Broadcast,
+    /// `POST /v1/raw/send/{to}`.
+    RawSend,
+    /// `POST /v1/raw/request/{to}`.
+    RawRequest,
+    /// A WebSocket `send`.
+    WsSend,
+    /// A WebSocket `request` or binary frame.
+    WsRequest,
+    /// A WebSocket `broadcast`.
+    WsBroadcast,
+}
+
+impl Route {
+    /// Every route, in label order.
+    pub const ALL: [Route; 8] = [
+        Route::Send,
+        Route::Request,
+        Route::Broadcast,
+        Route::RawSend,
+        Route::RawRequest,
+        Route::WsSend,
+        Route::WsRequest,
+        Route::WsBroadcast,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Send => "send",
+            Route::Request => "request",
+            Route::Broadcast => "broadcast",
+            Route::RawSend => "raw_send",
+            Route::RawRequest => "raw_request",
+            Route::WsSend => "ws_send",
+            Route::WsRequest => "ws_request",
+            Route::WsBroadcast => "ws_broadcast",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabel {
-    /// `send`, `request`, `broadcast`, `raw_send`, `raw_request`,
-    /// `ws_send`, `ws_request`.
-    pub route: &'static str,
+struct RouteLabel {
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    route: String,
+    route: &'static str,
     method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpRouteLabels {
-    route: String,
+    route: &'static str,
     method: &'static str,
 }
 
@@ -43,8 +90,9 @@ struct HttpRouteLabels {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    routed: Family<RouteLabel, Counter>,
-    request_duration: Family<RouteLabel, Histogram>,
+    /// Per route, its routed counter and request-duration histogram,
+    /// resolved once: the hot path takes no family lookup.
+    by_route: [(Counter, Histogram); Route::ALL.len()],
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Family<HttpRouteLabels, Histogram>,
     /// Open WebSocket sessions.
@@ -99,10 +147,16 @@ impl Metrics {
             http_connections.clone(),
         );
         registry.register_collector(Box::new(RuntimeCollector { orch, kinds }));
+        let by_route = Route::ALL.map(|r| {
+            let label = RouteLabel { route: r.name() };
+            (
+                routed.get_or_create_owned(&label),
+                request_duration.get_or_create_owned(&label),
+            )
+        });
         Self {
             registry,
-            routed,
-            request_duration,
+            by_route,
             http_requests,
             http_duration,
             ws_sessions,
@@ -111,25 +165,20 @@ impl Metrics {
     }
 
     /// Counts `n` messages a mailbox accepted from `route`.
-    pub fn routed(&self, route: &'static str, n: u64) {
-        self.routed.get_or_create(&RouteLabel { route }).inc_by(n);
+    pub fn routed(&self, route: Route, n: u64) {
+        self.by_route[route as usize].0.inc_by(n);
     }
 
     /// Records one request/reply through `route` that took `seconds`.
-    pub fn request_done(&self, route: &'static str, seconds: f64) {
-        self.request_duration
-            .get_or_create(&RouteLabel { route })
-            .observe(seconds);
+    pub fn request_done(&self, route: Route, seconds: f64) {
+        self.by_route[route as usize].1.observe(seconds);
     }
 
     /// Records one HTTP request: its route pattern (never the raw path,
     /// so cardinality stays bounded), method, status and time.
-    pub fn http_request(&self, route: String, method: &'static str, status: u16, seconds: f64) {
+    pub fn http_request(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
         self.http_duration
-            .get_or_create(&HttpRouteLabels {
-                route: route.clone(),
-                method,
-            })
+            .get_or_create(&HttpRouteLabels { route, method })
             .observe(seconds);
         self.http_requests
             .get_or_create(&HttpLabels { route, method, status })

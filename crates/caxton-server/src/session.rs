@@ -26,6 +26,7 @@ use crate::dispatch::reply_json;
 use crate::error::ApiError;
 use crate::kinds::Kind;
 use crate::live::Slot;
+use crate::metrics::Route;
 use crate::state::AppState;
 use crate::wire::{self, BroadcastBody, From, Payload, To};
 
@@ -377,7 +378,7 @@ fn on_text(
             let performative = perf(performative.as_deref(), Performative::Inform).map_err(|e| (reference, e))?;
             let address = to.address().map_err(|e| (reference, e))?;
             let msg = Message::new(address, performative, payload.into_bytes()).with_sender(id);
-            state.send_now("ws_send", msg).map_err(|e| (reference, e))?;
+            state.send_now(Route::WsSend, msg).map_err(|e| (reference, e))?;
             Ok(Some(text_frame(json!({ "type": "accepted", "ref": reference }))))
         }
         Op::Request {
@@ -406,7 +407,9 @@ fn on_text(
                 performative,
                 payload,
             };
-            let mut v = state.broadcast_now("ws_broadcast", body).map_err(|e| (reference, e))?;
+            let mut v = state
+                .broadcast_now(Route::WsBroadcast, body)
+                .map_err(|e| (reference, e))?;
             if let Some(o) = v.as_object_mut() {
                 o.insert("type".into(), json!("broadcast"));
                 o.insert("ref".into(), json!(reference));
@@ -451,7 +454,7 @@ fn on_binary(state: &AppState, id: AgentId, default_to: Option<&Address>, data: 
 fn request(state: &AppState, msg: Message, timeout: Duration, answer: Answer) -> InFlight {
     let state = state.clone();
     Box::pin(async move {
-        let result = state.request_now("ws_request", msg, timeout).await;
+        let result = state.request_now(Route::WsRequest, msg, timeout).await;
         (answer, result)
     })
 }

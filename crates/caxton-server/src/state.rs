@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use caxton_runtime::Orchestrator;
@@ -44,6 +44,8 @@ pub struct Shared {
     spawning: AtomicUsize,
     host: OnceLock<Result<WasmHost, String>>,
     draining: watch::Sender<bool>,
+    /// Mirror of `draining` for the per-request check (no lock).
+    draining_now: AtomicBool,
     session_numbers: AtomicU64,
 }
 
@@ -68,6 +70,7 @@ impl AppState {
             modules: RwLock::new(HashMap::new()),
             host: OnceLock::new(),
             draining: watch::Sender::new(false),
+            draining_now: AtomicBool::new(false),
             connections: Arc::new(Live::default()),
             sessions: Arc::new(Live::default()),
             spawning: AtomicUsize::new(0),
@@ -94,7 +97,7 @@ impl Shared {
 
     /// Whether a drain began.
     pub fn is_draining(&self) -> bool {
-        *self.draining.borrow()
+        self.draining_now.load(Ordering::Acquire)
     }
 
     /// A receiver that sees the drain begin.
@@ -104,6 +107,7 @@ impl Shared {
 
     /// Starts the drain: readiness fails and new work gets 503.
     pub fn start_draining(&self) {
+        self.draining_now.store(true, Ordering::Release);
         self.draining.send_replace(true);
     }
 

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::dispatch::reply_json;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, RawBody};
+use crate::metrics::Route;
 use crate::state::AppState;
 use crate::wire::{self, BroadcastBody, MessageBody, Reply, To};
 
@@ -33,7 +34,7 @@ pub async fn send(
         ));
     }
     let (msg, _) = body.message(Performative::Inform)?;
-    state.send_now("send", msg)?;
+    state.send_now(Route::Send, msg)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": true }))))
 }
 
@@ -44,7 +45,7 @@ pub async fn request(
 ) -> Result<Json<Reply>, ApiError> {
     let timeout = state.request_timeout(body.timeout_ms)?;
     let (msg, text) = body.message(Performative::Request)?;
-    let reply = state.request_now("request", msg, timeout).await?;
+    let reply = state.request_now(Route::Request, msg, timeout).await?;
     Ok(Json(reply_json(reply, text)))
 }
 
@@ -53,7 +54,7 @@ pub async fn broadcast(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<BroadcastBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let out = state.broadcast_now("broadcast", body)?;
+    let out = state.broadcast_now(Route::Broadcast, body)?;
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
@@ -100,7 +101,7 @@ pub async fn raw_send(
         ));
     }
     let msg = Message::new(To::parse(&to)?.address()?, performative, payload);
-    state.send_now("raw_send", msg)?;
+    state.send_now(Route::RawSend, msg)?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -115,7 +116,7 @@ pub async fn raw_request(
     let (performative, timeout_ms) = raw_headers(&headers, Performative::Request)?;
     let timeout = state.request_timeout(timeout_ms)?;
     let msg = Message::new(To::parse(&to)?.address()?, performative, payload);
-    let reply = state.request_now("raw_request", msg, timeout).await?;
+    let reply = state.request_now(Route::RawRequest, msg, timeout).await?;
     let mut response = (
         [(
             header::CONTENT_TYPE,
