@@ -112,7 +112,7 @@ pub struct CommonArgs {
     pub allow_remote: bool,
     /// Microseconds before each send time the pacer stops sleeping and
     /// spins.
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 30)]
     pub spin_us: u64,
 }
 

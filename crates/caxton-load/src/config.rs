@@ -64,7 +64,7 @@ impl LoadConfig {
             headers: Vec::new(),
             label: "target".to_owned(),
             progress: false,
-            spin: Duration::from_micros(150),
+            spin: Duration::from_micros(30),
         }
     }
 }
