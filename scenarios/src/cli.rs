@@ -7,6 +7,7 @@ use caxton_workloads::agents::InjectedFault;
 use clap::Parser;
 
 use crate::config::{AgentKind, Config, Overrides, parse_duration_s};
+use crate::remote::{Target, parse_target};
 use crate::run::{RunOptions, run};
 use crate::scenario::Scenario;
 
@@ -50,6 +51,11 @@ pub struct Args {
     /// No live progress display.
     #[arg(long)]
     pub no_progress: bool,
+    /// Drive a running `caxton-server` at this address over HTTP instead
+    /// of an orchestrator in this process (loopback only; see
+    /// docs/scenarios.md, "Against a running server").
+    #[arg(long, value_parser = parse_target, value_name = "http://HOST:PORT")]
+    pub target: Option<Target>,
 }
 
 /// Keeps the injected crashes of the fault scenario out of stderr; any
@@ -87,20 +93,27 @@ pub fn main(scenario: Scenario) -> ExitCode {
         quiet_injected_panics();
     }
     eprintln!(
-        "{}: {} agents, {} msg/s, {} s, {} B messages ({}{})",
+        "{}: {} agents, {} msg/s, {} s, {} B messages ({}{}){}",
         scenario.name(),
         cfg.load.agents,
         cfg.load.rate,
         cfg.load.duration_s,
         cfg.load.message_size,
         cfg.source,
-        if cfg.quick { ", quick" } else { "" }
+        if cfg.quick { ", quick" } else { "" },
+        args.target
+            .as_ref()
+            .map_or(String::new(), |t| format!(" against {}", t.url))
     );
     let opts = RunOptions {
         out_dir: args.out,
         progress: !args.no_progress,
     };
-    match run(scenario, &cfg, &opts) {
+    let outcome = match &args.target {
+        Some(target) => crate::remote::run(scenario, &cfg, &opts, target),
+        None => run(scenario, &cfg, &opts),
+    };
+    match outcome {
         Ok(outcome) => {
             print!("{}", outcome.result.summary());
             println!("  result: {}", outcome.result_path.display());

@@ -16,6 +16,7 @@ pub mod config;
 pub mod interval;
 pub mod network;
 pub mod probe;
+pub mod remote;
 pub mod result;
 pub mod run;
 pub mod scenario;

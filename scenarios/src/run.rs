@@ -31,6 +31,9 @@ use crate::verdict::{self, RunData, count, dead_after_accept};
 /// Why a run could not be carried out (as opposed to failing its checks).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The target server refused or failed a setup call (`--target`).
+    #[error("the target server: {0}")]
+    Remote(String),
     /// Writing results failed.
     #[error("{what}: {source}")]
     Io {
@@ -53,7 +56,7 @@ pub enum RunError {
     Internal(String),
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
     let what = what.into();
     move |source| RunError::Io { what, source }
 }
@@ -78,26 +81,47 @@ pub struct RunOutcome {
 
 /// Runs `scenario` with `cfg` on a fresh tokio runtime.
 pub fn run(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    runtime(cfg)?.block_on(drive(scenario, cfg, opts))
+}
+
+/// The tokio runtime of a run, with `load.workers` worker threads.
+pub(crate) fn runtime(cfg: &Config) -> Result<tokio::runtime::Runtime, RunError> {
     let workers = match cfg.load.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()
-        .map_err(io("starting the tokio runtime"))?;
-    rt.block_on(drive(scenario, cfg, opts))
+        .map_err(io("starting the tokio runtime"))
 }
 
-/// Running totals the generator publishes (it is their only writer).
+/// Running totals the generator publishes (in-process it is their only
+/// writer; the remote driver's connections add to them).
 #[derive(Default)]
-struct Counters {
-    sent: AtomicU64,
-    accepted: AtomicU64,
-    refused: AtomicU64,
-    faults_injected: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) sent: AtomicU64,
+    pub(crate) accepted: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) faults_injected: AtomicU64,
 }
+
+/// A load sink the run loop can wait on after the generator's last message:
+/// the in-process sink is done at once; a network sink waits for its
+/// answers, so the last interval counts them.
+pub(crate) trait Flush: LoadSink {
+    /// Waits until every message handed to the sink has its outcome.
+    fn flush(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
+}
+
+impl Flush for OrchSink {}
+
+/// Resident memory (bytes) and CPU time used so far of the process that
+/// handles the load.
+pub(crate) type Usage = (u64, Duration);
 
 /// Every `every`-th message is a crash command (the target's own crash
 /// payload), sent to the agents in turn.
@@ -288,7 +312,10 @@ fn live_line(i: &Interval) -> String {
 struct Sampler<'a> {
     cfg: &'a Config,
     profile: &'a RateProfile,
-    orch: &'a Orchestrator,
+    /// Faults (dead letters) so far.
+    faults: &'a (dyn Fn() -> u64 + Sync),
+    /// Memory and CPU of the process under load.
+    usage: &'a (dyn Fn() -> Usage + Sync),
     probe: &'a Probe,
     counters: &'a Counters,
     current: LatencyRecorder,
@@ -311,8 +338,8 @@ impl Sampler<'_> {
         self.total
             .merge(&self.current)
             .expect("latency recorders share their bounds");
-        let faults = count(&self.orch.dead_letter_counts(), DeadLetterKind::Fault);
-        let cpu = process_cpu_time();
+        let faults = (self.faults)();
+        let (rss_bytes, cpu) = (self.usage)();
         let length = elapsed.saturating_sub(self.last_t);
         let cpu_percent = if length.is_zero() {
             0.0
@@ -331,7 +358,7 @@ impl Sampler<'_> {
             handled: self.current.count(),
             faults: faults - self.last_faults,
             latency: self.current.summary(),
-            rss_bytes: rss(),
+            rss_bytes,
             cpu_percent,
         };
         self.current.reset();
@@ -342,26 +369,111 @@ impl Sampler<'_> {
     }
 }
 
-async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<RunOutcome, RunError> {
-    let name = scenario.name();
-    std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
-    let intervals_file = format!("{name}.intervals.jsonl");
-    let intervals_path = opts.out_dir.join(&intervals_file);
-    let mut log = IntervalLog::create(&intervals_path).map_err(io(format!("creating {}", intervals_path.display())))?;
-    let profile = cfg.rate_profile()?;
-    let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+/// The result files of a run being written: the interval log, and where
+/// the result goes.
+pub(crate) struct Output {
+    name: &'static str,
+    out_dir: PathBuf,
+    intervals_file: String,
+    intervals_path: PathBuf,
+    log: IntervalLog,
+    started_at_unix_s: u64,
+}
 
-    // --- agents -----------------------------------------------------------
-    let orch = Orchestrator::with_config(OrchestratorConfig {
-        mailbox_capacity: cfg.load.mailbox_capacity,
-        dead_letter_log: 64,
-        ..Default::default()
-    });
-    let rss_before = rss();
-    let probe = Probe::new(Instant::now());
-    let agents = spawn_agents(&orch, cfg, &probe)?;
-    let rss_spawned = rss();
+impl Output {
+    /// Creates the output folder and the interval log of `scenario`.
+    pub(crate) fn create(scenario: Scenario, opts: &RunOptions) -> Result<Self, RunError> {
+        let name = scenario.name();
+        std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
+        let intervals_file = format!("{name}.intervals.jsonl");
+        let intervals_path = opts.out_dir.join(&intervals_file);
+        let log = IntervalLog::create(&intervals_path).map_err(io(format!("creating {}", intervals_path.display())))?;
+        Ok(Self {
+            name,
+            out_dir: opts.out_dir.clone(),
+            intervals_file,
+            intervals_path,
+            log,
+            started_at_unix_s: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        })
+    }
 
+    /// Writes the result: `config` as run (with `extra` fields added to
+    /// it, e.g. the target), the metrics and assertions.
+    pub(crate) fn finish(
+        self,
+        cfg: &Config,
+        extra: serde_json::Map<String, serde_json::Value>,
+        (metrics, assertions): (Vec<crate::result::Metric>, Vec<crate::assess::Assertion>),
+        partial: bool,
+        load_elapsed: Duration,
+    ) -> Result<RunOutcome, RunError> {
+        let mut config = serde_json::to_value(cfg).map_err(|e| RunError::Internal(e.to_string()))?;
+        if let Some(c) = config.as_object_mut() {
+            c.extend(extra);
+        }
+        let passed = assertions.iter().all(|a| a.passed);
+        let result = ScenarioResult {
+            scenario: self.name.to_owned(),
+            config,
+            metrics,
+            assertions,
+            intervals_file: self.intervals_file,
+            partial,
+            passed,
+            started_at_unix_s: self.started_at_unix_s,
+            elapsed_s: load_elapsed.as_secs_f64(),
+        };
+        let result_path = self.out_dir.join(format!("{}.json", self.name));
+        result
+            .write(&result_path)
+            .map_err(io(format!("writing {}", result_path.display())))?;
+        Ok(RunOutcome { result, result_path })
+    }
+}
+
+/// What the load phase hands back.
+pub(crate) struct Loaded<S> {
+    /// The per-second intervals.
+    pub(crate) intervals: Vec<Interval>,
+    /// Latency of every interval, merged (harvest the probe into it to add
+    /// what was recorded since).
+    pub(crate) total: LatencyRecorder,
+    /// The generator's report.
+    pub(crate) report: OpenLoopReport,
+    /// The sink, flushed.
+    pub(crate) sink: S,
+    /// Start of the load to the generator's end (the sink flushed).
+    pub(crate) load_elapsed: Duration,
+    /// Whether Ctrl-C cut the run short.
+    pub(crate) interrupted: bool,
+}
+
+/// What the load phase measures with, besides the sink.
+pub(crate) struct Gauges<'a> {
+    /// The latency probe the sink (or the agents) record into.
+    pub(crate) probe: &'a Probe,
+    /// The totals the sink publishes.
+    pub(crate) counters: &'a Counters,
+    /// Faults (dead letters) so far.
+    pub(crate) faults: &'a (dyn Fn() -> u64 + Sync),
+    /// Memory and CPU of the process under load.
+    pub(crate) usage: &'a (dyn Fn() -> Usage + Sync),
+}
+
+/// Drives `sink` open-loop along the configuration's rate profile from
+/// `start`, samples an interval every second (logged to `out` and shown
+/// live), and stops at the end of the profile or at Ctrl-C.
+pub(crate) async fn load_phase<S: Flush + Send + 'static>(
+    cfg: &Config,
+    opts: &RunOptions,
+    profile: &RateProfile,
+    out: &mut Output,
+    gauges: Gauges<'_>,
+    start: Instant,
+    mut sink: S,
+) -> Result<Loaded<S>, RunError> {
+    let name = out.name;
     // --- Ctrl-C -------------------------------------------------------------
     let stop = Arc::new(StopFlag::default());
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -378,34 +490,13 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     }
 
     // --- load -----------------------------------------------------------------
-    let counters = Arc::new(Counters::default());
-    let fault = match &cfg.plan {
-        Plan::Faults { faults, .. } => Some(FaultPlan {
-            every: ((cfg.load.rate / faults.crash_rate).round() as u64).max(2),
-            payloads: agents.crash.clone(),
-        }),
-        _ => None,
-    };
-    let start = Instant::now();
-    let mut sink = OrchSink {
-        refs: agents.refs.clone(),
-        start,
-        probe: probe.clone(),
-        payload: Payloads::new(cfg.load.message_size).more,
-        fault,
-        counters: counters.clone(),
-        sent: 0,
-        accepted: 0,
-        refused: 0,
-        faults_injected: 0,
-        crashes_sent: 0,
-    };
     let mut generator = {
         let (profile, stop) = (profile.clone(), stop.clone());
         tokio::spawn(async move {
             let report = OpenLoop::new(profile)
                 .run_from(tokio::time::Instant::from_std(start), &mut sink, &stop)
                 .await;
+            sink.flush().await;
             (report, sink)
         })
     };
@@ -415,17 +506,18 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     let plain = opts.progress && pb.is_hidden();
     let mut sampler = Sampler {
         cfg,
-        profile: &profile,
-        orch: &orch,
-        probe: &probe,
-        counters: &counters,
+        profile,
+        faults: gauges.faults,
+        usage: gauges.usage,
+        probe: gauges.probe,
+        counters: gauges.counters,
         current: LatencyRecorder::new(),
         total: LatencyRecorder::new(),
         last_sent: 0,
         last_refused: 0,
-        last_faults: 0,
+        last_faults: (gauges.faults)(),
         last_t: Duration::ZERO,
-        last_cpu: process_cpu_time(),
+        last_cpu: (gauges.usage)().1,
     };
     let mut intervals: Vec<Interval> = Vec::with_capacity(cfg.load.duration_s.min(100_000) as usize);
     // The generator's outcome, once it has ended (at the last tick).
@@ -450,8 +542,9 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
             generated = Some((&mut generator).await);
         }
         let interval = sampler.sample(elapsed);
-        log.write(&interval)
-            .map_err(io(format!("writing {}", intervals_path.display())))?;
+        out.log
+            .write(&interval)
+            .map_err(io(format!("writing {}", out.intervals_path.display())))?;
         pb.set_position(k);
         pb.set_message(live_line(&interval));
         if plain && k % 10 == 0 {
@@ -470,12 +563,74 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         Some(done) => done,
         None => generator.await,
     };
-    let (gen_report, sink): (OpenLoopReport, OrchSink) =
-        generated.map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
-    let load_elapsed = start.elapsed();
+    let (report, sink) = generated.map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
+    Ok(Loaded {
+        intervals,
+        total: std::mem::take(&mut sampler.total),
+        report,
+        sink,
+        load_elapsed: start.elapsed(),
+        interrupted: interrupted.load(Relaxed),
+    })
+}
+
+async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let mut out = Output::create(scenario, opts)?;
+    let profile = cfg.rate_profile()?;
+
+    // --- agents -----------------------------------------------------------
+    let orch = Orchestrator::with_config(OrchestratorConfig {
+        mailbox_capacity: cfg.load.mailbox_capacity,
+        dead_letter_log: 64,
+        ..Default::default()
+    });
+    let rss_before = rss();
+    let probe = Probe::new(Instant::now());
+    let agents = spawn_agents(&orch, cfg, &probe)?;
+    let rss_spawned = rss();
+
+    // --- load -----------------------------------------------------------------
+    let counters = Arc::new(Counters::default());
+    let fault = match &cfg.plan {
+        Plan::Faults { faults, .. } => Some(FaultPlan {
+            every: crash_every(cfg.load.rate, faults.crash_rate),
+            payloads: agents.crash.clone(),
+        }),
+        _ => None,
+    };
+    let start = Instant::now();
+    let sink = OrchSink {
+        refs: agents.refs.clone(),
+        start,
+        probe: probe.clone(),
+        payload: Payloads::new(cfg.load.message_size).more,
+        fault,
+        counters: counters.clone(),
+        sent: 0,
+        accepted: 0,
+        refused: 0,
+        faults_injected: 0,
+        crashes_sent: 0,
+    };
+    let faults = || count(&orch.dead_letter_counts(), DeadLetterKind::Fault);
+    let usage = || (rss(), process_cpu_time());
+    let gauges = Gauges {
+        probe: &probe,
+        counters: &counters,
+        faults: &faults,
+        usage: &usage,
+    };
+    let loaded = load_phase(cfg, opts, &profile, &mut out, gauges, start, sink).await?;
+    let Loaded {
+        intervals,
+        mut total,
+        report: gen_report,
+        sink,
+        load_elapsed,
+        interrupted,
+    } = loaded;
 
     // --- drain, then shut down -------------------------------------------------
-    let mut total = std::mem::take(&mut sampler.total);
     let drain_until = Instant::now() + Duration::from_secs(10);
     loop {
         probe.harvest(&mut total);
@@ -501,7 +656,7 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         in_progress: shutdown.in_progress as u64,
     };
 
-    let (metrics, assertions) = verdict::evaluate(&RunData {
+    let evaluated = verdict::evaluate(&RunData {
         cfg,
         profile: &profile,
         intervals: &intervals,
@@ -516,23 +671,11 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         failures: &failures,
         dead_letters: &dl,
     });
+    out.finish(cfg, serde_json::Map::new(), evaluated, interrupted, load_elapsed)
+}
 
-    let partial = interrupted.load(Relaxed);
-    let passed = assertions.iter().all(|a| a.passed);
-    let result = ScenarioResult {
-        scenario: name.to_owned(),
-        config: serde_json::to_value(cfg).map_err(|e| RunError::Internal(e.to_string()))?,
-        metrics,
-        assertions,
-        intervals_file,
-        partial,
-        passed,
-        started_at_unix_s,
-        elapsed_s: load_elapsed.as_secs_f64(),
-    };
-    let result_path = opts.out_dir.join(format!("{name}.json"));
-    result
-        .write(&result_path)
-        .map_err(io(format!("writing {}", result_path.display())))?;
-    Ok(RunOutcome { result, result_path })
+/// Every how many messages the fault scenario sends a crash command, for
+/// `crash_rate` crashes per second at `rate` messages per second.
+pub(crate) fn crash_every(rate: f64, crash_rate: f64) -> u64 {
+    ((rate / crash_rate).round() as u64).max(2)
 }
