@@ -39,6 +39,26 @@ pub struct Common {
     pub target: Option<SocketAddr>,
 }
 
+impl Common {
+    /// The documented runs: 10 s measured after 1 s of warm-up.
+    pub fn full() -> Self {
+        Self {
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            target: None,
+        }
+    }
+
+    /// The CI-sized runs: `duration` measured after half a second.
+    pub fn quick(duration: Duration) -> Self {
+        Self {
+            duration,
+            warmup: Duration::from_millis(500),
+            target: None,
+        }
+    }
+}
+
 /// The `http` scenario.
 #[derive(Clone, Debug, Serialize)]
 pub struct HttpConfig {
@@ -62,11 +82,7 @@ impl HttpConfig {
     /// The documented run.
     pub fn full() -> Self {
         Self {
-            common: Common {
-                duration: Duration::from_secs(10),
-                warmup: Duration::from_secs(1),
-                target: None,
-            },
+            common: Common::full(),
             connections: 32,
             rate: 5000,
             payload_bytes: 1024,
@@ -79,11 +95,7 @@ impl HttpConfig {
     /// The CI-sized run.
     pub fn quick() -> Self {
         Self {
-            common: Common {
-                duration: Duration::from_secs(2),
-                warmup: Duration::from_millis(500),
-                target: None,
-            },
+            common: Common::quick(Duration::from_secs(2)),
             connections: 16,
             rate: 1000,
             payload_bytes: 1024,
@@ -109,11 +121,7 @@ impl PayloadConfig {
     /// The documented run.
     pub fn full() -> Self {
         Self {
-            common: Common {
-                duration: Duration::from_secs(10),
-                warmup: Duration::from_secs(1),
-                target: None,
-            },
+            common: Common::full(),
             connections: 8,
             sizes: vec![1024, 64 * 1024, 1024 * 1024],
         }
@@ -122,11 +130,7 @@ impl PayloadConfig {
     /// The CI-sized run.
     pub fn quick() -> Self {
         Self {
-            common: Common {
-                duration: Duration::from_secs(2),
-                warmup: Duration::from_millis(500),
-                target: None,
-            },
+            common: Common::quick(Duration::from_secs(2)),
             ..Self::full()
         }
     }
@@ -149,11 +153,7 @@ impl WebSocketConfig {
     /// The documented run.
     pub fn full() -> Self {
         Self {
-            common: Common {
-                duration: Duration::from_secs(10),
-                warmup: Duration::from_secs(1),
-                target: None,
-            },
+            common: Common::full(),
             sessions: 10_000,
             rate: 2000,
             payload_bytes: 1024,
@@ -163,11 +163,7 @@ impl WebSocketConfig {
     /// The CI-sized run.
     pub fn quick() -> Self {
         Self {
-            common: Common {
-                duration: Duration::from_secs(3),
-                warmup: Duration::from_millis(500),
-                target: None,
-            },
+            common: Common::quick(Duration::from_secs(3)),
             sessions: 1000,
             rate: 500,
             payload_bytes: 1024,
@@ -300,6 +296,37 @@ fn no_errors(name: &str, runs: &[&RunSummary]) -> Check {
                 format!(" ({})", kinds.join(", "))
             }
         ),
+    )
+}
+
+/// Stops both servers (the front door's drain is checked) and puts the
+/// result together.
+fn finish(
+    scenario: &str,
+    cfg: &impl Serialize,
+    figures: Vec<Figure>,
+    mut checks: Vec<Check>,
+    door: FrontDoor,
+    bare: Service,
+    started: Instant,
+) -> NetResult {
+    checks.extend(door.stop());
+    drop(bare);
+    NetResult {
+        scenario: scenario.into(),
+        config: serde_json::to_value(cfg).unwrap_or_default(),
+        figures,
+        checks,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// At most 1 % of what `run` sent failed.
+fn error_rate_check(what: &str, run: &RunSummary) -> Check {
+    Check::new(
+        &format!("{what} error rate at most 1 %"),
+        run.error_rate_pct <= 1.0,
+        format!("{:.3} % of {} sent", run.error_rate_pct, run.sent),
     )
 }
 
@@ -500,22 +527,8 @@ pub fn http(bins: &Binaries, cfg: &HttpConfig) -> Result<NetResult, NetbenchErro
         "send through the front door: every message accepted",
         &[&send],
     ));
-    checks.push(Check::new(
-        "open-loop error rate at most 1 %",
-        door_lat.error_rate_pct <= 1.0,
-        format!("{:.3} % of {} requests", door_lat.error_rate_pct, door_lat.sent),
-    ));
-    if let Some(check) = door.stop() {
-        checks.push(check);
-    }
-    drop(bare);
-    Ok(NetResult {
-        scenario: "http".into(),
-        config: serde_json::to_value(cfg).unwrap_or_default(),
-        figures,
-        checks,
-        elapsed_s: started.elapsed().as_secs_f64(),
-    })
+    checks.push(error_rate_check("open-loop request/reply", &door_lat));
+    Ok(finish("http", cfg, figures, checks, door, bare, started))
 }
 
 struct Scrape {
@@ -621,21 +634,11 @@ pub fn payload(bins: &Binaries, cfg: &PayloadConfig) -> Result<NetResult, Netben
         );
         runs.push(door_run);
     }
-    let mut checks = vec![no_errors(
+    let checks = vec![no_errors(
         "every payload size: every request answered",
         &runs.iter().collect::<Vec<_>>(),
     )];
-    if let Some(check) = door.stop() {
-        checks.push(check);
-    }
-    drop(bare);
-    Ok(NetResult {
-        scenario: "payload".into(),
-        config: serde_json::to_value(cfg).unwrap_or_default(),
-        figures,
-        checks,
-        elapsed_s: started.elapsed().as_secs_f64(),
-    })
+    Ok(finish("payload", cfg, figures, checks, door, bare, started))
 }
 
 /// Samples a process's RSS while `f` runs; returns `f`'s result and the
@@ -756,27 +759,13 @@ pub fn websocket(bins: &Binaries, cfg: &WebSocketConfig) -> Result<NetResult, Ne
         );
     }
     let stability = door_run.ws_sessions.as_ref().map_or(0.0, |s| s.stability_pct());
-    let mut checks = vec![
+    let checks = vec![
         Check::new(
             "more than 99 % of the sessions open for the whole run",
             stability > 99.0,
             format!("{stability:.2} % of {} sessions", cfg.sessions),
         ),
-        Check::new(
-            "round-trip error rate at most 1 %",
-            door_run.error_rate_pct <= 1.0,
-            format!("{:.3} % of {} round trips", door_run.error_rate_pct, door_run.sent),
-        ),
+        error_rate_check("WebSocket round-trip", &door_run),
     ];
-    if let Some(check) = door.stop() {
-        checks.push(check);
-    }
-    drop(bare);
-    Ok(NetResult {
-        scenario: "websocket".into(),
-        config: serde_json::to_value(cfg).unwrap_or_default(),
-        figures,
-        checks,
-        elapsed_s: started.elapsed().as_secs_f64(),
-    })
+    Ok(finish("websocket", cfg, figures, checks, door, bare, started))
 }
