@@ -54,21 +54,19 @@ impl Shared {
 
     /// Broadcasts to a capability's agents; the JSON outcome.
     pub fn broadcast_now(&self, route: Route, body: BroadcastBody) -> Result<serde_json::Value, ApiError> {
-        if body.capability.is_empty() {
-            return Err(ApiError::bad_request("invalid_address", "empty capability"));
-        }
+        let capability = body.capability()?.to_owned();
         let performative = match &body.performative {
             Some(p) => wire::parse_performative(p)?,
             None => Performative::Inform,
         };
         let msg = Message::new(
-            caxton_runtime::Address::capability(body.capability.as_str()),
+            caxton_runtime::Address::capability(capability.as_str()),
             performative,
             body.payload.into_bytes(),
         );
         let out = self
             .orch
-            .broadcast(&body.capability, msg)
+            .broadcast(&capability, msg)
             .map_err(|e| ApiError::from(e.kind()))?;
         self.metrics.routed(route, out.delivered.len() as u64);
         let failed: Vec<_> = out

@@ -125,7 +125,10 @@ enum Op {
     Broadcast {
         #[serde(default, rename = "ref")]
         reference: Option<u64>,
-        capability: String,
+        #[serde(default)]
+        capability: Option<String>,
+        #[serde(default)]
+        to: Option<To>,
         #[serde(default)]
         performative: Option<String>,
         #[serde(default)]
@@ -362,12 +365,23 @@ fn on_text(
     text: &str,
     in_flight: &mut FuturesUnordered<InFlight>,
 ) -> Result<Option<Frame>, OpError> {
-    let op: Op = serde_json::from_str(text).map_err(|e| {
-        (
-            None,
-            ApiError::bad_request("invalid_json", format!("invalid JSON frame: {e}")),
-        )
-    })?;
+    let op: Op = serde_json::from_str::<serde_json::Value>(text)
+        .and_then(|mut v| {
+            // `type` is accepted for `op`, the name some clients use.
+            if let Some(o) = v.as_object_mut()
+                && !o.contains_key("op")
+                && let Some(t) = o.remove("type")
+            {
+                o.insert("op".into(), t);
+            }
+            serde_json::from_value(v)
+        })
+        .map_err(|e| {
+            (
+                None,
+                ApiError::bad_request("invalid_json", format!("invalid JSON frame: {e}")),
+            )
+        })?;
     match op {
         Op::Send {
             reference,
@@ -399,13 +413,16 @@ fn on_text(
         Op::Broadcast {
             reference,
             capability,
+            to,
             performative,
             payload,
         } => {
             let body = BroadcastBody {
                 capability,
+                to,
                 performative,
                 payload,
+                timeout_ms: None,
             };
             let mut v = state
                 .broadcast_now(Route::WsBroadcast, body)

@@ -225,13 +225,54 @@ impl MessageBody {
 #[serde(deny_unknown_fields)]
 pub struct BroadcastBody {
     /// The capability whose agents each get a copy.
-    pub capability: String,
+    #[serde(default)]
+    pub capability: Option<String>,
+    /// The same, in the address form of the other routes:
+    /// `{"capability": "search"}`.
+    #[serde(default)]
+    pub to: Option<To>,
     /// Default `inform`.
     #[serde(default)]
     pub performative: Option<String>,
     /// The payload.
     #[serde(default)]
     pub payload: Payload,
+    /// Accepted for one body shape across routes; a broadcast waits for no
+    /// reply, so it is ignored.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl BroadcastBody {
+    /// The capability, from `capability` or `to` (exactly one of them).
+    pub fn capability(&self) -> Result<&str, ApiError> {
+        let cap = match (&self.capability, &self.to) {
+            (Some(c), None) => c.as_str(),
+            (None, Some(To::Capability(c))) => c.as_str(),
+            (None, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_address",
+                    "a broadcast goes to a capability: \"to\": {\"capability\": \"...\"}",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_address",
+                    "give the capability once: \"capability\" or \"to\", not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "invalid_address",
+                    "a broadcast needs \"capability\" (or \"to\": {\"capability\": ...})",
+                ));
+            }
+        };
+        if cap.is_empty() {
+            return Err(ApiError::bad_request("invalid_address", "empty capability"));
+        }
+        Ok(cap)
+    }
 }
 
 /// An agent as a sender: its id, and its name when it has one.

@@ -202,12 +202,32 @@ async fn bad_values_are_400_naming_the_problem() {
         "bad_request",
         "timeout_ms",
     );
+    // One body shape for every route: a send ignores `timeout_ms`.
+    let (s, v) = srv
+        .post("/v1/messages", json!({"to": {"name": "echo"}, "timeout_ms": 5}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // A broadcast takes its capability as `capability` or as `to`, once.
+    // (No agent here has it: the `to` form was read as a capability.)
     assert_error(
-        &srv.post("/v1/messages", json!({"to": {"name": "echo"}, "timeout_ms": 5}))
+        &srv.post("/v1/broadcast", json!({"to": {"capability": "count"}, "payload": "x"}))
+            .await,
+        404,
+        "no_capable_agent",
+        "count",
+    );
+    assert_error(
+        &srv.post("/v1/broadcast", json!({"to": {"name": "echo"}, "payload": "x"}))
             .await,
         400,
-        "bad_request",
-        "timeout_ms",
+        "invalid_address",
+        "capability",
+    );
+    assert_error(
+        &srv.post("/v1/broadcast", json!({"payload": "x"})).await,
+        400,
+        "invalid_address",
+        "capability",
     );
     // Paths and headers of the raw routes.
     let r = srv

@@ -69,6 +69,19 @@ async fn session_sends_requests_and_receives_messages() {
         "{r}"
     );
 
+    // `type` is accepted for `op`.
+    send_json(
+        &mut ws,
+        json!({"type": "request", "ref": 4, "to": {"name": "echo"}, "payload": "typed"}),
+    )
+    .await;
+    let r = next_json(&mut ws).await;
+    assert_eq!(
+        (r["type"].as_str(), r["ref"].as_u64(), r["payload"].as_str()),
+        (Some("reply"), Some(4), Some("typed")),
+        "{r}"
+    );
+
     // Binary: 8-byte little-endian ref, then the payload, to the session's target.
     let mut frame = 77u64.to_le_bytes().to_vec();
     frame.extend_from_slice(&[0, 1, 2, 255]);

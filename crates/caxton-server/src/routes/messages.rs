@@ -27,12 +27,8 @@ pub async fn send(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<MessageBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    if body.timeout_ms.is_some() {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            "timeout_ms applies to requests, not sends",
-        ));
-    }
+    // One body shape for every route: a send has no reply to wait for, so
+    // its `timeout_ms` (if any) has nothing to bound and is ignored.
     let (msg, _) = body.message(Performative::Inform)?;
     state.send_now(Route::Send, msg)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": true }))))
@@ -93,13 +89,8 @@ pub async fn raw_send(
     headers: HeaderMap,
     RawBody(payload): RawBody,
 ) -> Result<StatusCode, ApiError> {
-    let (performative, timeout) = raw_headers(&headers, Performative::Inform)?;
-    if timeout.is_some() {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            format!("{TIMEOUT_HEADER} applies to requests, not sends"),
-        ));
-    }
+    // As with JSON sends, a timeout header has nothing to bound here.
+    let (performative, _timeout) = raw_headers(&headers, Performative::Inform)?;
     let msg = Message::new(To::parse(&to)?.address()?, performative, payload);
     state.send_now(Route::RawSend, msg)?;
     Ok(StatusCode::ACCEPTED)
