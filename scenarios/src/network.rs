@@ -77,19 +77,10 @@ pub struct NetArgs {
     pub no_progress: bool,
 }
 
-/// `http://HOST:PORT` or `HOST:PORT`, loopback only: load never targets
-/// another machine.
+/// The front door to drive: a loopback `http://HOST:PORT` (the same rule
+/// as the in-process scenarios' `--target`).
 fn parse_target(text: &str) -> Result<SocketAddr, String> {
-    let bare = text.strip_prefix("http://").unwrap_or(text).trim_end_matches('/');
-    let addr: SocketAddr = bare.parse().map_err(|_| {
-        format!("{text:?} is not http://HOST:PORT with a numeric loopback HOST (e.g. http://127.0.0.1:8080)")
-    })?;
-    if !addr.ip().is_loopback() {
-        return Err(format!(
-            "{addr} is not a loopback address: load only ever targets this machine"
-        ));
-    }
-    Ok(addr)
+    crate::remote::parse_target(text).map(|t| t.addr)
 }
 
 /// Runs `scenario` from the command line; 0 when every check held.
@@ -205,18 +196,5 @@ pub fn scenario_result(net: NetResult, started_at_unix_s: u64) -> ScenarioResult
         passed,
         started_at_unix_s,
         elapsed_s: net.elapsed_s,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_are_loopback_only() {
-        assert_eq!(parse_target("http://127.0.0.1:8080").unwrap().port(), 8080);
-        assert_eq!(parse_target("127.0.0.1:9/").unwrap().port(), 9);
-        assert!(parse_target("http://10.0.0.1:80").unwrap_err().contains("loopback"));
-        assert!(parse_target("http://example.com:80").unwrap_err().contains("HOST:PORT"));
     }
 }

@@ -255,6 +255,9 @@ impl<A: Agent> AgentTask<A> {
             }
             let cpu_start = cpu_clock.now();
             let mut handled = 0u64;
+            // Set when the agent failed for good; the batch's counts are
+            // still published below.
+            let mut failed = false;
             while let Some(env) = self.batch.pop_front() {
                 let outcome = self.handle(env);
                 self.finished_in_batch += 1;
@@ -276,7 +279,8 @@ impl<A: Agent> AgentTask<A> {
                                 Err(CheckpointError::Agent { error, .. }) if is_fault(&error) => {
                                     since_checkpoint = 0;
                                     if !self.on_fault(error, None) {
-                                        break 'outer;
+                                        failed = true;
+                                        break;
                                     }
                                 }
                                 // Any other failure keeps the previous checkpoint.
@@ -286,7 +290,8 @@ impl<A: Agent> AgentTask<A> {
                     }
                     Handled::Fault(error, reply) => {
                         if !self.on_fault(error, reply) {
-                            break 'outer;
+                            failed = true;
+                            break;
                         }
                     }
                 }
@@ -299,6 +304,9 @@ impl<A: Agent> AgentTask<A> {
             if let Some(start) = cpu_start {
                 cpu_total += cpu_clock.now().unwrap_or(start).saturating_sub(start);
                 shared.stats.cpu_ns.store(cpu_total.as_nanos() as u64, Relaxed);
+            }
+            if failed {
+                break;
             }
             let memory = match &self.agent {
                 Some(agent) => contained(|| Ok(agent.memory_bytes())),

@@ -230,3 +230,40 @@ proptest! {
         run_case(ops, capacity, max_restarts, every);
     }
 }
+
+/// An agent whose restart policy gives up still counts the batch it failed
+/// in: every message that entered its handler is in the orchestrator's
+/// handled total, and the faulting one is also a dead letter.
+#[test]
+fn a_failing_agent_counts_its_last_batch_as_handled() {
+    use caxton_runtime::{Agent, AgentError, Context, DeadLetterKind, Message, Orchestrator, RestartPolicy};
+    struct Crash;
+    impl Agent for Crash {
+        fn handle(&mut self, _ctx: &mut Context<'_>, _msg: &Message) -> Result<(), AgentError> {
+            panic!("always")
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let orch = Orchestrator::new();
+        let id = orch
+            .spawn(AgentSpec::new(|| Crash).restart_policy(RestartPolicy::never()))
+            .unwrap();
+        orch.send(Message::inform(id, "boom")).await.unwrap();
+        // Deregistered once it failed (a generous bound, not a timing check).
+        for _ in 0..10_000 {
+            if orch.stats(id).is_none() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert!(orch.stats(id).is_none(), "the agent never failed");
+        assert_eq!(orch.messages_handled_total(), 1);
+        assert_eq!(orch.dead_letter_counts().get(DeadLetterKind::Fault), 1);
+        orch.shutdown(std::time::Duration::from_secs(5)).await;
+    });
+}

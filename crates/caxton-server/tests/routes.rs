@@ -437,6 +437,34 @@ async fn busy_and_failing_agents() {
         .post("/v1/requests", json!({"to": {"id": trapper}, "payload": "hi"}))
         .await;
     assert_eq!((s, &v["payload"]), (StatusCode::OK, &json!("ok")), "{v}");
+    // A restart policy from the spawn body: no restarts, so the first trap
+    // fails the agent for good (404 afterwards).
+    let fragile = srv
+        .spawn(json!({"kind": "wasm", "module": module, "name": "fragile",
+                      "restart": {"max_restarts": 0, "window_ms": 0}, "checkpoint_every": 10}))
+        .await;
+    let (s, _) = srv
+        .post("/v1/requests", json!({"to": {"id": fragile}, "payload": "unreachable"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    poll("the fragile agent to be gone", || async {
+        (srv.get(&format!("/v1/agents/{fragile}")).await.0 == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    assert_error(
+        &srv.post("/v1/agents", json!({"kind": "echo", "checkpoint_every": 0}))
+            .await,
+        400,
+        "bad_request",
+        "checkpoint_every",
+    );
+    assert_error(
+        &srv.post("/v1/agents", json!({"kind": "echo", "restart": {"max_restarts": 1}}))
+            .await,
+        400,
+        "invalid_json",
+        "window_ms",
+    );
     // The spinner's CPU limit ends the spin; it answers again.
     let (s, v) = poll("the spinner to recover", || async {
         let r = srv

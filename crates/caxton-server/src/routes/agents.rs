@@ -6,7 +6,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use caxton_runtime::agents::Echo;
-use caxton_runtime::{Agent, AgentError, AgentId, AgentSpec, AgentStats, Context, Message, Orchestrator, SpawnError};
+use caxton_runtime::{
+    Agent, AgentError, AgentId, AgentSpec, AgentStats, CheckpointPolicy, Context, Message, Orchestrator, RestartPolicy,
+    SpawnError,
+};
 use caxton_wasm::AgentLimits;
 use caxton_workloads::counter::CounterAgent;
 use serde::Deserialize;
@@ -43,6 +46,19 @@ pub struct SpawnBody {
     limits: Limits,
     #[serde(default)]
     count: Option<usize>,
+    #[serde(default)]
+    restart: Option<Restart>,
+    #[serde(default)]
+    checkpoint_every: Option<u64>,
+}
+
+/// The supervisor's restart policy of a spawn: at most `max_restarts`
+/// within `window_ms` (0: over the agent's life); one more fault stops it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restart {
+    max_restarts: u32,
+    window_ms: u64,
 }
 
 /// Per-agent limits of a spawn.
@@ -58,6 +74,8 @@ pub struct Limits {
 
 /// What every spec gets, whatever the agent type.
 struct Common {
+    restart: Option<RestartPolicy>,
+    checkpoints: Option<CheckpointPolicy>,
     name: Option<String>,
     capabilities: Vec<String>,
     mailbox_capacity: usize,
@@ -68,6 +86,12 @@ struct Common {
 impl Common {
     fn apply<A>(&self, mut spec: AgentSpec<A>) -> AgentSpec<A> {
         spec = spec.mailbox_capacity(self.mailbox_capacity);
+        if let Some(r) = self.restart {
+            spec = spec.restart_policy(r);
+        }
+        if let Some(c) = self.checkpoints {
+            spec = spec.checkpoint_policy(c);
+        }
         if let Some(b) = self.max_message_bytes {
             spec = spec.max_message_bytes(b);
         }
@@ -148,7 +172,15 @@ pub async fn spawn(
     if mailbox_capacity == 0 {
         return Err(bad("limits.mailbox_capacity must be at least 1".into()));
     }
+    if body.checkpoint_every == Some(0) {
+        return Err(bad("checkpoint_every must be at least 1".into()));
+    }
     let common = Common {
+        restart: body.restart.map(|r| RestartPolicy {
+            max_restarts: r.max_restarts,
+            window: Duration::from_millis(r.window_ms),
+        }),
+        checkpoints: body.checkpoint_every.map(CheckpointPolicy::EveryMessages),
         name: body.name,
         capabilities: body.capabilities,
         mailbox_capacity,
