@@ -43,6 +43,10 @@ pub enum DeadLetterReason {
     Undelivered,
     /// The payload was over the receiver's size limit.
     MessageTooLarge,
+    /// Bytes that arrived from outside the process (say, on a cluster
+    /// subject) and did not decode as a message; the detail says why. The
+    /// recorded message carries the raw bytes as its payload.
+    Malformed(String),
 }
 
 impl DeadLetterReason {
@@ -60,6 +64,7 @@ impl DeadLetterReason {
             Self::AgentFailed => DeadLetterKind::AgentFailed,
             Self::Undelivered => DeadLetterKind::Undelivered,
             Self::MessageTooLarge => DeadLetterKind::MessageTooLarge,
+            Self::Malformed(_) => DeadLetterKind::Malformed,
         }
     }
 }
@@ -92,11 +97,13 @@ pub enum DeadLetterKind {
     NoReplyTarget,
     /// [`DeadLetterReason::MessageTooLarge`].
     MessageTooLarge,
+    /// [`DeadLetterReason::Malformed`].
+    Malformed,
 }
 
 impl DeadLetterKind {
     /// Every kind, in the order the counts list them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::UnknownAgent,
         Self::AgentStopped,
         Self::MailboxFull,
@@ -108,6 +115,7 @@ impl DeadLetterKind {
         Self::Undelivered,
         Self::NoReplyTarget,
         Self::MessageTooLarge,
+        Self::Malformed,
     ];
 
     /// The snake_case name (as serialized).
@@ -124,6 +132,7 @@ impl DeadLetterKind {
             Self::Undelivered => "undelivered",
             Self::NoReplyTarget => "no_reply_target",
             Self::MessageTooLarge => "message_too_large",
+            Self::Malformed => "malformed",
         }
     }
 

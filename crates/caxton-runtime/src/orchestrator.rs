@@ -39,11 +39,15 @@ pub struct OrchestratorConfig {
     pub max_message_bytes: usize,
     /// The clock that sums each agent's handler time (two reads per batch).
     pub cpu_clock: CpuClock,
+    /// The first agent id handed out (ids then count up from it; zero
+    /// counts as one). Orchestrators that share an id space, such as the
+    /// nodes of a cluster, each start at the base of a disjoint range.
+    pub first_agent_id: u64,
 }
 
 impl Default for OrchestratorConfig {
     /// 1024-message mailboxes, round-robin, a dead-letter log of 1024
-    /// entries and 16 MiB, 16 MiB messages, thread CPU clock.
+    /// entries and 16 MiB, 16 MiB messages, thread CPU clock, ids from 1.
     fn default() -> Self {
         Self {
             mailbox_capacity: 1024,
@@ -52,6 +56,7 @@ impl Default for OrchestratorConfig {
             dead_letter_log_bytes: 16 << 20,
             max_message_bytes: 16 << 20,
             cpu_clock: CpuClock::Thread,
+            first_agent_id: 1,
         }
     }
 }
@@ -182,7 +187,7 @@ impl Orchestrator {
     /// An orchestrator whose agents run on the given runtime.
     pub fn on_runtime(config: OrchestratorConfig, runtime: tokio::runtime::Handle) -> Self {
         let inner = Arc::new(Inner {
-            registry: Registry::new(),
+            registry: Registry::new(config.first_agent_id),
             dead_letters: DeadLetters::new(config.dead_letter_log, config.dead_letter_log_bytes),
             failures: Mutex::new(Vec::new()),
             config,

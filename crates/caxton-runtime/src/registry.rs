@@ -80,16 +80,22 @@ pub(crate) struct Registry {
     pub(crate) agents: DashMap<AgentId, Arc<AgentShared>, FxBuildHasher>,
     pub(crate) names: DashMap<Arc<str>, Arc<AgentShared>, FxBuildHasher>,
     pub(crate) capabilities: DashMap<Arc<str>, Arc<CapabilityGroup>, FxBuildHasher>,
+    /// The first id this registry hands out (see
+    /// [`crate::OrchestratorConfig::first_agent_id`]).
+    first_id: u64,
     next_id: AtomicU64,
 }
 
 impl Registry {
-    pub(crate) fn new() -> Self {
+    /// A registry whose ids start at `first_id` (zero counts as one).
+    pub(crate) fn new(first_id: u64) -> Self {
+        let first_id = first_id.max(1);
         Self {
+            first_id,
             agents: DashMap::with_hasher(FxBuildHasher),
             names: DashMap::with_hasher(FxBuildHasher),
             capabilities: DashMap::with_hasher(FxBuildHasher),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first_id),
         }
     }
 
@@ -99,7 +105,7 @@ impl Registry {
 
     /// Whether `id` was handed out (so, if not registered, it has stopped).
     pub(crate) fn was_issued(&self, id: AgentId) -> bool {
-        id.get() < self.next_id.load(Ordering::Relaxed)
+        (self.first_id..self.next_id.load(Ordering::Relaxed)).contains(&id.get())
     }
 
     pub(crate) fn register(&self, agent: Arc<AgentShared>) -> Result<(), SpawnError> {

@@ -104,6 +104,16 @@ impl<A> AgentSpec<A> {
         self
     }
 
+    /// The name the agent will be registered under, if any.
+    pub fn declared_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The capabilities the agent declares.
+    pub fn declared_capabilities(&self) -> &[Arc<str>] {
+        &self.capabilities
+    }
+
     /// Starts the agent from this checkpoint instead of a fresh state.
     pub fn restore_from(mut self, checkpoint: Checkpoint) -> Self {
         self.initial = Some(checkpoint);

@@ -287,3 +287,26 @@ async fn try_request_refuses_a_full_mailbox_at_once_and_counts_it() {
     );
     orch.shutdown(T).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_start_at_the_configured_first_id_and_spec_declarations_are_readable() {
+    let base = 7 << 40;
+    let orch = Orchestrator::with_config(caxton_runtime::OrchestratorConfig {
+        first_agent_id: base,
+        ..Default::default()
+    });
+    let spec = AgentSpec::new(|| Echo).name("first").capability("echo");
+    assert_eq!(spec.declared_name(), Some("first"));
+    assert_eq!(&*spec.declared_capabilities()[0], "echo");
+    let a = orch.spawn(spec).unwrap();
+    let b = orch.spawn(AgentSpec::new(|| Echo)).unwrap();
+    assert_eq!((a.get(), b.get()), (base, base + 1));
+    // An id below the range was never issued here: unknown, not stopped.
+    let below = caxton_runtime::AgentId::new(3).unwrap();
+    let err = orch.try_send(Message::inform(below, "x")).unwrap_err();
+    assert!(matches!(err.kind, SendErrorKind::UnknownAgent(_)), "{err}");
+    orch.stop(a).await.unwrap();
+    let err = orch.try_send(Message::inform(a, "x")).unwrap_err();
+    assert!(matches!(err.kind, SendErrorKind::AgentStopped(_)), "{err}");
+    orch.shutdown(T).await;
+}
