@@ -609,13 +609,19 @@ pub fn payload(bins: &Binaries, cfg: &PayloadConfig) -> Result<NetResult, Netben
             cfg.connections,
             size_name(size)
         );
-        let tput = Figure::new("http_requests_per_s", &variant, "req/s", door_run.requests_per_s)
-            .against("bare echo server, same run", bare_run.requests_per_s);
-        // The requests/s target is for small messages; large payloads are
-        // shown beside their floor, not graded against it.
-        figures.push(if size > 1024 { tput.informational() } else { tput });
+        // The targets (requests/s, p95/p99) are for small messages: larger
+        // payloads get their own names, shown beside their floor, ungraded.
+        let (tput_name, p99_name) = if size > 1024 {
+            ("http_payload_requests_per_s", "http_payload_latency_p99")
+        } else {
+            ("http_requests_per_s", "http_latency_p99")
+        };
         figures.push(
-            Figure::new("http_latency_p99", &variant, "us", door_run.latency_us.p99)
+            Figure::new(tput_name, &variant, "req/s", door_run.requests_per_s)
+                .against("bare echo server, same run", bare_run.requests_per_s),
+        );
+        figures.push(
+            Figure::new(p99_name, &variant, "us", door_run.latency_us.p99)
                 .against("bare echo server, same run", bare_run.latency_us.p99)
                 .informational(),
         );
