@@ -29,7 +29,7 @@ pub enum NatsServerError {
     #[error("`{binary}` was not found on PATH; install it with `{install}`")]
     NotFound {
         /// The binary looked for.
-        binary: &'static str,
+        binary: String,
         /// The install command.
         install: &'static str,
     },
@@ -77,8 +77,11 @@ fn free_port() -> Result<u16, NatsServerError> {
     Ok(l.local_addr().map_err(io)?.port())
 }
 
-/// Whether `binary` is an executable file in one of `PATH`'s directories.
+/// Whether `binary` is a path to a file, or a file in one of `PATH`'s directories.
 fn on_path(binary: &str) -> bool {
+    if binary.contains('/') {
+        return Path::new(binary).is_file();
+    }
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
         .unwrap_or(false)
@@ -118,9 +121,15 @@ impl NatsServer {
 
     /// Starts a server on free loopback ports and waits until it is healthy.
     pub fn start() -> Result<Self, NatsServerError> {
-        if !Self::available() {
+        Self::start_binary(NATS_SERVER_BIN)
+    }
+
+    /// [`Self::start`] with another `nats-server` binary (a name looked up
+    /// on `PATH`, or a path).
+    pub fn start_binary(binary: &str) -> Result<Self, NatsServerError> {
+        if !on_path(binary) {
             return Err(NatsServerError::NotFound {
-                binary: NATS_SERVER_BIN,
+                binary: binary.to_owned(),
                 install: INSTALL_HINT,
             });
         }
@@ -140,7 +149,7 @@ impl NatsServer {
         let mut last = String::new();
         for _ in 0..3 {
             let (port, monitor_port) = (free_port()?, free_port()?);
-            let child = Command::new(NATS_SERVER_BIN)
+            let child = Command::new(binary)
                 .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
                 .arg(&store)
                 .args(["-m", &monitor_port.to_string()])
