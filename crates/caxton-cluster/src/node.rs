@@ -206,7 +206,6 @@ struct Counters {
     sent_remote: AtomicU64,
     received_remote: AtomicU64,
     decode_failures: AtomicU64,
-    connects: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -244,23 +243,14 @@ struct Inner {
     subs: Mutex<HashMap<AgentId, AgentSubs>>,
 }
 
-async fn connect_nats(url: &str, opts: &NodeOptions, counters: Arc<Counters>) -> Result<async_nats::Client, NodeError> {
+async fn connect_nats(url: &str, opts: &NodeOptions) -> Result<async_nats::Client, NodeError> {
     let attempts = opts.connect_attempts.max(1);
     let mut backoff = opts.initial_backoff;
     let mut detail = String::new();
     for attempt in 1..=attempts {
-        let c = counters.clone();
         let options = async_nats::ConnectOptions::new()
             .connection_timeout(opts.connect_timeout)
-            .no_echo()
-            .event_callback(move |event| {
-                let c = c.clone();
-                async move {
-                    if matches!(event, async_nats::Event::Connected) {
-                        bump(&c.connects);
-                    }
-                }
-            });
+            .no_echo();
         match tokio::time::timeout(opts.connect_timeout, options.connect(url)).await {
             Ok(Ok(client)) => return Ok(client),
             Ok(Err(e)) => detail = e.to_string(),
@@ -302,7 +292,7 @@ impl Node {
         let subjects = Subjects::new(lattice)?;
         validate_name("node", node_name)?;
         let counters = Arc::new(Counters::default());
-        let client = connect_nats(url, &options, counters.clone()).await?;
+        let client = connect_nats(url, &options).await?;
         let js_err = |detail: String| NodeError::JetStream {
             url: url.to_owned(),
             detail,
@@ -412,7 +402,14 @@ impl Node {
             sent_remote: get(&c.sent_remote),
             received_remote: get(&c.received_remote),
             decode_failures: get(&c.decode_failures),
-            reconnects: get(&c.connects).saturating_sub(1),
+            reconnects: self
+                .inner
+                .shared
+                .client
+                .statistics()
+                .connects
+                .load(Ordering::Relaxed)
+                .saturating_sub(1),
         }
     }
 

@@ -58,6 +58,7 @@ pub enum NatsServerError {
 /// A running `nats-server` with JetStream on, killed by PID on drop.
 #[derive(Debug)]
 pub struct NatsServer {
+    binary: String,
     child: Child,
     port: u16,
     monitor_port: u16,
@@ -159,6 +160,7 @@ impl NatsServer {
                 .spawn()
                 .map_err(io)?;
             let mut server = Self {
+                binary: binary.to_owned(),
                 child,
                 port,
                 monitor_port,
@@ -220,6 +222,42 @@ impl NatsServer {
     /// The JetStream store directory (removed on drop).
     pub fn store_dir(&self) -> &Path {
         &self.store
+    }
+
+    /// Kills the server and starts it again on the same ports and store
+    /// (JetStream state survives), waiting until it is healthy: how a test
+    /// makes clients lose NATS and reconnect.
+    pub fn restart(&mut self) -> Result<(), NatsServerError> {
+        self.kill();
+        let binary = self.binary.clone();
+        let started = Instant::now();
+        let mut detail = String::new();
+        // The old listeners may take a moment to be released.
+        while started.elapsed() < READY_TIMEOUT {
+            self.child = Command::new(&binary)
+                .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+                .arg(&self.store)
+                .args(["-m", &self.monitor_port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(io)?;
+            match self.wait_ready() {
+                Ok(()) => return Ok(()),
+                Err(d) => {
+                    detail = d;
+                    self.kill();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        Err(NatsServerError::NotReady {
+            binary: NATS_SERVER_BIN,
+            port: self.port,
+            timeout: READY_TIMEOUT,
+            detail,
+        })
     }
 
     /// Kills the server now (SIGKILL) and reaps it; drop does the same.

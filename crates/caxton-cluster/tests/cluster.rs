@@ -350,3 +350,50 @@ async fn remote_errors_are_typed() {
     a.shutdown(T).await;
     b.shutdown(T).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_lost_mid_run_local_keeps_working_and_nodes_reconnect() {
+    let mut nats = server();
+    let (a, b) = (node(&nats, "a").await, node(&nats, "b").await);
+    let echo = b.spawn(AgentSpec::new(|| Echo("b")).name("echo")).await.unwrap();
+    assert_eq!(a.counters().reconnects, 0);
+    a.request(Message::request(echo, "before"), T).await.unwrap();
+
+    nats.kill();
+    // The local path does not need NATS.
+    let reply = b.request(Message::request(echo, "local"), T).await.unwrap();
+    assert_eq!(&reply.payload[..], b"b:local");
+    // A remote request is a typed error, not a hang.
+    let err = a
+        .request(Message::request(echo, "lost"), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClusterError::Timeout { .. } | ClusterError::Transport { .. }),
+        "{err}"
+    );
+
+    nats.restart().unwrap();
+    eventually("both nodes reconnect", || {
+        a.counters().reconnects >= 1 && b.counters().reconnects >= 1
+    })
+    .await;
+    // Subscriptions are restored on reconnect: remote traffic resumes.
+    let mut resumed = false;
+    for _ in 0..100 {
+        if let Ok(reply) = a
+            .request(
+                Message::request(Address::name("echo"), "after"),
+                Duration::from_millis(500),
+            )
+            .await
+        {
+            assert_eq!(&reply.payload[..], b"b:after");
+            resumed = true;
+            break;
+        }
+    }
+    assert!(resumed, "remote requests never resumed after the reconnect");
+    a.shutdown(T).await;
+    b.shutdown(T).await;
+}
