@@ -160,6 +160,15 @@ pub enum ClusterError {
         /// The timeout.
         after: Duration,
     },
+    /// The node is not connected to NATS right now (it keeps reconnecting);
+    /// nothing was published.
+    #[error("not connected to NATS at {url}: nothing was sent on {subject}")]
+    Disconnected {
+        /// The NATS URL.
+        url: String,
+        /// The subject the message was for.
+        subject: String,
+    },
     /// NATS did not take the message.
     #[error("NATS refused the message on {subject}: {detail}")]
     Transport {
@@ -507,6 +516,18 @@ impl Node {
         })
     }
 
+    /// Refuses remote traffic while the connection is down, so a remote
+    /// send is either refused or handed to a connected client.
+    fn connected(&self, subject: &str) -> Result<(), ClusterError> {
+        match self.inner.shared.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            _ => Err(ClusterError::Disconnected {
+                url: self.inner.url.clone(),
+                subject: subject.to_owned(),
+            }),
+        }
+    }
+
     /// Sends `msg`: locally when its receiver lives here (waiting for
     /// mailbox space), else published to the receiver's subject (at most
     /// once: an error, or handed to NATS).
@@ -518,6 +539,7 @@ impl Node {
                 Ok(shared.orch.send(msg).await?)
             }
             Some(subject) => {
+                self.connected(&subject)?;
                 let bytes = wire::encode(&Frame::Send(msg))?;
                 shared
                     .client
@@ -542,6 +564,7 @@ impl Node {
             bump(&shared.counters.local);
             return Ok(shared.orch.request(msg, timeout).await?);
         };
+        self.connected(&subject)?;
         let frame = Frame::Request {
             message: msg,
             timeout_ms: timeout.as_millis().try_into().unwrap_or(u64::MAX),
@@ -597,6 +620,7 @@ impl Node {
             bump(&shared.counters.local);
             report.local = shared.orch.broadcast(capability, msg.clone())?;
         }
+        self.connected(&subject)?;
         let bytes = wire::encode(&Frame::Send(msg))?;
         shared
             .client
