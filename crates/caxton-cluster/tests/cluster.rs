@@ -346,6 +346,11 @@ async fn remote_errors_are_typed() {
     assert!(matches!(err, ClusterError::Name(_)), "{err}");
     let err = b.spawn(sink(&count).capability("has space")).await.unwrap_err();
     assert!(matches!(err, NodeError::Name(_)), "{err}");
+    // Over the server's max_payload (1 MiB by default): refused, typed.
+    let echo = b.spawn(AgentSpec::new(|| Echo("b"))).await.unwrap();
+    let big = vec![0u8; 2 << 20];
+    let err = a.send(Message::inform(echo, big)).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Transport { .. }), "{err}");
     assert_eq!(a.counters().local, 0);
     a.shutdown(T).await;
     b.shutdown(T).await;
