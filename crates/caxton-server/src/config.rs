@@ -55,6 +55,12 @@ pub struct ServerConfig {
     pub ws_write_timeout: Duration,
     /// Worker threads of the server's tokio runtime (0: one per core).
     pub workers: usize,
+    /// NATS URL of the lattice this server joins as a node (with `node`).
+    pub cluster: Option<String>,
+    /// This server's node name in the lattice (with `cluster`).
+    pub node: Option<String>,
+    /// The lattice joined (`default` unless set).
+    pub lattice: String,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +83,9 @@ impl Default for ServerConfig {
             ws_outbox_frames: 256,
             ws_write_timeout: Duration::from_secs(10),
             workers: 0,
+            cluster: None,
+            node: None,
+            lattice: "default".into(),
         }
     }
 }
@@ -134,6 +143,21 @@ impl ServerConfig {
     /// Refuses settings that cannot work (zero limits, an inverted timeout
     /// range).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        match (&self.cluster, &self.node) {
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    name: "cluster",
+                    why: "--cluster URL needs --node NAME too (this server's name in the lattice)".into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "node",
+                    why: "--node NAME needs --cluster URL too (the NATS server of the lattice)".into(),
+                });
+            }
+            _ => {}
+        }
         let positive: [(&'static str, usize); 9] = [
             ("max_body_bytes", self.max_body_bytes),
             ("max_connections", self.max_connections),

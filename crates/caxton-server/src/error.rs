@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use caxton_cluster::{ClusterError, NodeError, RemoteError};
 use caxton_runtime::{RequestError, SendErrorKind, SpawnError};
 use caxton_wasm::LoadError;
 use serde::Serialize;
@@ -139,5 +140,64 @@ impl From<SpawnError> for ApiError {
 impl From<LoadError> for ApiError {
     fn from(e: LoadError) -> Self {
         Self::bad_request("invalid_module", format!("the module failed to load: {e}"))
+    }
+}
+
+impl From<RemoteError> for ApiError {
+    /// The hosting node's error frame, with the status the same failure
+    /// has on a single node.
+    fn from(e: RemoteError) -> Self {
+        let message = format!("remote: {e}");
+        match e {
+            RemoteError::UnknownAgent { .. } => Self::new(StatusCode::NOT_FOUND, "unknown_agent", message),
+            RemoteError::AgentStopped { .. } => Self::new(StatusCode::NOT_FOUND, "agent_stopped", message),
+            RemoteError::NoCapableAgent { .. } => Self::new(StatusCode::NOT_FOUND, "no_capable_agent", message),
+            RemoteError::MailboxFull { .. } => Self {
+                retry_after: Some(1),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "mailbox_full", message)
+            },
+            RemoteError::MessageTooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message),
+            RemoteError::ShuttingDown => Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message),
+            RemoteError::Timeout { .. } => Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message),
+            RemoteError::NoReply { .. } => Self::new(StatusCode::BAD_GATEWAY, "no_reply", message),
+            RemoteError::Failed { .. } => Self::new(StatusCode::BAD_GATEWAY, "agent_failed", message),
+            RemoteError::NoReplyTarget => Self::bad_request("bad_request", message),
+            RemoteError::Malformed { .. } => Self::new(StatusCode::BAD_GATEWAY, "remote_failed", message),
+        }
+    }
+}
+
+impl From<ClusterError> for ApiError {
+    /// A send, request or broadcast through the node: the local path's
+    /// errors as on a single node, the remote ones by what they mean.
+    fn from(e: ClusterError) -> Self {
+        let message = e.to_string();
+        match e {
+            ClusterError::Local(s) => Self::from(s.kind()),
+            ClusterError::LocalRequest(r) => Self::from(r),
+            ClusterError::Remote(r) => Self::from(r),
+            ClusterError::NoResponders { .. } => Self::new(StatusCode::NOT_FOUND, "unknown_agent", message),
+            ClusterError::Timeout { .. } => Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message),
+            ClusterError::Disconnected { .. } => Self {
+                retry_after: Some(1),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "cluster_disconnected", message)
+            },
+            ClusterError::Transport { .. } | ClusterError::Wire(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "remote_failed", message)
+            }
+            ClusterError::Name(_) => Self::bad_request("invalid_address", message),
+        }
+    }
+}
+
+impl From<NodeError> for ApiError {
+    /// A spawn or stop through the node.
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Spawn(s) => Self::from(s),
+            NodeError::Stop(kind) => Self::from(&kind),
+            NodeError::Name(_) => Self::bad_request("bad_request", e.to_string()),
+            _ => Self::new(StatusCode::BAD_GATEWAY, "cluster_failed", e.to_string()),
+        }
     }
 }

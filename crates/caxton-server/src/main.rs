@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use caxton_cluster::Node;
 use caxton_runtime::agents::Echo;
-use caxton_runtime::{AgentSpec, Orchestrator};
+use caxton_runtime::{AgentSpec, Orchestrator, OrchestratorConfig};
 use caxton_server::kinds::Kind;
 use caxton_server::{AppState, Server, ServerConfig};
 use clap::Parser;
@@ -64,6 +65,17 @@ struct Args {
     /// can begin without a spawn call.
     #[arg(long, default_value_t = 0)]
     spawn_echo: usize,
+    /// NATS URL of a lattice to join as a node (needs --node), e.g.
+    /// nats://127.0.0.1:4222: the servers of one lattice answer for each
+    /// other's agents.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// This server's node name in the lattice (needs --cluster).
+    #[arg(long)]
+    node: Option<String>,
+    /// The lattice to join (default: default).
+    #[arg(long)]
+    lattice: Option<String>,
 }
 
 impl Args {
@@ -91,6 +103,15 @@ impl Args {
             ws_outbox_frames => ws_outbox_frames,
             workers => workers,
         );
+        if let Some(url) = &self.cluster {
+            c.cluster = Some(url.clone());
+        }
+        if let Some(node) = &self.node {
+            c.node = Some(node.clone());
+        }
+        if let Some(lattice) = &self.lattice {
+            c.lattice = lattice.clone();
+        }
         if let Some(t) = &self.token_file {
             c.token_file = Some(t.clone());
         }
@@ -166,10 +187,25 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let orch = Orchestrator::new();
-        let state = AppState::new(orch.clone(), config, token);
+        let state = match (config.cluster.clone(), config.node.clone()) {
+            (Some(url), Some(name)) => {
+                match Node::connect(&url, &config.lattice, &name, OrchestratorConfig::default()).await {
+                    Ok(node) => AppState::with_node(node, config, token),
+                    Err(e) => {
+                        eprintln!("caxton-server: cannot join lattice {:?} as node {name:?}: {e}", config.lattice);
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            _ => AppState::new(Orchestrator::new(), config, token),
+        };
         for i in 0..args.spawn_echo {
-            match orch.spawn(AgentSpec::new(|| Echo).name(format!("echo-{i}")).mailbox_capacity(state.config.mailbox_capacity)) {
+            let spec = AgentSpec::new(|| Echo).name(format!("echo-{i}")).mailbox_capacity(state.config.mailbox_capacity);
+            let spawned = match &state.node {
+                Some(node) => node.spawn(spec).await.map_err(|e| e.to_string()),
+                None => state.orch.spawn(spec).map_err(|e| e.to_string()),
+            };
+            match spawned {
                 Ok(id) => state.kinds.insert(id, Kind::Echo),
                 Err(e) => {
                     eprintln!("caxton-server: spawning echo-{i} failed: {e}");

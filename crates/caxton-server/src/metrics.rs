@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use caxton_cluster::Node;
 use caxton_runtime::{AgentStatus, DeadLetterKind, Orchestrator};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -99,6 +100,8 @@ pub struct Metrics {
     pub ws_sessions: Gauge,
     /// Open HTTP connections (upgraded ones end when they upgrade).
     pub http_connections: Gauge,
+    /// Remote request/reply round trips over NATS (a node only).
+    cluster_round_trip: Option<Histogram>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -161,6 +164,28 @@ impl Metrics {
             http_duration,
             ws_sessions,
             http_connections,
+            cluster_round_trip: None,
+        }
+    }
+
+    /// Adds the figures of the node this server is (`caxton_cluster_*`):
+    /// its remote-traffic counters, read at scrape time, an info gauge and
+    /// the NATS round-trip histogram of remote requests.
+    pub fn register_node(&mut self, node: Node) {
+        let round_trip = latency_histogram();
+        self.registry.register(
+            "caxton_cluster_request_round_trip_seconds",
+            "Remote request/reply through the node over NATS, from publishing the request to the reply",
+            round_trip.clone(),
+        );
+        self.cluster_round_trip = Some(round_trip);
+        self.registry.register_collector(Box::new(ClusterCollector { node }));
+    }
+
+    /// Records one remote request/reply over NATS that took `seconds`.
+    pub fn remote_request_done(&self, seconds: f64) {
+        if let Some(h) = &self.cluster_round_trip {
+            h.observe(seconds);
         }
     }
 
@@ -277,6 +302,57 @@ impl Collector for RuntimeCollector {
             None,
             MetricType::Histogram,
         )?)?;
+        Ok(())
+    }
+}
+
+/// Reads the node's counters at scrape time.
+struct ClusterCollector {
+    node: Node,
+}
+
+impl std::fmt::Debug for ClusterCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterCollector").finish_non_exhaustive()
+    }
+}
+
+impl Collector for ClusterCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let c = self.node.counters();
+        let counters = [
+            (
+                "caxton_cluster_messages_sent_remote",
+                "Frames this node published to other nodes (sends, requests, broadcasts, answers)",
+                c.sent_remote,
+            ),
+            (
+                "caxton_cluster_messages_received_remote",
+                "Frames received on this node's agent subjects",
+                c.received_remote,
+            ),
+            (
+                "caxton_cluster_decode_failures",
+                "Frames received or answers that did not decode (dead-lettered as malformed)",
+                c.decode_failures,
+            ),
+            (
+                "caxton_cluster_reconnects",
+                "Reconnections to NATS after the first connection",
+                c.reconnects,
+            ),
+        ];
+        for (name, help, value) in counters {
+            ConstCounter::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "caxton_cluster_info",
+            "The lattice and node name of this server (always 1)",
+            None,
+            MetricType::Gauge,
+        )?;
+        let labels = [("lattice", self.node.subjects().lattice()), ("node", self.node.name())];
+        ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
         Ok(())
     }
 }

@@ -51,8 +51,9 @@ impl Server {
 
     /// Serves until `shutdown` completes, then drains: stops accepting,
     /// refuses new requests (503), lets requests in flight finish and
-    /// closes WebSocket sessions (1001), then shuts the orchestrator down;
-    /// all within the drain timeout. Returns the orchestrator's report.
+    /// closes WebSocket sessions (1001), then shuts the orchestrator down
+    /// (with a node: the node, which also releases its name); all within
+    /// the drain timeout. Returns the orchestrator's report.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> ShutdownReport {
         let Self { listener, state } = self;
         let app: Router = routes::router(state.clone());
@@ -106,7 +107,12 @@ impl Server {
         let _ = tokio::time::timeout_at(deadline, state.connections.wait_zero()).await;
         let _ = tokio::time::timeout_at(deadline, state.sessions.wait_zero()).await;
         let left = deadline.saturating_duration_since(Instant::now());
-        state.orch.shutdown(left).await
+        match &state.node {
+            // Unsubscribes the agents, shuts the orchestrator down and
+            // releases the node's name in the lattice.
+            Some(node) => node.shutdown(left).await,
+            None => state.orch.shutdown(left).await,
+        }
     }
 }
 

@@ -302,7 +302,7 @@ async fn serve(
                 };
                 match frame {
                     Frame::Text(text) => {
-                        match on_text(state, id, &text, &mut in_flight) {
+                        match on_text(state, id, &text, &mut in_flight).await {
                             Ok(Some(reply)) => write!(reply),
                             Ok(None) => {}
                             Err((reference, e)) => write!(error_frame(reference, &e)),
@@ -359,7 +359,7 @@ fn answer_frame(answer: Answer, result: Result<Message, ApiError>) -> Frame {
 
 type OpError = (Option<u64>, ApiError);
 
-fn on_text(
+async fn on_text(
     state: &AppState,
     id: AgentId,
     text: &str,
@@ -392,7 +392,10 @@ fn on_text(
             let performative = perf(performative.as_deref(), Performative::Inform).map_err(|e| (reference, e))?;
             let address = to.address().map_err(|e| (reference, e))?;
             let msg = Message::new(address, performative, payload.into_bytes()).with_sender(id);
-            state.send_now(Route::WsSend, msg).map_err(|e| (reference, e))?;
+            state
+                .send_routed(Route::WsSend, msg)
+                .await
+                .map_err(|e| (reference, e))?;
             Ok(Some(text_frame(json!({ "type": "accepted", "ref": reference }))))
         }
         Op::Request {
@@ -425,7 +428,8 @@ fn on_text(
                 timeout_ms: None,
             };
             let mut v = state
-                .broadcast_now(Route::WsBroadcast, body)
+                .broadcast_routed(Route::WsBroadcast, body)
+                .await
                 .map_err(|e| (reference, e))?;
             if let Some(o) = v.as_object_mut() {
                 o.insert("type".into(), json!("broadcast"));

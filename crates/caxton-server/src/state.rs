@@ -6,7 +6,8 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use caxton_runtime::Orchestrator;
+use caxton_cluster::Node;
+use caxton_runtime::{Address, Orchestrator};
 use caxton_wasm::{HostConfig, WasmHost, WasmModule};
 use tokio::sync::watch;
 
@@ -22,8 +23,11 @@ pub struct AppState(Arc<Shared>);
 
 /// The inside of [`AppState`].
 pub struct Shared {
-    /// The orchestrator the front door serves.
+    /// The orchestrator the front door serves (the node's, with a node).
     pub orch: Orchestrator,
+    /// The node of a lattice this server is, if any: messages to agents
+    /// that do not live here then go over NATS.
+    pub node: Option<Node>,
     /// The kinds of the agents the front door spawned.
     pub kinds: Arc<AgentKinds>,
     /// The metrics and their registry.
@@ -59,10 +63,24 @@ impl Deref for AppState {
 impl AppState {
     /// State for a server in front of `orch`.
     pub fn new(orch: Orchestrator, config: ServerConfig, token: Option<String>) -> Self {
+        Self::build(orch, None, config, token)
+    }
+
+    /// State for a server that is `node` of a lattice: in front of the
+    /// node's orchestrator, answering for the lattice's other agents too.
+    pub fn with_node(node: Node, config: ServerConfig, token: Option<String>) -> Self {
+        Self::build(node.orchestrator().clone(), Some(node), config, token)
+    }
+
+    fn build(orch: Orchestrator, node: Option<Node>, config: ServerConfig, token: Option<String>) -> Self {
         let kinds = Arc::new(AgentKinds::default());
-        let metrics = Metrics::new(orch.clone(), kinds.clone());
+        let mut metrics = Metrics::new(orch.clone(), kinds.clone());
+        if let Some(node) = &node {
+            metrics.register_node(node.clone());
+        }
         Self(Arc::new(Shared {
             orch,
+            node,
             kinds,
             metrics,
             config,
@@ -93,6 +111,20 @@ impl Shared {
                     format!("the WASM host could not start: {e}"),
                 )
             })
+    }
+
+    /// The node, when `to` does not live on this server and must go over
+    /// NATS; `None` for the local path (always, without a node). Local
+    /// means what it means to the node: an id in its range, a name or a
+    /// capability registered here.
+    pub fn remote_node(&self, to: &Address) -> Option<&Node> {
+        let node = self.node.as_ref()?;
+        let local = match to {
+            Address::Id(id) => node.owns(*id),
+            Address::Name(n) => self.orch.lookup(n).is_some(),
+            Address::Capability(c) => !self.orch.with_capability(c).is_empty(),
+        };
+        (!local).then_some(node)
     }
 
     /// Whether a drain began.

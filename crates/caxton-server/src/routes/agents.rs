@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use caxton_cluster::Node;
 use caxton_runtime::agents::Echo;
 use caxton_runtime::{
     Agent, AgentError, AgentId, AgentSpec, AgentStats, CheckpointPolicy, Context, Message, Orchestrator, RestartPolicy,
@@ -126,6 +127,42 @@ fn spawn_all<A: Agent>(
     Ok(ids)
 }
 
+/// [`spawn_all`] through the node, so other nodes reach the agents
+/// (their subjects are subscribed when this returns).
+async fn spawn_all_node<A: Agent>(
+    node: &Node,
+    spec: AgentSpec<A>,
+    common: &Common,
+) -> Result<Vec<AgentId>, (Vec<AgentId>, ApiError)> {
+    let spec = common.apply(spec);
+    let n = common.count.unwrap_or(1);
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let spec_i = match (&common.name, common.count) {
+            (Some(name), Some(_)) => spec.clone().name(format!("{name}-{i}")),
+            (Some(name), None) => spec.clone().name(name.as_str()),
+            (None, _) => spec.clone(),
+        };
+        match node.spawn(spec_i).await {
+            Ok(id) => ids.push(id),
+            Err(e) => return Err((ids, e.into())),
+        }
+    }
+    Ok(ids)
+}
+
+/// Spawns through the node when there is one, else on the orchestrator.
+async fn spawn_any<A: Agent>(
+    state: &AppState,
+    spec: AgentSpec<A>,
+    common: &Common,
+) -> Result<Vec<AgentId>, (Vec<AgentId>, ApiError)> {
+    match &state.node {
+        Some(node) => spawn_all_node(node, spec, common).await,
+        None => spawn_all(&state.orch, spec, common).map_err(|(ids, e)| (ids, e.into())),
+    }
+}
+
 fn bad(message: String) -> ApiError {
     ApiError::bad_request("bad_request", message)
 }
@@ -189,9 +226,9 @@ pub async fn spawn(
     };
     let orch = state.orch.clone();
     let spawned = match kind {
-        Kind::Echo => spawn_all(&orch, AgentSpec::new(|| Echo), &common),
-        Kind::Counter => spawn_all(&orch, AgentSpec::new(CounterAgent::new), &common),
-        Kind::Sink => spawn_all(&orch, AgentSpec::new(|| Sink), &common),
+        Kind::Echo => spawn_any(&state, AgentSpec::new(|| Echo), &common).await,
+        Kind::Counter => spawn_any(&state, AgentSpec::new(CounterAgent::new), &common).await,
+        Kind::Sink => spawn_any(&state, AgentSpec::new(|| Sink), &common).await,
         _ => {
             let Some(module_id) = &body.module else {
                 return Err(bad("kind \"wasm\" needs \"module\": an id from POST /v1/modules".into()));
@@ -222,17 +259,22 @@ pub async fn spawn(
             if let Some(b) = limits.max_message_bytes {
                 agent_limits = agent_limits.max_message_bytes(b);
             }
-            // Instantiating thousands of guests takes a while: off the
-            // async workers.
-            tokio::task::spawn_blocking(move || spawn_all(&orch, module.spec(agent_limits), &common))
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        format!("spawn task failed: {e}"),
-                    )
-                })?
+            if let Some(node) = &state.node {
+                spawn_all_node(node, module.spec(agent_limits), &common).await
+            } else {
+                // Instantiating thousands of guests takes a while: off the
+                // async workers.
+                tokio::task::spawn_blocking(move || spawn_all(&orch, module.spec(agent_limits), &common))
+                    .await
+                    .map_err(|e| {
+                        ApiError::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal",
+                            format!("spawn task failed: {e}"),
+                        )
+                    })?
+                    .map_err(|(ids, e)| (ids, e.into()))
+            }
         }
     };
     match spawned {
@@ -249,9 +291,9 @@ pub async fn spawn(
         Err((ids, e)) => {
             // All or nothing: stop the ones a failed batch already spawned.
             for id in ids {
-                let _ = state.orch.stop(id).await;
+                let _ = stop_any(&state, id).await;
             }
-            Err(e.into())
+            Err(e)
         }
     }
 }
@@ -365,15 +407,24 @@ pub async fn stop(
     Path(agent): Path<String>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = resolve(&state, &agent)?;
-    match tokio::time::timeout(state.config.drain_timeout, state.orch.stop(id)).await {
+    match tokio::time::timeout(state.config.drain_timeout, stop_any(&state, id)).await {
         Ok(Ok(())) => {
             state.kinds.remove(id);
             Ok((StatusCode::OK, Json(json!({ "id": id.get(), "status": "stopped" }))))
         }
-        Ok(Err(kind)) => Err(ApiError::from(&kind)),
+        Ok(Err(e)) => Err(e),
         Err(_) => Ok((
             StatusCode::ACCEPTED,
             Json(json!({ "id": id.get(), "status": "stopping" })),
         )),
+    }
+}
+
+/// Stops an agent of this server: through the node when there is one
+/// (its subjects are unsubscribed first), else on the orchestrator.
+async fn stop_any(state: &AppState, id: AgentId) -> Result<(), ApiError> {
+    match &state.node {
+        Some(node) => node.stop(id).await.map_err(ApiError::from),
+        None => state.orch.stop(id).await.map_err(|kind| ApiError::from(&kind)),
     }
 }

@@ -30,7 +30,7 @@ pub async fn send(
     // One body shape for every route: a send has no reply to wait for, so
     // its `timeout_ms` (if any) has nothing to bound and is ignored.
     let (msg, _) = body.message(Performative::Inform)?;
-    state.send_now(Route::Send, msg)?;
+    state.send_routed(Route::Send, msg).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": true }))))
 }
 
@@ -50,7 +50,7 @@ pub async fn broadcast(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<BroadcastBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let out = state.broadcast_now(Route::Broadcast, body)?;
+    let out = state.broadcast_routed(Route::Broadcast, body).await?;
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
@@ -92,7 +92,7 @@ pub async fn raw_send(
     // As with JSON sends, a timeout header has nothing to bound here.
     let (performative, _timeout) = raw_headers(&headers, Performative::Inform)?;
     let msg = Message::new(To::parse(&to)?.address()?, performative, payload);
-    state.send_now(Route::RawSend, msg)?;
+    state.send_routed(Route::RawSend, msg).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

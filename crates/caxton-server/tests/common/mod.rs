@@ -49,6 +49,11 @@ impl TestServer {
 
     pub async fn start_with_token(config: ServerConfig, token: Option<String>) -> Self {
         let state = AppState::new(Orchestrator::new(), config, token.clone());
+        Self::start_state(state, token).await
+    }
+
+    /// A server over a prepared state (e.g. one with a node).
+    pub async fn start_state(state: AppState, token: Option<String>) -> Self {
         let server = Server::bind(state.clone()).await.expect("bind");
         let addr = server.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
