@@ -101,6 +101,17 @@ impl Common {
         }
         spec
     }
+
+    /// The spec of each agent of the spawn: `count` of them (or one),
+    /// named `<name>-<i>` with a count, `<name>` without.
+    fn specs<'a, A: 'a>(&'a self, spec: AgentSpec<A>) -> impl Iterator<Item = AgentSpec<A>> + 'a {
+        let spec = self.apply(spec);
+        (0..self.count.unwrap_or(1)).map(move |i| match (&self.name, self.count) {
+            (Some(name), Some(_)) => spec.clone().name(format!("{name}-{i}")),
+            (Some(name), None) => spec.clone().name(name.as_str()),
+            (None, _) => spec.clone(),
+        })
+    }
 }
 
 /// Spawns `common.count` agents (or one); on a failure stops those already
@@ -110,15 +121,8 @@ fn spawn_all<A: Agent>(
     spec: AgentSpec<A>,
     common: &Common,
 ) -> Result<Vec<AgentId>, (Vec<AgentId>, SpawnError)> {
-    let spec = common.apply(spec);
-    let n = common.count.unwrap_or(1);
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let spec_i = match (&common.name, common.count) {
-            (Some(name), Some(_)) => spec.clone().name(format!("{name}-{i}")),
-            (Some(name), None) => spec.clone().name(name.as_str()),
-            (None, _) => spec.clone(),
-        };
+    let mut ids = Vec::with_capacity(common.count.unwrap_or(1));
+    for spec_i in common.specs(spec) {
         match orch.spawn(spec_i) {
             Ok(id) => ids.push(id),
             Err(e) => return Err((ids, e)),
@@ -134,15 +138,8 @@ async fn spawn_all_node<A: Agent>(
     spec: AgentSpec<A>,
     common: &Common,
 ) -> Result<Vec<AgentId>, (Vec<AgentId>, ApiError)> {
-    let spec = common.apply(spec);
-    let n = common.count.unwrap_or(1);
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let spec_i = match (&common.name, common.count) {
-            (Some(name), Some(_)) => spec.clone().name(format!("{name}-{i}")),
-            (Some(name), None) => spec.clone().name(name.as_str()),
-            (None, _) => spec.clone(),
-        };
+    let mut ids = Vec::with_capacity(common.count.unwrap_or(1));
+    for spec_i in common.specs(spec) {
         match node.spawn(spec_i).await {
             Ok(id) => ids.push(id),
             Err(e) => return Err((ids, e.into())),
