@@ -502,18 +502,47 @@ impl Node {
         }
     }
 
+    /// Whether `address` is served by this node: an id in its range, a
+    /// name registered here, a capability some local agent has. The one
+    /// rule for local first (the front door asks it too).
+    pub fn is_local(&self, address: &Address) -> bool {
+        let orch = &self.inner.shared.orch;
+        match address {
+            Address::Id(id) => self.owns(*id),
+            Address::Name(n) => orch.lookup(n).is_some(),
+            Address::Capability(c) => !orch.with_capability(c).is_empty(),
+        }
+    }
+
     /// Where `address` is served: `None` for this node, else the subject.
     fn route(&self, address: &Address) -> Result<Option<String>, SubjectError> {
-        let orch = &self.inner.shared.orch;
+        if self.is_local(address) {
+            return Ok(None);
+        }
         let s = &self.inner.subjects;
-        Ok(match address {
-            Address::Id(id) if self.owns(*id) => None,
-            Address::Id(id) => Some(s.agent(*id)),
-            Address::Name(n) if orch.lookup(n).is_some() => None,
-            Address::Name(n) => Some(s.name(n)?),
-            Address::Capability(c) if !orch.with_capability(c).is_empty() => None,
-            Address::Capability(c) => Some(s.capability(c)?),
-        })
+        Ok(Some(match address {
+            Address::Id(id) => s.agent(*id),
+            Address::Name(n) => s.name(n)?,
+            Address::Capability(c) => s.capability(c)?,
+        }))
+    }
+
+    /// Publishes `frame` to `subject` (at most once: refused while
+    /// disconnected, else handed to NATS) and counts it as sent remote.
+    async fn publish(&self, subject: String, frame: &Frame) -> Result<(), ClusterError> {
+        self.connected(&subject)?;
+        let shared = &self.inner.shared;
+        let bytes = wire::encode(frame)?;
+        shared
+            .client
+            .publish(subject.clone(), bytes)
+            .await
+            .map_err(|e| ClusterError::Transport {
+                subject,
+                detail: e.to_string(),
+            })?;
+        bump(&shared.counters.sent_remote);
+        Ok(())
     }
 
     /// Refuses remote traffic while the connection is down, so a remote
@@ -538,20 +567,7 @@ impl Node {
                 bump(&shared.counters.local);
                 Ok(shared.orch.send(msg).await?)
             }
-            Some(subject) => {
-                self.connected(&subject)?;
-                let bytes = wire::encode(&Frame::Send(msg))?;
-                shared
-                    .client
-                    .publish(subject.clone(), bytes)
-                    .await
-                    .map_err(|e| ClusterError::Transport {
-                        subject,
-                        detail: e.to_string(),
-                    })?;
-                bump(&shared.counters.sent_remote);
-                Ok(())
-            }
+            Some(subject) => self.publish(subject, &Frame::Send(msg)).await,
         }
     }
 
@@ -620,17 +636,7 @@ impl Node {
             bump(&shared.counters.local);
             report.local = shared.orch.broadcast(capability, msg.clone())?;
         }
-        self.connected(&subject)?;
-        let bytes = wire::encode(&Frame::Send(msg))?;
-        shared
-            .client
-            .publish(subject.clone(), bytes)
-            .await
-            .map_err(|e| ClusterError::Transport {
-                subject,
-                detail: e.to_string(),
-            })?;
-        bump(&shared.counters.sent_remote);
+        self.publish(subject, &Frame::Send(msg)).await?;
         report.published = true;
         Ok(report)
     }

@@ -118,13 +118,7 @@ impl Shared {
     /// means what it means to the node: an id in its range, a name or a
     /// capability registered here.
     pub fn remote_node(&self, to: &Address) -> Option<&Node> {
-        let node = self.node.as_ref()?;
-        let local = match to {
-            Address::Id(id) => node.owns(*id),
-            Address::Name(n) => self.orch.lookup(n).is_some(),
-            Address::Capability(c) => !self.orch.with_capability(c).is_empty(),
-        };
-        (!local).then_some(node)
+        self.node.as_ref().filter(|node| !node.is_local(to))
     }
 
     /// Whether a drain began.
