@@ -62,9 +62,12 @@ async fn echo_session(mut socket: WebSocket) {
 }
 
 /// Serves on `listener` (with TCP_NODELAY, as the front door) until
-/// SIGTERM or Ctrl-C, then stops accepting,
+/// `shutdown` (see [`shutdown_signal`]), then stops accepting,
 /// gives open connections up to two seconds and returns.
-pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stop.clone();
     // TCP_NODELAY, like the front door: replies leave at once.
@@ -72,7 +75,7 @@ pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let _ = tcp.set_nodelay(true);
     });
     let server = axum::serve(listener, router()).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         signalled.notify_one();
     });
     tokio::select! {
@@ -89,24 +92,25 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGTERM or Ctrl-C. The handlers are
+/// installed when this is called, not on first poll, so a signal sent as
+/// soon as the server says it listens stops it gracefully instead of
+/// killing it.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        })
     }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

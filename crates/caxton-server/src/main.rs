@@ -136,25 +136,26 @@ fn raise_fd_limit() {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn signalled() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// A future that completes on Ctrl-C or SIGTERM. The handlers are
+/// installed here, at once (not on first poll), so a signal that arrives
+/// as soon as the server listens is a drain, never the default kill.
+fn signalled() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        })
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn main() -> ExitCode {
@@ -213,6 +214,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        let shutdown = match signalled() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("caxton-server: cannot install the SIGTERM/Ctrl-C handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let server = match Server::bind(state).await {
             Ok(s) => s,
             Err(e) => {
@@ -224,7 +232,7 @@ fn main() -> ExitCode {
             Ok(addr) => println!("listening on {addr}"),
             Err(e) => eprintln!("caxton-server: {e}"),
         }
-        let report = server.run(signalled()).await;
+        let report = server.run(shutdown).await;
         println!(
             "shutdown: {} agents, {} drained, {} messages handled while draining, {} undelivered (dead letters), {} still in handlers",
             report.agents,

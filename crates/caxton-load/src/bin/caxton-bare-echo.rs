@@ -26,6 +26,13 @@ fn main() {
         .build()
         .expect("start the tokio runtime");
     let code = rt.block_on(async {
+        let shutdown = match caxton_load::echo::shutdown_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("caxton-bare-echo: cannot install the SIGTERM/Ctrl-C handlers: {e}");
+                return 1;
+            }
+        };
         let listener = match caxton_load::echo::bind(args.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -40,7 +47,7 @@ fn main() {
                 return 1;
             }
         }
-        match caxton_load::echo::serve(listener).await {
+        match caxton_load::echo::serve(listener, shutdown).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("caxton-bare-echo: {e}");
