@@ -71,5 +71,5 @@ pub use error::{AgentError, CheckpointError, FaultKind, RequestError, SendError,
 pub use orchestrator::{AgentGlance, AgentRef, Broadcast, Orchestrator, OrchestratorConfig, ShutdownReport};
 pub use registry::Selection;
 pub use restart::{AgentFailure, RestartPolicy};
-pub use spec::{AgentSpec, Factory};
+pub use spec::{AgentSpec, CheckpointHook, Factory};
 pub use stats::{AgentStats, AgentStatus};

@@ -9,6 +9,11 @@ use crate::restart::RestartPolicy;
 /// Builds agent instances: once at spawn and again on every restart.
 pub type Factory<A> = Arc<dyn Fn() -> Result<A, AgentError> + Send + Sync>;
 
+/// Called with every checkpoint the agent takes (automatic or asked for),
+/// on the agent's task, e.g. to keep it somewhere that outlives the
+/// process. It must be quick; a panic in it is contained and ignored.
+pub type CheckpointHook = Arc<dyn Fn(&Checkpoint) + Send + Sync>;
+
 /// How to spawn an agent: its constructor, name, capabilities and policies.
 pub struct AgentSpec<A> {
     pub(crate) factory: Factory<A>,
@@ -19,6 +24,7 @@ pub struct AgentSpec<A> {
     pub(crate) restart: RestartPolicy,
     pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) initial: Option<Checkpoint>,
+    pub(crate) on_checkpoint: Option<CheckpointHook>,
 }
 
 impl<A> Clone for AgentSpec<A> {
@@ -32,6 +38,7 @@ impl<A> Clone for AgentSpec<A> {
             restart: self.restart,
             checkpoints: self.checkpoints,
             initial: self.initial.clone(),
+            on_checkpoint: self.on_checkpoint.clone(),
         }
     }
 }
@@ -61,6 +68,7 @@ impl<A> AgentSpec<A> {
             restart: RestartPolicy::default(),
             checkpoints: CheckpointPolicy::default(),
             initial: None,
+            on_checkpoint: None,
         }
     }
 
@@ -101,6 +109,13 @@ impl<A> AgentSpec<A> {
     /// Sets when checkpoints are taken automatically.
     pub fn checkpoint_policy(mut self, policy: CheckpointPolicy) -> Self {
         self.checkpoints = policy;
+        self
+    }
+
+    /// Calls `hook` with every checkpoint the agent takes, so a host can
+    /// keep it beyond the process (a cluster node stores it in NATS).
+    pub fn on_checkpoint(mut self, hook: impl Fn(&Checkpoint) + Send + Sync + 'static) -> Self {
+        self.on_checkpoint = Some(Arc::new(hook));
         self
     }
 

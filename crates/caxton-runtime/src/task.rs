@@ -23,7 +23,7 @@ use crate::mailbox::{Batch, Control, Envelope, Mailbox, ReplySender, hook_error}
 use crate::orchestrator::Orchestrator;
 use crate::registry::AgentShared;
 use crate::restart::{AgentFailure, RestartPolicy};
-use crate::spec::{AgentSpec, Factory};
+use crate::spec::{AgentSpec, CheckpointHook, Factory};
 use crate::stats::{AgentStatus, StatsCell};
 
 /// Largest batch buffer (in messages) an agent keeps between batches.
@@ -39,6 +39,7 @@ struct AgentTask<A: Agent> {
     restart: RestartPolicy,
     checkpoints: CheckpointPolicy,
     last_checkpoint: Option<Checkpoint>,
+    on_checkpoint: Option<CheckpointHook>,
     /// The batch in hand, and how many of it the agent has finished with.
     batch: VecDeque<Envelope>,
     finished_in_batch: usize,
@@ -108,6 +109,7 @@ impl Orchestrator {
             spec.restart,
             spec.checkpoints,
             spec.initial,
+            spec.on_checkpoint,
         );
         // The task is tracked by `live`; its JoinHandle is not needed.
         drop(self.runtime().spawn(task.run()));
@@ -200,6 +202,7 @@ impl<A: Agent> AgentTask<A> {
         restart: RestartPolicy,
         checkpoints: CheckpointPolicy,
         last_checkpoint: Option<Checkpoint>,
+        on_checkpoint: Option<CheckpointHook>,
     ) -> Self {
         Self {
             orch,
@@ -209,6 +212,7 @@ impl<A: Agent> AgentTask<A> {
             restart,
             checkpoints,
             last_checkpoint,
+            on_checkpoint,
             batch: VecDeque::new(),
             finished_in_batch: 0,
             controls: Vec::new(),
@@ -272,6 +276,8 @@ impl<A: Agent> AgentTask<A> {
                         if let CheckpointPolicy::EveryMessages(n) = self.checkpoints
                             && since_checkpoint >= n
                         {
+                            // The checkpoint records the count so far, not the last batch's.
+                            shared.stats.handled.store(handled_total + handled, Relaxed);
                             match self.take_checkpoint() {
                                 Ok(_) => since_checkpoint = 0,
                                 // A snapshot that faults (or panics) broke the
@@ -489,6 +495,10 @@ impl<A: Agent> AgentTask<A> {
         };
         self.last_checkpoint = Some(cp.clone());
         StatsCell::add(&self.shared.stats.checkpoints, 1);
+        if let Some(hook) = &self.on_checkpoint {
+            // The checkpoint stands whatever the hook does.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&cp)));
+        }
         Ok(cp)
     }
 

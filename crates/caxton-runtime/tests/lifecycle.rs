@@ -363,3 +363,30 @@ async fn handler_time_follows_the_configured_clock() {
         orch.shutdown(T).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_hook_sees_every_checkpoint_and_a_panicking_hook_is_contained() {
+    let orch = Orchestrator::new();
+    let seen = Arc::new(AtomicU64::new(0));
+    let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (s, k) = (seen.clone(), kept.clone());
+    let spec = AgentSpec::new(move || Counter::new(s.clone()))
+        .checkpoint_policy(CheckpointPolicy::EveryMessages(2))
+        .on_checkpoint(move |cp| k.lock().unwrap().push((cp.sequence, cp.messages_handled)));
+    let a = orch.spawn(spec).unwrap();
+    for _ in 0..4 {
+        orch.send(Message::inform(a, "tick")).await.unwrap();
+    }
+    let manual = orch.checkpoint(a).await.unwrap();
+    assert_eq!(manual.sequence, 3);
+    assert_eq!(*kept.lock().unwrap(), vec![(1, 2), (2, 4), (3, 4)]);
+    // A hook that panics leaves the checkpoint and the agent as they were.
+    let s = seen.clone();
+    let b = orch
+        .spawn(AgentSpec::new(move || Counter::new(s.clone())).on_checkpoint(|_| panic!("hook")))
+        .unwrap();
+    orch.send(Message::inform(b, "tick")).await.unwrap();
+    assert_eq!(orch.checkpoint(b).await.unwrap().sequence, 1);
+    assert_eq!(as_u64(&orch.request(Message::request(b, "count"), T).await.unwrap()), 1);
+    orch.shutdown(T).await;
+}
