@@ -117,6 +117,10 @@ pub enum SpawnError {
     /// The orchestrator is shutting down.
     #[error("the orchestrator is shutting down")]
     ShuttingDown,
+    /// The id asked for ([`crate::AgentSpec::with_id`]) is live here or
+    /// was handed out here.
+    #[error("agent id {0} is taken on this orchestrator")]
+    IdTaken(AgentId),
 }
 
 /// Why a checkpoint or restore call failed.

@@ -117,7 +117,18 @@ impl Registry {
                 }
             }
         }
-        self.agents.insert(agent.id, agent.clone());
+        match self.agents.entry(agent.id) {
+            // Only an id asked for can collide (`AgentSpec::with_id`).
+            Entry::Occupied(_) => {
+                if let Some(name) = &agent.name {
+                    self.names.remove_if(name, |_, a| Arc::ptr_eq(a, &agent));
+                }
+                return Err(SpawnError::IdTaken(agent.id));
+            }
+            Entry::Vacant(v) => {
+                v.insert(agent.clone());
+            }
+        }
         for cap in agent.capabilities.iter() {
             let group = self.capabilities.entry(cap.clone()).or_default().clone();
             group

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use caxton_core::AgentId;
+
 use crate::checkpoint::{Checkpoint, CheckpointPolicy};
 use crate::error::AgentError;
 use crate::restart::RestartPolicy;
@@ -25,6 +27,7 @@ pub struct AgentSpec<A> {
     pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) initial: Option<Checkpoint>,
     pub(crate) on_checkpoint: Option<CheckpointHook>,
+    pub(crate) id: Option<AgentId>,
 }
 
 impl<A> Clone for AgentSpec<A> {
@@ -39,6 +42,7 @@ impl<A> Clone for AgentSpec<A> {
             checkpoints: self.checkpoints,
             initial: self.initial.clone(),
             on_checkpoint: self.on_checkpoint.clone(),
+            id: self.id,
         }
     }
 }
@@ -69,6 +73,7 @@ impl<A> AgentSpec<A> {
             checkpoints: CheckpointPolicy::default(),
             initial: None,
             on_checkpoint: None,
+            id: None,
         }
     }
 
@@ -116,6 +121,16 @@ impl<A> AgentSpec<A> {
     /// keep it beyond the process (a cluster node stores it in NATS).
     pub fn on_checkpoint(mut self, hook: impl Fn(&Checkpoint) + Send + Sync + 'static) -> Self {
         self.on_checkpoint = Some(Arc::new(hook));
+        self
+    }
+
+    /// Spawns the agent under `id` instead of a fresh one: an agent moved
+    /// here from another orchestrator keeps its address. Refused
+    /// ([`crate::SpawnError::IdTaken`]) when `id` is live here or was
+    /// handed out here; the caller keeps it out of the range this
+    /// orchestrator hands out (cluster nodes own disjoint ranges).
+    pub fn with_id(mut self, id: AgentId) -> Self {
+        self.id = Some(id);
         self
     }
 

@@ -71,9 +71,14 @@ impl Orchestrator {
         {
             return Err(SpawnError::DuplicateName(name.clone()));
         }
+        if let Some(id) = spec.id
+            && (self.registry().was_issued(id) || self.registry().agents.contains_key(&id))
+        {
+            return Err(SpawnError::IdTaken(id));
+        }
         let (agent, memory) = build_agent(&spec)?;
         let shared = Arc::new(AgentShared {
-            id: self.registry().allocate_id(),
+            id: spec.id.unwrap_or_else(|| self.registry().allocate_id()),
             mailbox: Mailbox::new(capacity),
             max_message_bytes: spec.max_message_bytes.unwrap_or(self.config().max_message_bytes),
             finished_in_batch: AtomicUsize::new(0),
@@ -125,6 +130,9 @@ impl Orchestrator {
         if let (Some(name), true) = (&spec.name, n > 1) {
             return Err(SpawnError::DuplicateName(name.clone()));
         }
+        if let (Some(id), true) = (spec.id, n > 1) {
+            return Err(SpawnError::IdTaken(id));
+        }
         (0..n).map(|_| self.spawn(spec.clone())).collect()
     }
 }
@@ -154,8 +162,10 @@ fn build_agent<A: Agent>(spec: &AgentSpec<A>) -> Result<(A, Option<u64>), SpawnE
 enum Handled {
     Ok,
     /// The agent faulted; a waiting requester is answered only after the
-    /// restart (or failure), so it observes the supervisor's decision.
-    Fault(AgentError, Option<(ReplySender, String)>),
+    /// restart (or failure), so it observes the supervisor's decision. The
+    /// instant is when the faulting message started being handled: the
+    /// start of the recovery time (docs/measurement.md).
+    Fault(AgentError, Option<(ReplySender, String)>, Instant),
 }
 
 /// The message of a panic payload.
@@ -294,7 +304,11 @@ impl<A: Agent> AgentTask<A> {
                             }
                         }
                     }
-                    Handled::Fault(error, reply) => {
+                    Handled::Fault(error, reply, started) => {
+                        // Recovery counts from the start of the faulting
+                        // message, so the unwinding (or trap) and the fault
+                        // handling are in it.
+                        self.fault_at.get_or_insert(started);
                         if !self.on_fault(error, reply) {
                             failed = true;
                             break;
@@ -362,6 +376,9 @@ impl<A: Agent> AgentTask<A> {
             quote: msg.reply_with.unwrap_or(msg.id),
             conversation: msg.conversation_id,
         };
+        // One vDSO clock read (~25 ns): the start of a recovery, should
+        // this message fault.
+        let started = Instant::now();
         let result = match self.agent.as_mut() {
             Some(agent) => contained(|| agent.handle(&mut ctx, &msg)),
             None => Err(AgentError::fault(FaultKind::Other, "no live instance")),
@@ -385,7 +402,7 @@ impl<A: Agent> AgentTask<A> {
         };
         let reply = reply.map(|tx| (tx, describe(&reason)));
         self.dead_letter(msg, reason);
-        Handled::Fault(AgentError::Fault { kind, detail }, reply)
+        Handled::Fault(AgentError::Fault { kind, detail }, reply, started)
     }
 
     fn dead_letter(&self, msg: Message, reason: DeadLetterReason) {

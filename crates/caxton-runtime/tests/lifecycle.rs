@@ -390,3 +390,30 @@ async fn checkpoint_hook_sees_every_checkpoint_and_a_panicking_hook_is_contained
     assert_eq!(as_u64(&orch.request(Message::request(b, "count"), T).await.unwrap()), 1);
     orch.shutdown(T).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_spawned_with_an_id_keeps_it_and_a_taken_id_is_refused() {
+    let orch = Orchestrator::with_config(OrchestratorConfig {
+        first_agent_id: 100,
+        ..Default::default()
+    });
+    let moved = caxton_runtime::AgentId::new(7).unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    let spec = AgentSpec::new(move || Counter::new(s.clone()));
+    assert_eq!(orch.spawn(spec.clone().with_id(moved)).unwrap(), moved);
+    orch.send(Message::inform(moved, "tick")).await.unwrap();
+    assert_eq!(
+        as_u64(&orch.request(Message::request(moved, "count"), T).await.unwrap()),
+        1
+    );
+    // Live here, or handed out here: refused, and nothing is registered.
+    let named = spec.clone().name("twin").with_id(moved);
+    assert!(matches!(orch.spawn(named), Err(caxton_runtime::SpawnError::IdTaken(x)) if x == moved));
+    assert!(orch.lookup("twin").is_none());
+    let own = orch.spawn(spec.clone()).unwrap();
+    assert_eq!(own.get(), 100);
+    orch.stop(own).await.unwrap();
+    assert!(matches!(orch.spawn(spec.clone().with_id(own)), Err(caxton_runtime::SpawnError::IdTaken(x)) if x == own));
+    orch.shutdown(T).await;
+}
