@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod interval;
 pub mod network;
+pub mod pace;
 pub mod probe;
 pub mod remote;
 pub mod result;

@@ -91,8 +91,12 @@ impl ScenarioResult {
                 format!("{}", m.value as i64)
             } else if m.value.abs() >= 100.0 {
                 format!("{:.1}", m.value)
-            } else {
+            } else if m.value.abs() >= 1.0 || m.value == 0.0 {
                 format!("{:.3}", m.value)
+            } else {
+                // Four significant digits (latencies in ms of a few µs).
+                let decimals = (3 - m.value.abs().log10().floor() as i64).clamp(3, 9) as usize;
+                format!("{:.decimals$}", m.value)
             };
             let reference = match &m.reference {
                 Some(r) if r.value != 0.0 && r.value.is_finite() && m.value.is_finite() => {
@@ -101,6 +105,20 @@ impl ScenarioResult {
                 _ => String::new(),
             };
             let _ = writeln!(s, "  {:<28} {value:>14} {}{reference}", m.name, m.unit);
+        }
+        for (share, which) in [
+            ("generator_lateness_share_p50", "p50"),
+            ("generator_lateness_share_p99", "p99"),
+        ] {
+            if let Some(v) = self.metric(share)
+                && v > crate::run::LATENESS_WARN_SHARE * 100.0
+            {
+                let _ = writeln!(
+                    s,
+                    "  warning: the generator's own lateness is {v:.0} % of the {which} latency: that \
+                     latency is partly the load generator's, not the runtime's"
+                );
+            }
         }
         for a in &self.assertions {
             let mark = if a.passed { "ok  " } else { "FAIL" };

@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use caxton_profiling::{LatencyRecorder, process_cpu_time};
+use caxton_profiling::{LatencyRecorder, LatencySummary, process_cpu_time};
 use caxton_runtime::{
     AgentRef, AgentSpec, CheckpointPolicy, DeadLetterKind, Message, Orchestrator, OrchestratorConfig, RestartPolicy,
     SpawnError,
 };
 use caxton_wasm::{AgentLimits, Allocator, HostConfig, WasmHost, guests};
 use caxton_workloads::agents::{Fragile, PANIC, Sink};
-use caxton_workloads::open_loop::{Due, LoadSink, OpenLoop, OpenLoopError, OpenLoopReport, RateProfile, StopFlag};
+use caxton_workloads::open_loop::{Due, LoadSink, OpenLoopError, OpenLoopReport, RateProfile, StopFlag};
 use caxton_workloads::payload::Payloads;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Notify;
@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 use crate::assess::Accounting;
 use crate::config::{AgentKind, Config, Plan};
 use crate::interval::{Interval, IntervalLog};
+use crate::pace::Pacer;
 use crate::probe::{Probe, timed};
 use crate::result::ScenarioResult;
 use crate::scenario::Scenario;
@@ -378,6 +379,12 @@ pub(crate) struct Output {
     intervals_path: PathBuf,
     log: IntervalLog,
     started_at_unix_s: u64,
+    /// The generator's lateness (actual - intended send), once the load
+    /// phase has ended.
+    lateness: Option<LatencySummary>,
+    /// The in-process request/reply round trip measured in the same run
+    /// (p50, ms), the floor the scenario's p50 is set beside.
+    request_reply_p50_ms: Option<f64>,
 }
 
 impl Output {
@@ -395,6 +402,8 @@ impl Output {
             intervals_path,
             log,
             started_at_unix_s: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            lateness: None,
+            request_reply_p50_ms: None,
         })
     }
 
@@ -404,10 +413,11 @@ impl Output {
         self,
         cfg: &Config,
         extra: serde_json::Map<String, serde_json::Value>,
-        (metrics, assertions): (Vec<crate::result::Metric>, Vec<crate::assess::Assertion>),
+        (mut metrics, assertions): (Vec<crate::result::Metric>, Vec<crate::assess::Assertion>),
         partial: bool,
         load_elapsed: Duration,
     ) -> Result<RunOutcome, RunError> {
+        add_generator_metrics(&mut metrics, self.lateness.as_ref(), self.request_reply_p50_ms);
         let mut config = serde_json::to_value(cfg).map_err(|e| RunError::Internal(e.to_string()))?;
         if let Some(c) = config.as_object_mut() {
             c.extend(extra);
@@ -490,14 +500,17 @@ pub(crate) async fn load_phase<S: Flush + Send + 'static>(
     }
 
     // --- load -----------------------------------------------------------------
+    // Paced on a thread of its own to the microsecond (not on tokio's 1 ms
+    // timer), measuring its own lateness; the flush runs there too.
     let mut generator = {
-        let (profile, stop) = (profile.clone(), stop.clone());
-        tokio::spawn(async move {
-            let report = OpenLoop::new(profile)
-                .run_from(tokio::time::Instant::from_std(start), &mut sink, &stop)
-                .await;
-            sink.flush().await;
-            (report, sink)
+        let (pacer, stop) = (Pacer::new(profile.clone()), stop.clone());
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                let paced = pacer.run_from(start, &mut sink, &stop).await;
+                sink.flush().await;
+                (paced, sink)
+            })
         })
     };
 
@@ -563,11 +576,12 @@ pub(crate) async fn load_phase<S: Flush + Send + 'static>(
         Some(done) => done,
         None => generator.await,
     };
-    let (report, sink) = generated.map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
+    let (paced, sink) = generated.map_err(|e| RunError::Internal(format!("the load generator died: {e}")))?;
+    out.lateness = Some(paced.lateness.summary());
     Ok(Loaded {
         intervals,
         total: std::mem::take(&mut sampler.total),
-        report,
+        report: paced.report,
         sink,
         load_elapsed: start.elapsed(),
         interrupted: interrupted.load(Relaxed),
@@ -588,6 +602,9 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     let probe = Probe::new(Instant::now());
     let agents = spawn_agents(&orch, cfg, &probe)?;
     let rss_spawned = rss();
+    // The floor the scenario's latency is set beside: the in-process
+    // request/reply round trip, measured now, in this run.
+    out.request_reply_p50_ms = request_reply_p50_ms(&orch).await;
 
     // --- load -----------------------------------------------------------------
     let counters = Arc::new(Counters::default());
@@ -678,4 +695,79 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
 /// `crash_rate` crashes per second at `rate` messages per second.
 pub(crate) fn crash_every(rate: f64, crash_rate: f64) -> u64 {
     ((rate / crash_rate).round() as u64).max(2)
+}
+
+/// Round trips of the request/reply reference (after as many to warm up).
+const REQUEST_REPLY_ROUND_TRIPS: u64 = 2000;
+
+/// The median in-process request/reply round trip (64 B, one in flight, the
+/// requester a task in the runtime, as the suite's `latency_p50` row
+/// measures it), in ms; `None` when the echo agent could not be reached.
+async fn request_reply_p50_ms(orch: &Orchestrator) -> Option<f64> {
+    use caxton_workloads::pingpong::{caxton_round_trips, spawn_echo};
+    let echo = spawn_echo(orch).ok()?;
+    let o = orch.clone();
+    let measured = tokio::spawn(async move {
+        let payload = Bytes::from_static(&[7u8; 64]);
+        caxton_round_trips(&o, echo, REQUEST_REPLY_ROUND_TRIPS, payload.clone(), |_| {}).await?;
+        let mut rec = LatencyRecorder::new();
+        caxton_round_trips(&o, echo, REQUEST_REPLY_ROUND_TRIPS, payload, |d| rec.record(d)).await?;
+        Ok::<_, caxton_runtime::RequestError>(rec.summary().p50_us / 1000.0)
+    })
+    .await;
+    let _ = orch.stop(echo).await;
+    measured.ok()?.ok()
+}
+
+/// The generator's lateness share of the latency above which a run warns
+/// that its latency figures are partly the generator's.
+pub const LATENESS_WARN_SHARE: f64 = 0.25;
+
+/// Adds the generator's lateness (p50/p99/max of actual - intended send,
+/// informational) right after the latency rows, its share of the p50 and
+/// p99 latency, and the request/reply reference beside `latency_p50`.
+pub(crate) fn add_generator_metrics(
+    metrics: &mut Vec<crate::result::Metric>,
+    lateness: Option<&LatencySummary>,
+    request_reply_p50_ms: Option<f64>,
+) {
+    use crate::result::Metric;
+    let info = |name: &str, value: f64, unit: &str| Metric {
+        name: name.to_owned(),
+        value,
+        unit: unit.to_owned(),
+        variant: None,
+        reference: None,
+        informational: true,
+    };
+    if let Some(rr) = request_reply_p50_ms
+        && let Some(p50) = metrics.iter_mut().find(|m| m.name == "latency_p50")
+    {
+        p50.reference = Some(caxton_report::results::Reference {
+            name: "in-process request/reply p50 (same run)".to_owned(),
+            value: rr,
+        });
+    }
+    let Some(late) = lateness else { return };
+    let latency = |name: &str| metrics.iter().find(|m| m.name == name).map(|m| m.value);
+    let share = |late_us: f64, name: &str| match latency(name) {
+        Some(ms) if ms > 0.0 && ms.is_finite() => late_us / 1000.0 / ms * 100.0,
+        _ => f64::NAN,
+    };
+    let mut rows = vec![
+        info("generator_lateness_p50", late.p50_us / 1000.0, "ms"),
+        info("generator_lateness_p99", late.p99_us / 1000.0, "ms"),
+        info("generator_lateness_max", late.max_us / 1000.0, "ms"),
+        info("generator_lateness_share_p50", share(late.p50_us, "latency_p50"), "%"),
+        info("generator_lateness_share_p99", share(late.p99_us, "latency_p99"), "%"),
+    ];
+    if let Some(rr) = request_reply_p50_ms {
+        rows.push(info("request_reply_p50", rr, "ms"));
+    }
+    let at = metrics
+        .iter()
+        .position(|m| m.name == "generator_max_lag")
+        .or_else(|| metrics.iter().rposition(|m| m.name.starts_with("latency_")))
+        .map_or(metrics.len(), |i| i + 1);
+    metrics.splice(at..at, rows);
 }

@@ -1,19 +1,36 @@
-//! `caxton-perf compare`: result sets or criterion baselines.
+//! `caxton-perf compare`: result sets or criterion baselines, two single
+//! runs or interleaved rounds (base, head, base, head, ...) judged on
+//! paired ratios; with `--expect`, the gate's own self-check.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use caxton_report::compare::{compare_criterion, compare_results, has_regression, markdown};
+use caxton_report::compare::{
+    Comparison, Expect, MIN_ROUNDS, Run, SelfCheck, compare_criterion, compare_results, compare_rounds, criterion_run,
+    has_regression, markdown, results_run,
+};
 use caxton_report::criterion::load_baseline;
 use caxton_report::results::ResultSet;
 use caxton_report::targets::Targets;
+
+/// What a self-check expects (`--expect`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ExpectArg {
+    /// A/A: the same commit on both sides; any flag is a false alarm.
+    Same,
+    /// The head has a planted slowdown; every row slowed past the
+    /// threshold should be flagged.
+    Slower,
+}
 
 /// Arguments of `compare`.
 #[derive(clap::Args)]
 pub struct CompareArgs {
     /// Base: a results JSON file, or with --criterion a saved baseline name.
+    /// Several, comma-separated, for interleaved rounds (at least 3,
+    /// measured alternately with head's: base1, head1, base2, head2, ...).
     base: String,
-    /// Head: a results JSON file, or with --criterion a saved baseline name.
+    /// Head: as base, with as many entries.
     head: String,
     /// Compare criterion baselines saved under --criterion-dir.
     #[arg(long)]
@@ -30,14 +47,27 @@ pub struct CompareArgs {
     /// Also write the Markdown table here (e.g. for a PR comment).
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Also write the compared rows as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Check the gate itself: print its false alarms (same) or its
+    /// sensitivity to a planted slowdown (slower), and exit 1 when the
+    /// expectation is not met (see scripts/gate-check.sh).
+    #[arg(long, value_enum)]
+    expect: Option<ExpectArg>,
 }
 
-/// Runs the comparison; exit code 1 on a regression.
+/// Runs the comparison; exit code 1 on a regression (with `--expect`: on
+/// a missed expectation).
 pub fn compare(args: &CompareArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if !(args.threshold.is_finite() && args.threshold >= 0.0) {
         return Err(format!("--threshold must be a non-negative percentage, got {}", args.threshold).into());
     }
-    let (title, rows) = if args.criterion {
+    let bases: Vec<&str> = args.base.split(',').filter(|s| !s.is_empty()).collect();
+    let heads: Vec<&str> = args.head.split(',').filter(|s| !s.is_empty()).collect();
+    let (title, rows) = if bases.len() > 1 || heads.len() > 1 {
+        interleaved(args, &bases, &heads)?
+    } else if args.criterion {
         let base = load_baseline(&args.criterion_dir, &args.base)?;
         let head = load_baseline(&args.criterion_dir, &args.head)?;
         let shared = base.keys().filter(|k| head.contains_key(*k)).count();
@@ -53,13 +83,9 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode, Box<dyn std::error::Error
             compare_criterion(&base, &head, args.threshold),
         )
     } else {
-        let base = ResultSet::load(std::path::Path::new(&args.base))?;
-        let head = ResultSet::load(std::path::Path::new(&args.head))?;
-        let targets = if args.targets.exists() {
-            Some(Targets::load(&args.targets)?)
-        } else {
-            None
-        };
+        let base = ResultSet::load(Path::new(&args.base))?;
+        let head = ResultSet::load(Path::new(&args.head))?;
+        let targets = load_targets(&args.targets)?;
         (
             format!("results: {} → {}", args.base, args.head),
             compare_results(&base, &head, targets.as_ref(), args.threshold),
@@ -70,9 +96,81 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode, Box<dyn std::error::Error
     if let Some(path) = &args.markdown {
         std::fs::write(path, &md)?;
     }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")?;
+    }
+    if let Some(expect) = args.expect {
+        let expect = match expect {
+            ExpectArg::Same => Expect::Same,
+            ExpectArg::Slower => Expect::Slower,
+        };
+        let tally = SelfCheck::tally(&rows, args.threshold);
+        println!("{}", tally.line(expect));
+        let met = match expect {
+            Expect::Same => tally.flagged == 0,
+            Expect::Slower => tally.slowed_past_threshold > 0 && tally.missed.is_empty(),
+        };
+        return Ok(if met { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     Ok(if has_regression(&rows) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn load_targets(path: &Path) -> Result<Option<Targets>, Box<dyn std::error::Error>> {
+    Ok(if path.exists() {
+        Some(Targets::load(path)?)
+    } else {
+        None
+    })
+}
+
+/// Interleaved rounds: `bases[i]` and `heads[i]` measured back to back.
+fn interleaved(
+    args: &CompareArgs,
+    bases: &[&str],
+    heads: &[&str],
+) -> Result<(String, Vec<Comparison>), Box<dyn std::error::Error>> {
+    if bases.len() != heads.len() {
+        return Err(format!(
+            "interleaved rounds pair base and head: {} base run(s) but {} head run(s)",
+            bases.len(),
+            heads.len()
+        )
+        .into());
+    }
+    if bases.len() < MIN_ROUNDS {
+        return Err(format!(
+            "an interleaved comparison needs at least {MIN_ROUNDS} rounds (base, head, base, head, ...), got {}",
+            bases.len()
+        )
+        .into());
+    }
+    let load = |names: &[&str]| -> Result<Vec<Run>, Box<dyn std::error::Error>> {
+        if args.criterion {
+            names
+                .iter()
+                .map(|n| Ok(criterion_run(&load_baseline(&args.criterion_dir, n)?)))
+                .collect()
+        } else {
+            let targets = load_targets(&args.targets)?;
+            names
+                .iter()
+                .map(|n| Ok(results_run(&ResultSet::load(Path::new(n))?, targets.as_ref())))
+                .collect()
+        }
+    };
+    let (base, head) = (load(bases)?, load(heads)?);
+    let kind = if args.criterion { "criterion" } else { "results" };
+    Ok((
+        format!(
+            "{kind}, {} interleaved rounds: {} → {}",
+            bases.len(),
+            bases.join(", "),
+            heads.join(", ")
+        ),
+        compare_rounds(&base, &head, args.threshold),
+    ))
 }

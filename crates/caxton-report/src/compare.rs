@@ -55,6 +55,14 @@ pub struct Comparison {
     pub higher_is_better: bool,
     /// The verdict.
     pub verdict: Verdict,
+    /// Head / base of each interleaved round (base and head measured back
+    /// to back); empty for a comparison of two single runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ratios: Vec<f64>,
+    /// Why the row is shown but not judged (its figure depends on code
+    /// layout, or the run marked it informational); `None` when judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One side of a comparison: a value and its noise band.
@@ -142,6 +150,8 @@ pub fn compare_criterion(
                 change_pct,
                 higher_is_better: false,
                 verdict,
+                ratios: Vec::new(),
+                note: None,
             }
         })
         .collect()
@@ -222,6 +232,8 @@ pub fn compare_results(
                 change_pct,
                 higher_is_better: higher,
                 verdict,
+                ratios: Vec::new(),
+                note: None,
             }
         })
         .collect()
@@ -237,18 +249,31 @@ pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String 
     let mut s = format!(
         "### {title}\n\nThreshold {threshold_pct} %; a change counts only when the two runs' noise bands (5th..95th percentile of their samples) do not overlap.\n\n"
     );
-    s.push_str("| benchmark | unit | base | head | change | verdict |\n| --- | --- | ---: | ---: | ---: | --- |\n");
+    let paired = rows.iter().any(|r| !r.ratios.is_empty());
+    if paired {
+        s.push_str(PAIRED_RULE);
+        s.push_str("| benchmark | unit | base | head | change | head / base per round | verdict |\n| --- | --- | ---: | ---: | ---: | --- | --- |\n");
+    } else {
+        s.push_str("| benchmark | unit | base | head | change | verdict |\n| --- | --- | ---: | ---: | ---: | --- |\n");
+    }
     let fmt = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.4}"));
     for r in rows {
-        let verdict = match r.verdict {
-            Verdict::Regression => "❌ regression",
-            Verdict::Improvement => "✅ improvement",
-            Verdict::WithinNoise => "〰️ within noise",
-            Verdict::Unchanged => "unchanged",
-            Verdict::Missing => "missing or not measured in one run",
+        let verdict = match (&r.note, r.verdict) {
+            (Some(note), _) => format!("ℹ️ not judged: {note}"),
+            (None, Verdict::Regression) => "❌ regression".to_owned(),
+            (None, Verdict::Improvement) => "✅ improvement".to_owned(),
+            (None, Verdict::WithinNoise) => "〰️ within noise".to_owned(),
+            (None, Verdict::Unchanged) => "unchanged".to_owned(),
+            (None, Verdict::Missing) => "missing or not measured in one run".to_owned(),
+        };
+        let rounds = if paired {
+            let list: Vec<String> = r.ratios.iter().map(|x| format!("{x:.3}")).collect();
+            format!(" {} |", list.join(", "))
+        } else {
+            String::new()
         };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |{rounds} {} |\n",
             r.name,
             r.unit,
             fmt(r.base),
@@ -260,4 +285,401 @@ pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String 
     let n = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
     s.push_str(&format!("\n{n} regression(s).\n"));
     s
+}
+
+/// How the interleaved comparison judges, as the Markdown report states it.
+const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds (base, head, base, head, ...) on the same machine; each round's head / base is a paired ratio, so the machine's drift between minutes cancels. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* every round's ratio points the same way. Base and head are the medians of their rounds.\n\n";
+
+/// Fewest interleaved rounds a row needs before it can be flagged.
+pub const MIN_ROUNDS: usize = 3;
+
+/// Why a row's figure cannot be judged between two builds: it depends on
+/// code layout (where the linker put a tight loop), which moves from build
+/// to build with unrelated changes, so interleaving the runs does not
+/// cancel it. `None` for rows the gate judges.
+pub fn layout_note(name: &str) -> Option<&'static str> {
+    if name.starts_with("wasm_overhead") {
+        Some(
+            "WASM time / native time: the native kernel's speed moves with code layout from build to \
+             build (+46 % on an unrelated change), which interleaving cannot cancel",
+        )
+    } else if name.starts_with("latency_handler/direct") {
+        Some("a bare function call: its speed moves with code layout from build to build")
+    } else {
+        None
+    }
+}
+
+/// One row's value in one run, as the interleaved comparison reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowValue {
+    /// The figure (a time, a rate, or a ratio to a same-run reference).
+    pub value: f64,
+    /// Its unit.
+    pub unit: String,
+    /// Whether larger is better.
+    pub higher_is_better: bool,
+    /// Why the row is shown but not judged, if it is not.
+    pub note: Option<String>,
+}
+
+/// Every row of one run, by name.
+pub type Run = std::collections::BTreeMap<String, RowValue>;
+
+/// Judges one row from its paired ratios (head / base of each round): the
+/// change is the median ratio; flagged only past `threshold_pct` with
+/// every ratio on the same side of 1 and at least [`MIN_ROUNDS`] rounds.
+/// Returns the change in percent (NaN with no usable ratio).
+pub fn judge_paired(ratios: &[f64], higher_better: bool, threshold_pct: f64) -> (f64, Verdict) {
+    let usable: Vec<f64> = ratios.iter().copied().filter(|r| r.is_finite() && *r > 0.0).collect();
+    let Ok(median) = caxton_stats::median(&usable) else {
+        return (f64::NAN, Verdict::Missing);
+    };
+    let change = (median - 1.0) * 100.0;
+    if change.abs() < threshold_pct {
+        return (change, Verdict::Unchanged);
+    }
+    let slower = |r: f64| if higher_better { r < 1.0 } else { r > 1.0 };
+    let worse = slower(median);
+    let consistent = usable.len() == ratios.len() && usable.iter().all(|r| slower(*r) == worse && *r != 1.0);
+    if usable.len() < MIN_ROUNDS || !consistent {
+        return (change, Verdict::WithinNoise);
+    }
+    (
+        change,
+        if worse {
+            Verdict::Regression
+        } else {
+            Verdict::Improvement
+        },
+    )
+}
+
+/// Compares interleaved rounds: `base[i]` and `head[i]` were measured back
+/// to back, in alternation. Each row is judged on its paired ratios
+/// ([`judge_paired`]); rows with a note are shown, not judged.
+pub fn compare_rounds(base: &[Run], head: &[Run], threshold_pct: f64) -> Vec<Comparison> {
+    let names: std::collections::BTreeSet<&String> = base.iter().chain(head).flat_map(|r| r.keys()).collect();
+    let rounds = base.len().min(head.len());
+    names
+        .into_iter()
+        .map(|name| {
+            let pairs: Vec<(&RowValue, &RowValue)> = (0..rounds)
+                .filter_map(|i| Some((base[i].get(name)?, head[i].get(name)?)))
+                .collect();
+            let first = pairs
+                .first()
+                .map(|p| p.0)
+                .or_else(|| base.iter().chain(head).find_map(|r| r.get(name)));
+            let unit = first.map(|v| v.unit.clone()).unwrap_or_default();
+            let higher = first.is_some_and(|v| v.higher_is_better);
+            let note = pairs
+                .iter()
+                .find_map(|(b, h)| b.note.clone().or_else(|| h.note.clone()))
+                .or_else(|| layout_note(name).map(str::to_owned));
+            let med = |vals: Vec<f64>| caxton_stats::median(&vals).ok();
+            let base_v = med(pairs.iter().map(|p| p.0.value).collect());
+            let head_v = med(pairs.iter().map(|p| p.1.value).collect());
+            let ratios: Vec<f64> = pairs.iter().map(|(b, h)| h.value / b.value).collect();
+            let (change, verdict) = if pairs.len() < rounds || pairs.is_empty() {
+                (f64::NAN, Verdict::Missing)
+            } else {
+                judge_paired(&ratios, higher, threshold_pct)
+            };
+            let verdict = match (&note, verdict) {
+                (Some(_), Verdict::Regression | Verdict::Improvement) => Verdict::WithinNoise,
+                (_, v) => v,
+            };
+            Comparison {
+                name: name.clone(),
+                unit,
+                base: base_v,
+                head: head_v,
+                change_pct: change.is_finite().then_some(change),
+                higher_is_better: higher,
+                verdict,
+                ratios,
+                note,
+            }
+        })
+        .collect()
+}
+
+/// A result set as one run of the interleaved comparison: a metric with
+/// same-run reference ratios is read as the median ratio (so the machine's
+/// speed cancels within the run as well), any other as its value. The
+/// direction comes from the targets table, else from the unit.
+pub fn results_run(set: &ResultSet, targets: Option<&Targets>) -> Run {
+    set.measurements
+        .iter()
+        .map(|m| {
+            let higher = targets
+                .and_then(|t| t.metrics.get(&m.metric))
+                .map_or_else(|| higher_is_better(&m.unit), |t| t.better == Better::Higher);
+            let note = m
+                .informational
+                .then(|| "informational in the results (e.g. a third busy thread on two cores)".to_owned());
+            let by_ratio = match (&m.reference, caxton_stats::median(&m.reference_ratios)) {
+                (Some(r), Ok(ratio)) => Some((r.name.clone(), ratio)),
+                _ => None,
+            };
+            match by_ratio {
+                Some((reference, ratio)) => (
+                    format!("{} [{}] ÷ {reference}", m.metric, m.variant),
+                    RowValue {
+                        value: ratio,
+                        unit: "ratio".to_owned(),
+                        higher_is_better: higher,
+                        note,
+                    },
+                ),
+                None => (
+                    format!("{} [{}]", m.metric, m.variant),
+                    RowValue {
+                        value: m.value,
+                        unit: m.unit.clone(),
+                        higher_is_better: higher,
+                        note,
+                    },
+                ),
+            }
+        })
+        .collect()
+}
+
+/// The member of a criterion group that is its raw-tokio reference.
+pub const RAW_REFERENCE: &str = "raw_tokio";
+
+/// A criterion baseline as one run of the interleaved comparison: median
+/// time per iteration (lower is better). In a group that has a
+/// [`RAW_REFERENCE`] member, every other member is read as its time ÷ the
+/// reference's time in the same run, as the suite judges its figures.
+pub fn criterion_run(estimates: &std::collections::BTreeMap<String, Estimate>) -> Run {
+    let time = |e: &Estimate| e.median_ns.map_or(e.mean_ns, |m| m.0);
+    estimates
+        .iter()
+        .map(|(id, e)| {
+            let group = id.split('/').next().unwrap_or(id);
+            let reference = format!("{group}/{RAW_REFERENCE}");
+            match estimates.get(&reference) {
+                Some(r) if *id != reference && time(r) > 0.0 => (
+                    format!("{id} ÷ {reference}"),
+                    RowValue {
+                        value: time(e) / time(r),
+                        unit: "ratio".to_owned(),
+                        higher_is_better: false,
+                        note: None,
+                    },
+                ),
+                _ => (
+                    id.clone(),
+                    RowValue {
+                        value: time(e),
+                        unit: "ns/iter".to_owned(),
+                        higher_is_better: false,
+                        note: None,
+                    },
+                ),
+            }
+        })
+        .collect()
+}
+
+/// What a gate self-check expects of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// A/A: the same code on both sides; every flag is a false alarm.
+    Same,
+    /// The head carries a planted slowdown; a row slowed past the
+    /// threshold (its median paired ratio) should be flagged.
+    Slower,
+}
+
+/// The self-check's tally of one comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelfCheck {
+    /// Rows judged (no note, measured on both sides).
+    pub judged: usize,
+    /// Rows flagged (regressions and improvements).
+    pub flagged: usize,
+    /// Rows whose median paired change was past the threshold in the
+    /// slower direction.
+    pub slowed_past_threshold: usize,
+    /// Of those, the rows flagged as regressions.
+    pub caught: usize,
+    /// Names of the slowed rows the gate did not flag.
+    pub missed: Vec<String>,
+}
+
+impl SelfCheck {
+    /// Tallies `rows` for `threshold_pct`.
+    pub fn tally(rows: &[Comparison], threshold_pct: f64) -> Self {
+        let judged: Vec<&Comparison> = rows
+            .iter()
+            .filter(|r| r.note.is_none() && r.verdict != Verdict::Missing)
+            .collect();
+        let slowed: Vec<&&Comparison> = judged
+            .iter()
+            .filter(|r| {
+                r.change_pct.is_some_and(|c| {
+                    let slower = if r.higher_is_better { -c } else { c };
+                    slower >= threshold_pct
+                })
+            })
+            .collect();
+        Self {
+            judged: judged.len(),
+            flagged: judged
+                .iter()
+                .filter(|r| matches!(r.verdict, Verdict::Regression | Verdict::Improvement))
+                .count(),
+            slowed_past_threshold: slowed.len(),
+            caught: slowed.iter().filter(|r| r.verdict == Verdict::Regression).count(),
+            missed: slowed
+                .iter()
+                .filter(|r| r.verdict != Verdict::Regression)
+                .map(|r| r.name.clone())
+                .collect(),
+        }
+    }
+
+    /// One line for the self-check's output.
+    pub fn line(&self, expect: Expect) -> String {
+        match expect {
+            Expect::Same => format!(
+                "A/A: {} row(s) judged, {} flagged (false alarms: {})",
+                self.judged, self.flagged, self.flagged
+            ),
+            Expect::Slower => {
+                let mut s = format!(
+                    "planted slowdown: {} row(s) judged; {} slowed past the threshold, {} of them flagged (sensitivity {})",
+                    self.judged,
+                    self.slowed_past_threshold,
+                    self.caught,
+                    if self.slowed_past_threshold == 0 {
+                        "n/a".to_owned()
+                    } else {
+                        format!(
+                            "{:.0} %",
+                            self.caught as f64 / self.slowed_past_threshold as f64 * 100.0
+                        )
+                    }
+                );
+                if !self.missed.is_empty() {
+                    s.push_str(&format!("; missed: {}", self.missed.join(", ")));
+                }
+                s
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rows: &[(&str, f64)]) -> Run {
+        rows.iter()
+            .map(|(n, v)| {
+                (
+                    (*n).to_owned(),
+                    RowValue {
+                        value: *v,
+                        unit: "ns/iter".to_owned(),
+                        higher_is_better: false,
+                        note: None,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Rounds of one row: the machine's speed per round, and head's factor
+    /// over base in each round.
+    fn rounds(speed: &[f64], factor: &[f64]) -> (Vec<Run>, Vec<Run>) {
+        let base = speed.iter().map(|s| run(&[("route", 100.0 * s)])).collect();
+        let head = speed
+            .iter()
+            .zip(factor)
+            .map(|(s, f)| run(&[("route", 100.0 * s * f)]))
+            .collect();
+        (base, head)
+    }
+
+    #[test]
+    fn drift_between_rounds_cancels_in_the_paired_ratios() {
+        // A/A on a machine whose speed flips 2x between rounds: the medians
+        // of base and head differ little, and every pair is close to 1.
+        let (base, head) = rounds(&[1.0, 2.0, 1.5], &[1.02, 0.97, 1.01]);
+        let rows = compare_rounds(&base, &head, 10.0);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].verdict, Verdict::Unchanged, "{rows:?}");
+        assert_eq!(rows[0].ratios.len(), 3);
+        assert!(!has_regression(&rows));
+        assert_eq!(SelfCheck::tally(&rows, 10.0).flagged, 0);
+    }
+
+    #[test]
+    fn a_planted_slowdown_is_flagged_whatever_the_drift() {
+        let (base, head) = rounds(&[1.0, 2.0, 0.7], &[1.18, 1.25, 1.2]);
+        let rows = compare_rounds(&base, &head, 10.0);
+        assert_eq!(rows[0].verdict, Verdict::Regression, "{rows:?}");
+        assert!(has_regression(&rows));
+        let tally = SelfCheck::tally(&rows, 10.0);
+        assert_eq!((tally.slowed_past_threshold, tally.caught), (1, 1));
+        assert!(tally.line(Expect::Slower).contains("sensitivity 100 %"));
+    }
+
+    #[test]
+    fn a_round_pointing_the_other_way_is_noise_not_a_regression() {
+        let (base, head) = rounds(&[1.0, 1.0, 1.0], &[1.3, 0.95, 1.4]);
+        let rows = compare_rounds(&base, &head, 10.0);
+        assert_eq!(rows[0].verdict, Verdict::WithinNoise, "{rows:?}");
+        // The self-check counts it as a slowed row the gate missed.
+        let tally = SelfCheck::tally(&rows, 10.0);
+        assert_eq!((tally.slowed_past_threshold, tally.caught), (1, 0));
+        assert_eq!(tally.missed, vec!["route".to_owned()]);
+    }
+
+    #[test]
+    fn fewer_than_three_rounds_are_never_flagged() {
+        let (base, head) = rounds(&[1.0, 1.0], &[1.5, 1.5]);
+        assert_eq!(compare_rounds(&base, &head, 10.0)[0].verdict, Verdict::WithinNoise);
+    }
+
+    #[test]
+    fn layout_dependent_rows_are_shown_with_their_reason_not_judged() {
+        let mk = |v: f64| run(&[("wasm_overhead [compute kernel parse]", v)]);
+        let base = vec![mk(1.0), mk(1.0), mk(1.0)];
+        let head = vec![mk(1.5), mk(1.5), mk(1.5)];
+        let rows = compare_rounds(&base, &head, 10.0);
+        assert_eq!(rows[0].verdict, Verdict::WithinNoise);
+        assert!(rows[0].note.as_deref().is_some_and(|n| n.contains("code layout")));
+        assert!(!has_regression(&rows));
+        let md = markdown("t", &rows, 10.0);
+        assert!(md.contains("not judged") && md.contains("code layout"), "{md}");
+        assert_eq!(SelfCheck::tally(&rows, 10.0).judged, 0);
+    }
+
+    #[test]
+    fn criterion_groups_with_raw_tokio_are_read_as_ratios_to_it() {
+        let est = |ns: f64| Estimate {
+            mean_ns: ns,
+            interval_ns: (ns, ns),
+            median_ns: Some((ns, (ns, ns))),
+            per_iteration_ns: Vec::new(),
+        };
+        let baseline: std::collections::BTreeMap<String, Estimate> = [
+            ("peers_fanout/raw_tokio".to_owned(), est(100.0)),
+            ("peers_fanout/caxton".to_owned(), est(150.0)),
+            ("throughput_pool/native_10_workers/1000".to_owned(), est(7.0)),
+        ]
+        .into_iter()
+        .collect();
+        let r = criterion_run(&baseline);
+        let ratio = &r["peers_fanout/caxton ÷ peers_fanout/raw_tokio"];
+        assert_eq!((ratio.value, ratio.unit.as_str()), (1.5, "ratio"));
+        assert_eq!(r["peers_fanout/raw_tokio"].value, 100.0);
+        assert_eq!(r["throughput_pool/native_10_workers/1000"].unit, "ns/iter");
+    }
 }

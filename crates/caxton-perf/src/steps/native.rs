@@ -213,8 +213,11 @@ pub(crate) async fn cpu_per_agent(orch: &Orchestrator, cfg: &SuiteConfig) -> Res
     Ok(out)
 }
 
-/// Recovery time: a panic injected into a checkpointed native agent, to the
-/// first message it handles after its restart (as the runtime records it).
+/// Recovery time: a panic injected into a checkpointed native agent, from
+/// the start of the panicking message (so the panic, the unwinding, the dead
+/// letter, the new instance and its restore are in it) to the end of the
+/// first message it handles after its restart, as the runtime records it
+/// (docs/measurement.md).
 pub(crate) async fn recovery(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let spec = AgentSpec::new(Fragile::default).checkpoint_policy(CheckpointPolicy::EveryMessages(1));
     let previous_hook = std::panic::take_hook();
@@ -224,7 +227,7 @@ pub(crate) async fn recovery(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<V
     std::panic::set_hook(previous_hook);
     Ok(vec![Measurement::from_samples(
         "recovery_time",
-        "native, panic -> first message after restart",
+        "native, panicking message starts -> first message after restart ends",
         "us",
         samples?,
     )])

@@ -126,8 +126,9 @@ pub(crate) fn latency_rows(
 }
 
 /// Recovery times in µs, one fresh agent from `spec` per fault: a normal
-/// message, the `fault` payload, another normal message, then the restart's
-/// fault-to-first-message time as the runtime recorded it.
+/// message, the `fault` payload, another normal message, then the
+/// recovery time the runtime recorded: from the start of the faulting
+/// message to the end of the first message handled after the restart.
 pub(crate) async fn recovery_samples<A: caxton_runtime::Agent>(
     orch: &Orchestrator,
     spec: &AgentSpec<A>,

@@ -227,6 +227,9 @@ pub(crate) fn overhead(wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement
 
 /// Recovery after a guest trap: the counter guest executes `unreachable`,
 /// the supervisor restarts it from its checkpoint; one fresh agent per fault.
+/// Timed from the start of the trapping message (the guest call, the trap,
+/// the dead letter, the new instance and its restore are all in it) to the
+/// end of the first message handled after the restart (docs/measurement.md).
 pub(crate) async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let spec = wasm
         .counter
@@ -235,7 +238,7 @@ pub(crate) async fn recovery(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig
     let samples = recovery_samples(orch, &spec, guests::counter::TRAP, cfg.faults).await?;
     Ok(vec![Measurement::from_samples(
         "recovery_time",
-        "wasm counter, trap -> first message after restart",
+        "wasm counter, trapping message starts -> first message after restart ends",
         "us",
         samples,
     )])
