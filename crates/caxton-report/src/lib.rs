@@ -7,7 +7,11 @@
 //!   are written to and read from result files.
 //! * [`grade`]: each measured value against its tiers.
 //! * [`report`]: Markdown (fits a PR comment), CSV, JSON and one
-//!   self-contained HTML page with charts.
+//!   self-contained HTML page with charts, in the seed's format (date,
+//!   commit, environment, summary, per-category tables).
+//! * [`trend`]: figures across runs, the regression rule against history,
+//!   and the trend page.
+//! * [`html`]: the frame of the HTML pages, with uPlot vendored into them.
 //! * [`compare`]: two result sets, or two criterion baselines; flags a
 //!   regression only when it passes the threshold *and* the noise.
 //! * [`criterion`]: the one reader of criterion's output (saved baselines
@@ -19,7 +23,9 @@ pub mod compare;
 pub mod criterion;
 pub mod figure;
 pub mod grade;
+pub mod html;
 pub mod report;
 pub mod results;
 pub mod targets;
+pub mod trend;
 pub mod units;

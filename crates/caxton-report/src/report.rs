@@ -1,13 +1,28 @@
 //! Report writers: Markdown, CSV, JSON and a self-contained HTML page.
+//!
+//! The Markdown and HTML reports follow the seed's format: the date
+//! (ISO 8601), the commit and the environment first; then a summary (all
+//! targets met or which are not; how many regressions and improvements
+//! against the baseline or the history, with the largest changes); then one
+//! table per category (metric) with the baseline, the current value and the
+//! change. What the run itself cannot know (commit, environment, the
+//! baseline from history, whether history was recorded) comes in a
+//! [`Context`]; [`Context::default`] gives a report of the run alone.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
+use crate::compare::Verdict;
 use crate::grade::{Graded, Tier};
+use crate::html::esc;
 use crate::results::ResultSet;
+use crate::trend::{Trends, sparkline, verdict_cell};
 
 /// A value for a reader: `n/a` when not measured (non-finite).
-fn fmt_value(v: f64) -> String {
+pub fn fmt_value(v: f64) -> String {
     if !v.is_finite() {
         "n/a".to_owned()
     } else if v == 0.0 {
@@ -21,6 +36,17 @@ fn fmt_value(v: f64) -> String {
     } else {
         format!("{v:.3e}")
     }
+}
+
+/// Seconds since the Unix epoch as ISO 8601 (RFC 3339, UTC), e.g.
+/// `2026-12-01T15:30:37Z`.
+pub fn iso8601(unix: u64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    i64::try_from(unix)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("unix time {unix}"))
 }
 
 fn tier_cell(g: &Graded) -> &'static str {
@@ -57,32 +83,226 @@ pub fn partial_banner(results: &ResultSet) -> Option<String> {
     })
 }
 
-/// The graded table as Markdown (fits a PR comment).
+/// What a report says beyond the run itself.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The commit measured (as `git rev-parse HEAD` prints it).
+    pub commit: Option<String>,
+    /// Its branch.
+    pub branch: Option<String>,
+    /// The work tree had uncommitted changes.
+    pub dirty: bool,
+    /// Environment facts (e.g. `("cpu", "...")`, `("toolchain", "rustc 1.95.0")`),
+    /// shown in this order after the run's cores and OS.
+    pub environment: Vec<(String, String)>,
+    /// What the current values are compared with.
+    pub baseline: Option<Baseline>,
+    /// Lines for the summary (e.g. where the run was recorded, or that the
+    /// history was not recorded and why).
+    pub notes: Vec<String>,
+    /// Each figure across earlier runs, drawn in the HTML page.
+    pub trends: Option<Trends>,
+}
+
+/// The values a run is compared with.
+#[derive(Clone, Debug, Default)]
+pub struct Baseline {
+    /// What the baseline is, e.g. "the median of the last 10 runs on this
+    /// machine (history)".
+    pub description: String,
+    /// By `(metric, variant)`.
+    pub rows: BTreeMap<(String, String), BaselineRow>,
+}
+
+/// One figure's baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BaselineRow {
+    /// The baseline value (same unit as the measurement).
+    pub value: Option<f64>,
+    /// The change the verdict was made on, in percent.
+    pub change_pct: Option<f64>,
+    /// Judged by the ratio to the same-run reference rather than the value.
+    pub by_ratio: bool,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Earlier values, oldest first, for the trend column.
+    pub history: Vec<f64>,
+}
+
+/// The metrics (categories) in order of first appearance.
+fn categories(graded: &[Graded]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for g in graded {
+        if !out.contains(&g.measurement.metric.as_str()) {
+            out.push(&g.measurement.metric);
+        }
+    }
+    out
+}
+
+/// The header facts: date, commit, source; environment.
+fn header(results: &ResultSet, ctx: &Context) -> (String, String) {
+    let commit = match &ctx.commit {
+        Some(c) => format!(
+            "{}{}{}",
+            &c[..c.len().min(12)],
+            ctx.branch.as_ref().map_or(String::new(), |b| format!(" on {b}")),
+            if ctx.dirty { " (uncommitted changes)" } else { "" }
+        ),
+        None => "unknown (not a git checkout)".to_owned(),
+    };
+    let first = format!(
+        "Date: {} · Commit: {commit} · Source: {}",
+        iso8601(results.finished_at_unix),
+        results.source
+    );
+    let mut env = vec![format!("{} cores", results.machine.cores), results.machine.os.clone()];
+    env.extend(ctx.environment.iter().map(|(k, v)| format!("{k}: {v}")));
+    (first, format!("Environment: {}", env.join(" · ")))
+}
+
+/// The summary lines: targets met or not, regressions and improvements,
+/// the largest changes, then the context's notes.
+fn summary(graded: &[Graded], ctx: &Context) -> Vec<String> {
+    let mut lines = Vec::new();
+    let graded_rows: Vec<&Graded> = graded.iter().filter(|g| g.tier.is_some()).collect();
+    let missed: Vec<String> = graded_rows
+        .iter()
+        .filter(|g| g.tier != Some(Tier::Target) || !g.measurement.value.is_finite())
+        .map(|g| format!("{} [{}] {}", g.measurement.metric, g.measurement.variant, tier_cell(g)))
+        .collect();
+    if graded_rows.is_empty() {
+        lines.push("No measurement is graded by the targets table.".to_owned());
+    } else if missed.is_empty() {
+        lines.push(format!(
+            "🟢 All targets met ({} graded measurement(s)).",
+            graded_rows.len()
+        ));
+    } else {
+        let shown = missed.iter().take(8).cloned().collect::<Vec<_>>().join("; ");
+        let more = missed.len().saturating_sub(8);
+        lines.push(format!(
+            "Targets not met by {} of {} graded measurement(s): {shown}{}.",
+            missed.len(),
+            graded_rows.len(),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if let Some(b) = &ctx.baseline {
+        let count = |v: Verdict| b.rows.values().filter(|r| r.verdict == v).count();
+        let mut changes: Vec<(&(String, String), &BaselineRow)> = b
+            .rows
+            .iter()
+            .filter(|(_, r)| matches!(r.verdict, Verdict::Regression | Verdict::Improvement))
+            .collect();
+        changes.sort_by(|a, b| {
+            let key = |r: &BaselineRow| r.change_pct.map_or(0.0, f64::abs);
+            key(b.1).total_cmp(&key(a.1))
+        });
+        let largest = changes
+            .iter()
+            .take(3)
+            .map(|((m, v), r)| {
+                format!(
+                    "{m} [{v}] {}{} ({})",
+                    r.change_pct.map_or("?".to_owned(), |c| format!("{c:+.1} %")),
+                    if r.by_ratio {
+                        " of its ratio to the same-run reference"
+                    } else {
+                        ""
+                    },
+                    verdict_cell(r.verdict)
+                )
+            })
+            .collect::<Vec<_>>();
+        lines.push(format!(
+            "{} regression(s), {} improvement(s) against {}{}",
+            count(Verdict::Regression),
+            count(Verdict::Improvement),
+            b.description,
+            if largest.is_empty() {
+                ".".to_owned()
+            } else {
+                format!("; largest: {}.", largest.join("; "))
+            }
+        ));
+    } else {
+        lines.push("No baseline: nothing to compare with (no earlier run of this machine in the history).".to_owned());
+    }
+    lines.extend(ctx.notes.iter().cloned());
+    lines
+}
+
+/// The baseline cells of a row: baseline, change, trend.
+fn baseline_cells(g: &Graded, ctx: &Context) -> (String, String, String, Option<Verdict>) {
+    let Some(row) = ctx.baseline.as_ref().and_then(|b| b.rows.get(&g.measurement.key())) else {
+        return ("—".to_owned(), "—".to_owned(), String::new(), None);
+    };
+    let change = match (row.change_pct, row.verdict) {
+        (Some(c), v) => format!(
+            "{c:+.1} %{}{}",
+            if row.by_ratio { " (ratio)" } else { "" },
+            match v {
+                Verdict::Regression => " ❌",
+                Verdict::Improvement => " ✅",
+                _ => "",
+            }
+        ),
+        (None, _) => "—".to_owned(),
+    };
+    let mut spark = row.history.clone();
+    spark.push(g.measurement.value);
+    (
+        row.value.map_or("—".to_owned(), fmt_value),
+        change,
+        if row.history.is_empty() {
+            String::new()
+        } else {
+            sparkline(&spark)
+        },
+        Some(row.verdict),
+    )
+}
+
+/// The report as Markdown (fits a PR comment), for the run alone.
 pub fn markdown(results: &ResultSet, graded: &[Graded]) -> String {
+    markdown_with(results, graded, &Context::default())
+}
+
+/// The report as Markdown in the seed's format (see the module docs).
+pub fn markdown_with(results: &ResultSet, graded: &[Graded], ctx: &Context) -> String {
     let mut s = String::new();
     if let Some(banner) = partial_banner(results) {
         let _ = writeln!(s, "> **⚠️ {banner}**\n");
     }
-    let _ = writeln!(
-        s,
-        "### Caxton results\n\n{} on {} cores ({}), finished at unix time {}.\n",
-        results.source, results.machine.cores, results.machine.os, results.finished_at_unix
-    );
-    s.push_str(
-        "| metric | variant | value | unit | tier | same-run reference |\n| --- | --- | ---: | --- | --- | --- |\n",
-    );
-    for g in graded {
-        let m = &g.measurement;
+    let (first, env) = header(results, ctx);
+    let _ = writeln!(s, "### Caxton results\n\n{first}  \n{env}\n");
+    s.push_str("**Summary**\n\n");
+    for line in summary(graded, ctx) {
+        let _ = writeln!(s, "- {line}");
+    }
+    for metric in categories(graded) {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} |",
-            m.metric,
-            m.variant,
-            fmt_value(m.value),
-            m.unit,
-            tier_cell(g),
-            reference_cell(g)
+            "\n#### {metric}\n\n| variant | baseline | current | change | unit | tier | same-run reference | trend |\n| --- | ---: | ---: | ---: | --- | --- | --- | --- |"
         );
+        for g in graded.iter().filter(|g| g.measurement.metric == metric) {
+            let m = &g.measurement;
+            let (base, change, trend, _) = baseline_cells(g, ctx);
+            let _ = writeln!(
+                s,
+                "| {} | {base} | {} | {change} | {} | {} | {} | {trend} |",
+                m.variant,
+                fmt_value(m.value),
+                m.unit,
+                tier_cell(g),
+                reference_cell(g)
+            );
+        }
     }
     s
 }
@@ -133,165 +353,156 @@ pub fn csv(graded: &[Graded]) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// A horizontal bar chart as inline SVG; `bars` are (label, value,
-/// is_reference). Each label sits above its bar, so long variant names fit.
-/// Values spanning more than two decades are drawn on a log scale (and the
-/// caption says so).
-fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, bool)]) -> String {
-    // Not-measured (non-finite) values get no bar and leave the scale alone.
-    let positive: Vec<f64> = bars.iter().map(|b| b.1).filter(|v| v.is_finite() && *v > 0.0).collect();
-    let max = positive.iter().copied().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
-    let min = positive.iter().copied().fold(f64::INFINITY, f64::min);
-    let log = min.is_finite() && max / min > 100.0;
-    // On a log scale the shortest bar keeps a tenth of the width.
-    let lo = if log { (min / 10.0).log10() } else { 0.0 };
-    let scale = |v: f64| -> f64 {
-        if !v.is_finite() || v <= 0.0 {
-            0.0
-        } else if log {
-            (v.log10() - lo) / (max.log10() - lo)
-        } else {
-            v / max
-        }
-    };
-    let (row, bar_w) = (36, 560);
-    let h = 10 + row * bars.len();
-    let caption = if log {
-        format!("{} (log scale)", esc(title))
-    } else {
-        esc(title)
-    };
-    let mut s = format!(
-        "<figure><figcaption>{caption}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
-        bar_w + 160,
-        esc(title)
-    );
-    for (i, (label, value, reference)) in bars.iter().enumerate() {
-        let y = 4 + i * row;
-        let w = (scale(*value) * bar_w as f64).max(1.0);
-        let color = if *reference { "#9aa0a6" } else { "#3367d6" };
-        let _ = write!(
-            s,
-            "<text x=\"0\" y=\"{}\" font-size=\"11\" fill=\"#333\">{}</text><rect x=\"0\" y=\"{}\" width=\"{w:.1}\" height=\"14\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{} {}</text>",
-            y + 10,
-            esc(label),
-            y + 14,
-            w + 4.0,
-            y + 25,
-            fmt_value(*value),
-            esc(unit)
-        );
-    }
-    s.push_str("</svg></figure>\n");
-    s
+/// One row of a results chart (see `assets/charts.js`).
+#[derive(Serialize)]
+struct ChartRow<'a> {
+    n: usize,
+    variant: &'a str,
+    #[serde(with = "crate::figure::one")]
+    value: f64,
+    #[serde(with = "crate::figure::maybe")]
+    lo: Option<f64>,
+    #[serde(with = "crate::figure::maybe")]
+    hi: Option<f64>,
+    #[serde(with = "crate::figure::maybe")]
+    reference: Option<f64>,
+    reference_name: Option<&'a str>,
 }
 
-fn esc(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// One results chart: a metric's variants in one unit.
+#[derive(Serialize)]
+struct Chart<'a> {
+    metric: &'a str,
+    unit: &'a str,
+    rows: Vec<ChartRow<'a>>,
 }
 
-/// One self-contained HTML page: the graded table and a bar chart per
-/// metric (variants side by side, same-run references in grey, percentile
-/// details where recorded). The data behind the charts is embedded as JSON.
+/// The HTML page for the run alone.
 pub fn html(results: &ResultSet, graded: &[Graded]) -> String {
+    html_with(results, graded, &Context::default())
+}
+
+/// One self-contained HTML page in the seed's format: header, summary, then
+/// per category its table and a uPlot chart (each variant with its noise
+/// band as an error bar and its same-run reference in grey), then the
+/// history of each figure when the context has it. The graded
+/// measurements are embedded as JSON (`#caxton-data`).
+pub fn html_with(results: &ResultSet, graded: &[Graded], ctx: &Context) -> String {
     let mut body = String::new();
-    body.push_str("<table><thead><tr><th>metric</th><th>variant</th><th>value</th><th>unit</th><th>tier</th><th>same-run reference</th></tr></thead><tbody>");
-    for g in graded {
-        let m = &g.measurement;
-        let class = g.tier.map_or("none", Tier::name);
-        let _ = write!(
+    if let Some(b) = partial_banner(results) {
+        let _ = writeln!(
             body,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"tier {class}\">{}</td><td>{}</td></tr>",
-            esc(&m.metric),
-            esc(&m.variant),
-            fmt_value(m.value),
-            esc(&m.unit),
-            g.tier.map_or("—", Tier::name),
-            esc(&reference_cell(g))
+            "<p class=\"partial\"><strong>⚠️ {}</strong></p>",
+            esc(&b).replace('`', "")
         );
     }
-    body.push_str("</tbody></table>\n<h2>Charts</h2>\n");
-    let mut metrics: Vec<&str> = Vec::new();
-    for g in graded {
-        if !metrics.contains(&g.measurement.metric.as_str()) {
-            metrics.push(&g.measurement.metric);
-        }
+    let (first, env) = header(results, ctx);
+    let _ = writeln!(
+        body,
+        "<h1>Caxton results</h1>\n<p class=\"meta\">{}<br>{}</p>\n<h2>Summary</h2>\n<ul class=\"summary\">",
+        esc(&first),
+        esc(&env)
+    );
+    for line in summary(graded, ctx) {
+        let _ = writeln!(body, "<li>{}</li>", esc(&line));
     }
-    for metric in metrics {
+    body.push_str("</ul>\n");
+    let mut charts = Vec::new();
+    for (ci, metric) in categories(graded).into_iter().enumerate() {
         let rows: Vec<&Graded> = graded.iter().filter(|g| g.measurement.metric == metric).collect();
-        let unit = &rows[0].measurement.unit;
-        let mut bars = Vec::new();
-        for g in &rows {
+        let _ = writeln!(
+            body,
+            "<h3>{}</h3>\n<table><thead><tr><th>#</th><th>variant</th><th>baseline</th><th>current</th><th>change</th><th>unit</th><th>tier</th><th>same-run reference</th><th>trend</th></tr></thead><tbody>",
+            esc(metric)
+        );
+        let unit = rows[0].measurement.unit.as_str();
+        let mut chart = Chart {
+            metric,
+            unit,
+            rows: Vec::new(),
+        };
+        for (i, g) in rows.iter().enumerate() {
             let m = &g.measurement;
-            if m.unit != *unit {
-                continue;
-            }
-            bars.push((m.variant.clone(), m.value, false));
-            if let Some(r) = &m.reference {
-                bars.push((format!("{} ({})", r.name, m.variant), r.value, true));
+            let (base, change, trend, verdict) = baseline_cells(g, ctx);
+            let class = g.tier.map_or("none", Tier::name);
+            let change_class = match verdict {
+                Some(Verdict::Regression) => " regression",
+                Some(Verdict::Improvement) => " improvement",
+                _ => "",
+            };
+            let _ = writeln!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num{change_class}\">{}</td><td>{}</td><td class=\"tier {class}\">{}</td><td>{}</td><td>{}</td></tr>",
+                i + 1,
+                esc(&m.variant),
+                esc(&base),
+                fmt_value(m.value),
+                esc(&change),
+                esc(&m.unit),
+                g.tier.map_or("—", Tier::name),
+                esc(&reference_cell(g)),
+                esc(&trend)
+            );
+            if m.unit == unit {
+                let band = caxton_stats::noise_band(&m.samples).ok().or(m.interval);
+                chart.rows.push(ChartRow {
+                    n: i + 1,
+                    variant: &m.variant,
+                    value: m.value,
+                    lo: band.map(|b| b.0),
+                    hi: band.map(|b| b.1),
+                    reference: m.reference.as_ref().map(|r| r.value),
+                    reference_name: m.reference.as_ref().map(|r| r.name.as_str()),
+                });
             }
         }
-        body.push_str(&bar_chart(metric, unit, &bars));
-        for g in &rows {
-            let m = &g.measurement;
-            // Percentile details (same unit as the value) get a chart of
-            // their own; other details stay in the JSON.
-            if m.details.iter().any(|(n, _)| n == "p50") {
-                let bars: Vec<_> = m.details.iter().map(|(n, v)| (n.clone(), *v, false)).collect();
-                body.push_str(&bar_chart(
-                    &format!("{metric} [{}] distribution", m.variant),
-                    &m.unit,
-                    &bars,
-                ));
-            }
-        }
+        let _ = writeln!(
+            body,
+            "</tbody></table>\n<div class=\"cx-charts\" id=\"chart-{ci}\"></div>"
+        );
+        charts.push(chart);
     }
-    let data = serde_json::to_string(graded)
-        .unwrap_or_else(|_| "[]".to_owned())
-        .replace("</", "<\\/");
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Caxton results</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}}
-table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ddd;padding:4px 8px}}
-td.num{{text-align:right;font-variant-numeric:tabular-nums}}
-.tier.target{{background:#d7f5dd}}.tier.acceptable{{background:#fff6c7}}.tier.critical{{background:#ffe0b8}}.tier.failing{{background:#ffd0d0}}
-.partial{{background:#ffd0d0;border:2px solid #c00;padding:8px}}
-figure{{margin:1rem 0}}figcaption{{font-weight:600;margin-bottom:4px}}
-</style></head><body>
-<h1>Caxton results</h1>
-{}<p>{} on {} cores ({}), finished at unix time {}. Grey bars: a reference measured in the same run.</p>
-{body}
-<script type="application/json" id="caxton-data">{data}</script>
-</body></html>
-"#,
-        partial_banner(results).map_or(String::new(), |b| format!(
-            "<p class=\"partial\"><strong>⚠️ {}</strong></p>\n",
-            esc(&b).replace('`', "")
-        )),
-        esc(&results.source),
-        results.machine.cores,
-        esc(&results.machine.os),
-        results.finished_at_unix
-    )
+    if ctx.trends.as_ref().is_some_and(|t| !t.series.is_empty()) {
+        body.push_str("<h2>History</h2>\n<p>Each figure across the earlier runs of this machine, oldest commit first: whiskers show each run's noise band, the dashed line the rolling median the regression rule compares with.</p>\n<div id=\"history\"></div>\n");
+    }
+    let mut script = format!(
+        "<script type=\"application/json\" id=\"caxton-data\">{}</script>\n<script type=\"application/json\" id=\"caxton-charts\">{}</script>\n<script>(function(){{var c=JSON.parse(document.getElementById('caxton-charts').textContent);c.forEach(function(m,i){{CaxtonCharts.results([m],document.getElementById('chart-'+i));}});",
+        crate::html::json_for_script(graded),
+        crate::html::json_for_script(&charts)
+    );
+    if let Some(t) = ctx.trends.as_ref().filter(|t| !t.series.is_empty()) {
+        let _ = write!(
+            script,
+            "CaxtonCharts.trends({}, document.getElementById('history'));",
+            crate::html::json_for_script(t)
+        );
+    }
+    script.push_str("})();</script>");
+    crate::html::page("Caxton results", &body, &script)
 }
 
 /// Writes `report.md`, `report.csv`, `report.json` (graded) and
-/// `report.html` into `dir`; returns their paths.
+/// `report.html` into `dir` for the run alone; returns their paths.
 pub fn write_all(dir: &Path, results: &ResultSet, graded: &[Graded]) -> std::io::Result<Vec<PathBuf>> {
+    write_all_with(dir, results, graded, &Context::default())
+}
+
+/// Writes the four reports with a [`Context`]; returns their paths.
+pub fn write_all_with(
+    dir: &Path,
+    results: &ResultSet,
+    graded: &[Graded],
+    ctx: &Context,
+) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let files = [
-        ("report.md", markdown(results, graded)),
+        ("report.md", markdown_with(results, graded, ctx)),
         ("report.csv", csv(graded)),
         (
             "report.json",
             serde_json::to_string_pretty(graded).map_err(std::io::Error::other)?,
         ),
-        ("report.html", html(results, graded)),
+        ("report.html", html_with(results, graded, ctx)),
     ];
     let mut out = Vec::new();
     for (name, text) in files {

@@ -197,18 +197,21 @@ fn reports_are_written_with_chart_data() {
     let files = write_all(tmp.path(), &set, &graded).unwrap();
     assert_eq!(files.len(), 4);
     let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
-    assert!(html.contains("<svg"), "charts are inline SVG");
+    // Charts drawn by the vendored uPlot, no hand-written SVG, nothing
+    // loaded from the network.
+    assert!(html.contains("new uPlot(") && html.contains("(v1.6.32)"));
+    assert!(!html.contains("<svg"), "no hand-written SVG charts");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "self-contained"
+    );
     assert!(html.contains("id=\"caxton-data\""));
     assert!(html.contains("\"metric\":\"message_throughput\""));
-    assert!(
-        !html.contains("http://")
-            || html
-                .matches("http://")
-                .all(|_| html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
-    );
     let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    // The seed's format: per category, baseline, current and change.
+    assert!(md.contains("#### message_throughput\n"), "{md}");
     assert!(
-        md.contains("| message_throughput | native | 1000000 | msg/s | 🟢 target | raw tokio 2000000 (0.50x) |"),
+        md.contains("| native | — | 1000000 | — | msg/s | 🟢 target | raw tokio 2000000 (0.50x) |  |"),
         "{md}"
     );
     let csv = std::fs::read_to_string(tmp.path().join("report.csv")).unwrap();
@@ -271,11 +274,11 @@ fn partial_runs_and_unmeasured_values_say_so_in_the_reports() {
         "{md}"
     );
     assert!(
-        md.contains("| latency_p50 | native | n/a | us | 🔴 not measured | raw 1.000 |"),
+        md.contains("#### latency_p50\n") && md.contains("| native | — | n/a | — | us | 🔴 not measured | raw 1.000 |"),
         "{md}"
     );
     assert!(
-        md.contains("| recovery_time | not measured (run interrupted) | n/a |"),
+        md.contains("#### recovery_time\n") && md.contains("| not measured (run interrupted) | — | n/a |"),
         "{md}"
     );
     let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
