@@ -7,14 +7,30 @@
 //! real `nats-server` for tests, scenarios and benches. See
 //! `docs/cluster.md`.
 //!
-//! Module dependencies point one way: `node` -> `wire`, `subjects`;
+//! Agents spawned with a [`Recipe`] survive their node: the registry,
+//! checkpoints and modules live in JetStream ([`store`]), each node holds a
+//! lease, and the survivors of a dead node restart its agents
+//! ([`failover`]); durable agents get their messages through a JetStream
+//! stream ([`durable`]).
+//!
+//! Module dependencies point one way: `node` -> `failover`, `durable`,
+//! `directory` -> `store` -> `recipe` -> `error` -> `wire`, `subjects`;
 //! `testing` stands alone.
 
+pub mod directory;
+pub mod durable;
+pub mod error;
+pub mod failover;
 pub mod node;
+pub mod recipe;
+pub mod store;
 pub mod subjects;
 pub mod testing;
 pub mod wire;
 
-pub use node::{BroadcastReport, ClusterError, Node, NodeCounters, NodeError, NodeOptions};
+pub use error::{ClusterError, NodeError};
+pub use failover::FailoverCounters;
+pub use node::{BroadcastReport, Node, NodeCounters, NodeOptions};
+pub use recipe::{Adoption, Recipe, Respawner};
 pub use subjects::{SubjectError, Subjects};
 pub use wire::{Frame, RemoteError, WIRE_VERSION, WireError};

@@ -20,20 +20,26 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use caxton_core::{Address, AgentId, Message, Performative};
 use caxton_runtime::{
-    Agent, AgentSpec, Broadcast, DeadLetterReason, Orchestrator, OrchestratorConfig, RequestError, SendError,
-    SendErrorKind, ShutdownReport, SpawnError,
+    Agent, AgentSpec, Broadcast, Checkpoint, DeadLetterReason, Orchestrator, OrchestratorConfig, ShutdownReport,
 };
 use futures_util::StreamExt;
-use tokio::sync::watch;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::directory::Directory;
+use crate::durable::{self, Pump};
+use crate::error::{ClusterError, NodeError};
+use crate::failover::{self, FailoverCounters, Survivor};
+use crate::recipe::{Adoption, Recipe, Respawner};
+use crate::store::{self, AgentRecord, NodeRecord, Store, StoredCheckpoint, id_key, name_key};
 use crate::subjects::{SubjectError, Subjects, capability_queue, validate_name};
 use crate::wire::{self, Frame, RemoteError, WIRE_VERSION, WireError};
 
@@ -51,16 +57,26 @@ pub struct NodeOptions {
     pub initial_backoff: Duration,
     /// The longest wait between attempts.
     pub max_backoff: Duration,
+    /// The node's lease: how long after its last renewal (every quarter
+    /// lease) a silent node counts as dead and its agents move. The first
+    /// node of a lattice sets it for all (the node bucket's TTL).
+    pub lease: Duration,
+    /// The bound of the lattice's durable stream in bytes (set by the
+    /// first node); a full stream refuses new durable messages.
+    pub durable_bytes: i64,
 }
 
 impl Default for NodeOptions {
-    /// One attempt of at most 5 s (no retry); backoff 100 ms doubling to 5 s when retrying.
+    /// One attempt of at most 5 s (no retry); backoff 100 ms doubling to
+    /// 5 s when retrying; a 1 s lease; a 256 MiB durable stream.
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
             connect_attempts: 1,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            lease: Duration::from_secs(1),
+            durable_bytes: 256 << 20,
         }
     }
 }
@@ -71,118 +87,6 @@ impl NodeOptions {
         self.connect_attempts = attempts.max(1);
         self
     }
-}
-
-/// Why a node could not join, spawn or stop.
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    /// NATS did not accept a connection.
-    #[error("cannot reach NATS at {url} after {attempts} attempt(s): {detail}")]
-    Unreachable {
-        /// The URL tried.
-        url: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The last error.
-        detail: String,
-    },
-    /// Another node of the lattice holds this name.
-    #[error("node name {node:?} is already claimed in lattice {lattice:?}")]
-    DuplicateNodeName {
-        /// The lattice.
-        lattice: String,
-        /// The refused name.
-        node: String,
-    },
-    /// A peer of the lattice speaks another wire version.
-    #[error("peer node {peer:?} speaks wire version {theirs}, this node speaks version {ours}")]
-    PeerWireVersion {
-        /// The peer's name.
-        peer: String,
-        /// This node's version.
-        ours: u8,
-        /// The peer's version.
-        theirs: u8,
-    },
-    /// A lattice, node, agent or capability name that cannot be a subject token.
-    #[error(transparent)]
-    Name(#[from] SubjectError),
-    /// A JetStream call failed.
-    #[error("JetStream at {url}: {detail}")]
-    JetStream {
-        /// The server URL.
-        url: String,
-        /// What failed.
-        detail: String,
-    },
-    /// The node number is past what agent ids can hold.
-    #[error("node number {0} leaves no room for agent ids")]
-    IdSpaceExhausted(u64),
-    /// The orchestrator refused the agent.
-    #[error(transparent)]
-    Spawn(#[from] SpawnError),
-    /// Subscribing an agent's subjects failed (the agent was stopped again).
-    #[error("subscribing {subject} failed: {detail}")]
-    Subscribe {
-        /// The subject.
-        subject: String,
-        /// The NATS error.
-        detail: String,
-    },
-    /// The agent to stop is not live here.
-    #[error(transparent)]
-    Stop(#[from] SendErrorKind),
-}
-
-/// Why a send, request or broadcast through a node failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    /// The local path refused the message (it is handed back inside).
-    #[error("local: {0}")]
-    Local(#[from] SendError),
-    /// A local request got no reply.
-    #[error("local: {0}")]
-    LocalRequest(#[from] RequestError),
-    /// The node hosting the agent answered with an error frame.
-    #[error("remote: {0}")]
-    Remote(#[from] RemoteError),
-    /// No node subscribes the subject: no agent there, on any node.
-    #[error("no agent answers on {subject} on any node")]
-    NoResponders {
-        /// The subject.
-        subject: String,
-    },
-    /// No answer within the timeout.
-    #[error("no reply on {subject} within {after:?}")]
-    Timeout {
-        /// The subject.
-        subject: String,
-        /// The timeout.
-        after: Duration,
-    },
-    /// The node is not connected to NATS right now (it keeps reconnecting);
-    /// nothing was published.
-    #[error("not connected to NATS at {url}: nothing was sent on {subject}")]
-    Disconnected {
-        /// The NATS URL.
-        url: String,
-        /// The subject the message was for.
-        subject: String,
-    },
-    /// NATS did not take the message.
-    #[error("NATS refused the message on {subject}: {detail}")]
-    Transport {
-        /// The subject.
-        subject: String,
-        /// The NATS error.
-        detail: String,
-    },
-    /// The answer did not decode, or the message did not encode.
-    #[error(transparent)]
-    Wire(#[from] WireError),
-    /// The address cannot be a subject.
-    #[error(transparent)]
-    Name(#[from] SubjectError),
 }
 
 /// What [`Node::broadcast`] did.
@@ -241,6 +145,44 @@ pub struct Node {
     inner: Arc<Inner>,
 }
 
+/// Checkpoints on their way to the checkpoint bucket: the newest per
+/// agent (so as many entries as agents at most), written by one task.
+#[derive(Default)]
+struct CheckpointQueue {
+    latest: Mutex<HashMap<AgentId, Checkpoint>>,
+    wake: Notify,
+}
+
+impl CheckpointQueue {
+    fn push(&self, id: AgentId, cp: &Checkpoint) {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, cp.clone());
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Vec<(AgentId, Checkpoint)> {
+        self.latest.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
+    }
+
+    async fn write(&self, bucket: &kv::Store) {
+        for (id, checkpoint) in self.take() {
+            let record = StoredCheckpoint {
+                checkpoint: Some(checkpoint),
+                applied: 0,
+            };
+            let _ = bucket.put(id_key(id), store::encode(&record)).await;
+        }
+    }
+}
+
+/// A durable agent's pump: closing `stop` makes it commit and end.
+struct PumpHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
 struct Inner {
     shared: Arc<Shared>,
     subjects: Subjects,
@@ -248,8 +190,25 @@ struct Inner {
     name: String,
     number: u64,
     ids: Range<u64>,
-    kv: kv::Store,
+    store: Store,
+    directory: Directory,
+    respawner: Arc<OnceLock<Arc<dyn Respawner>>>,
+    failover: Arc<failover::Counters>,
+    checkpoints: Arc<CheckpointQueue>,
     subs: Mutex<HashMap<AgentId, AgentSubs>>,
+    pumps: Mutex<HashMap<AgentId, PumpHandle>>,
+    /// Lease renewal, registry watch, failover sweeps, checkpoint writes.
+    background: Mutex<Vec<JoinHandle<()>>>,
+    /// Lease renewals that found the lease gone (the node re-claimed it).
+    lease_losses: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in self.background.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            task.abort();
+        }
+    }
 }
 
 async fn connect_nats(url: &str, opts: &NodeOptions) -> Result<async_nats::Client, NodeError> {
@@ -306,18 +265,20 @@ impl Node {
             url: url.to_owned(),
             detail,
         };
-        let js = async_nats::jetstream::new(client.clone());
-        let kv = js
-            .create_key_value(kv::Config {
-                bucket: subjects.nodes_bucket(),
-                description: format!("Caxton nodes of lattice {lattice}"),
-                history: 1,
-                ..Default::default()
-            })
+        let store = Store::open(client.clone(), &subjects, options.lease, options.durable_bytes)
+            .await
+            .map_err(js_err)?;
+        // One put per join: its revision is this node's number.
+        let number = store
+            .joins
+            .put("join", Bytes::new())
             .await
             .map_err(|e| js_err(e.to_string()))?;
-        let record = Bytes::from(vec![WIRE_VERSION]);
-        let number = match kv.create(node_name, record).await {
+        if number >= 1 << (64 - ID_RANGE_BITS) {
+            return Err(NodeError::IdSpaceExhausted(number));
+        }
+        let record = store::encode(&NodeRecord { number });
+        let lease_revision = match store.nodes.create(node_name, record.clone()).await {
             Ok(revision) => revision,
             Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
                 return Err(NodeError::DuplicateNodeName {
@@ -327,11 +288,8 @@ impl Node {
             }
             Err(e) => return Err(js_err(e.to_string())),
         };
-        let release = async |kv: &kv::Store| {
-            let _ = kv.purge(node_name).await;
-        };
-        if let Err(e) = check_peers(&kv, node_name).await {
-            release(&kv).await;
+        if let Err(e) = check_peers(&store.nodes, node_name).await {
+            let _ = store.nodes.purge(node_name).await;
             return Err(match e {
                 PeerCheck::Version(peer, theirs) => NodeError::PeerWireVersion {
                     peer,
@@ -341,14 +299,10 @@ impl Node {
                 PeerCheck::Js(detail) => js_err(detail),
             });
         }
-        if number >= 1 << (64 - ID_RANGE_BITS) {
-            release(&kv).await;
-            return Err(NodeError::IdSpaceExhausted(number));
-        }
         let ids = (number << ID_RANGE_BITS)..((number + 1) << ID_RANGE_BITS);
         config.first_agent_id = ids.start;
         let orch = Orchestrator::with_config(config);
-        Ok(Self {
+        let node = Self {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared { orch, client, counters }),
                 subjects,
@@ -356,10 +310,160 @@ impl Node {
                 name: node_name.to_owned(),
                 number,
                 ids,
-                kv,
+                store,
+                directory: Directory::default(),
+                respawner: Arc::new(OnceLock::new()),
+                failover: Arc::new(failover::Counters::default()),
+                checkpoints: Arc::new(CheckpointQueue::default()),
                 subs: Mutex::new(HashMap::new()),
+                pumps: Mutex::new(HashMap::new()),
+                background: Mutex::new(Vec::new()),
+                lease_losses: AtomicU64::new(0),
             }),
-        })
+        };
+        node.start_background(record, lease_revision, options.lease);
+        Ok(node)
+    }
+
+    /// Starts the node's own tasks: lease renewal, the registry watch,
+    /// failover sweeps and the checkpoint writer. They hold no strong
+    /// handle on the node; they end when it is dropped.
+    fn start_background(&self, record: Bytes, mut revision: u64, lease: Duration) {
+        let inner = &self.inner;
+        let tick = (lease / 4).max(Duration::from_millis(10));
+        let mut tasks = Vec::new();
+        // The lease.
+        let weak = Arc::downgrade(inner);
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(tick);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                let nodes = &inner.store.nodes;
+                match nodes.update(&inner.name, record.clone(), revision).await {
+                    Ok(r) => revision = r,
+                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                        // The lease expired (this node stalled past it):
+                        // claim it again, and stop any agent the survivors
+                        // took over meanwhile.
+                        if let Ok(r) = nodes.create(&inner.name, record.clone()).await {
+                            revision = r;
+                            inner.lease_losses.fetch_add(1, Ordering::Relaxed);
+                            Node { inner: inner.clone() }.fence().await;
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        }));
+        // The registry mirror.
+        tasks.push(tokio::spawn(inner.directory.clone().follow(inner.store.agents.clone())));
+        // Failover sweeps.
+        let survivor = Survivor {
+            store: inner.store.clone(),
+            directory: inner.directory.clone(),
+            me: inner.name.clone(),
+            number: inner.number,
+            respawner: inner.respawner.clone(),
+            counters: inner.failover.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(tick);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                survivor.sweep().await;
+            }
+        }));
+        // The checkpoint writer.
+        let (queue, bucket) = (inner.checkpoints.clone(), inner.store.checkpoints.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                queue.wake.notified().await;
+                queue.write(&bucket).await;
+            }
+        }));
+        inner.background.lock().unwrap_or_else(|p| p.into_inner()).extend(tasks);
+    }
+
+    /// After a lost lease: stops local agents whose registry entry now
+    /// names another owner (a survivor restarted them), so no agent runs twice.
+    async fn fence(&self) {
+        let ids: Vec<AgentId> = self
+            .inner
+            .subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        for id in ids {
+            if let Ok(Some(bytes)) = self.inner.store.agents.get(id_key(id)).await
+                && let Ok(r) = store::decode::<AgentRecord>(&bytes)
+                && !(r.owner == self.inner.name && r.owner_number == self.inner.number)
+            {
+                let _ = self.stop_local(id).await;
+            }
+        }
+    }
+
+    /// Sets what restarts the agents this node adopts from dead nodes
+    /// (once; later calls are ignored). Without one the node adopts nothing.
+    pub fn set_respawner(&self, respawner: Arc<dyn Respawner>) {
+        let _ = self.inner.respawner.set(respawner);
+    }
+
+    /// What failover did on this node.
+    pub fn failover_counters(&self) -> FailoverCounters {
+        self.inner.failover.get()
+    }
+
+    /// Lease renewals that found the lease expired.
+    pub fn lease_losses(&self) -> u64 {
+        self.inner.lease_losses.load(Ordering::Relaxed)
+    }
+
+    /// The lattice's registry as this node last saw it.
+    pub fn directory(&self) -> &Directory {
+        &self.inner.directory
+    }
+
+    /// Stores a WASM module in the lattice's object store under `id`, so
+    /// a survivor can restart agents that run it.
+    pub async fn put_module(&self, id: &str, bytes: &[u8]) -> Result<(), NodeError> {
+        let mut reader = bytes;
+        self.inner
+            .store
+            .modules
+            .put(id, &mut reader)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.registry_error(format!("storing module {id}: {e}")))
+    }
+
+    /// A module stored with [`Self::put_module`] (by any node).
+    pub async fn module(&self, id: &str) -> Result<Vec<u8>, NodeError> {
+        let mut object = self
+            .inner
+            .store
+            .modules
+            .get(id)
+            .await
+            .map_err(|e| self.registry_error(format!("module {id}: {e}")))?;
+        let mut bytes = Vec::new();
+        object
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| self.registry_error(format!("reading module {id}: {e}")))?;
+        Ok(bytes)
+    }
+
+    fn registry_error(&self, detail: String) -> NodeError {
+        NodeError::Registry {
+            lattice: self.inner.subjects.lattice().to_owned(),
+            detail,
+        }
     }
 
     /// The node's orchestrator (local agents, stats, dead letters).
@@ -422,28 +526,117 @@ impl Node {
         }
     }
 
-    /// Spawns an agent on this node and subscribes its id subject, its
-    /// name subject and its capability subjects, so other nodes reach it.
-    /// Ready for remote traffic when this returns.
+    /// Spawns an agent on this node: registers it in the lattice (id ->
+    /// node, its name, unique across the lattice, and capabilities) and
+    /// subscribes its id, name and capability subjects, so other nodes
+    /// reach it. Ready for remote traffic when this returns. It dies with
+    /// its node; [`Self::spawn_recoverable`] makes one that moves.
     pub async fn spawn<A: Agent>(&self, spec: AgentSpec<A>) -> Result<AgentId, NodeError> {
-        let s = &self.inner.subjects;
+        self.place(spec, None, None).await
+    }
+
+    /// [`Self::spawn`] an agent that survives its node: `recipe` goes to
+    /// the registry and its checkpoints to the checkpoint bucket, and when
+    /// this node dies a survivor rebuilds it with its [`Respawner`] and
+    /// starts it from the last checkpoint, under the same id and name.
+    /// With [`Recipe::durable`], messages sent to it go through JetStream
+    /// and survive too (see [`crate::durable`]).
+    pub async fn spawn_recoverable<A: Agent>(&self, spec: AgentSpec<A>, recipe: Recipe) -> Result<AgentId, NodeError> {
+        self.place(spec, Some(recipe), None).await
+    }
+
+    /// Starts an agent this node adopted from a dead node (called by the
+    /// node's [`Respawner`] with the spec it built from the recipe): same
+    /// id, started from the checkpoint, subjects subscribed, durable
+    /// delivery resumed after the checkpoint's sequence.
+    pub async fn respawn<A: Agent>(&self, spec: AgentSpec<A>, adoption: &Adoption) -> Result<AgentId, NodeError> {
+        let mut spec = spec.with_id(adoption.id);
+        if let Some(cp) = &adoption.checkpoint {
+            spec = spec.restore_from(cp.clone());
+        }
+        self.place(spec, Some(adoption.recipe.clone()), Some(adoption)).await
+    }
+
+    async fn place<A: Agent>(
+        &self,
+        mut spec: AgentSpec<A>,
+        recipe: Option<Recipe>,
+        adoption: Option<&Adoption>,
+    ) -> Result<AgentId, NodeError> {
+        let inner = &self.inner;
+        let s = &inner.subjects;
         let mut plan: Vec<(String, Option<String>)> = Vec::new();
-        if let Some(name) = spec.declared_name() {
-            // A queue group: were two nodes to register one name, one gets it.
+        let name = spec.declared_name().map(str::to_owned);
+        if let Some(name) = &name {
             plan.push((s.name(name)?, Some(format!("name-{name}"))));
         }
-        for cap in spec.declared_capabilities() {
+        let capabilities: Vec<String> = spec.declared_capabilities().iter().map(|c| c.to_string()).collect();
+        for cap in &capabilities {
             plan.push((s.capability(cap)?, Some(capability_queue(cap))));
             plan.push((s.broadcast(cap)?, None));
         }
-        let id = self.inner.shared.orch.spawn(spec)?;
-        plan.insert(0, (s.agent(id), None));
+        let durable = recipe.as_ref().is_some_and(|r| r.durable);
+        if recipe.is_some() && !durable {
+            // Non-durable recoverable agents: every checkpoint goes to the
+            // bucket (durable ones store theirs with the stream sequence).
+            let queue = inner.checkpoints.clone();
+            spec = spec.on_checkpoint(move |cp| queue.push(cp.agent, cp));
+        }
+        let id = inner.shared.orch.spawn(spec)?;
+        self.register(id, name, capabilities, recipe, adoption, plan).await
+    }
+
+    /// Registers a freshly spawned local agent in the lattice and
+    /// subscribes its subjects; on a failure stops it and undoes the rest.
+    async fn register(
+        &self,
+        id: AgentId,
+        name: Option<String>,
+        capabilities: Vec<String>,
+        recipe: Option<Recipe>,
+        adoption: Option<&Adoption>,
+        mut plan: Vec<(String, Option<String>)>,
+    ) -> Result<AgentId, NodeError> {
+        let inner = &self.inner;
+        let store = &inner.store;
+        let durable = recipe.as_ref().is_some_and(|r| r.durable);
+        if adoption.is_none() {
+            if let Some(name) = &name {
+                match store.names.create(name_key(name), Bytes::from(id_key(id))).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = inner.shared.orch.stop(id).await;
+                        return Err(if e.kind() == kv::CreateErrorKind::AlreadyExists {
+                            NodeError::DuplicateAgentName {
+                                lattice: inner.subjects.lattice().to_owned(),
+                                name: name.clone(),
+                            }
+                        } else {
+                            self.registry_error(format!("claiming name {name:?}: {e}"))
+                        });
+                    }
+                }
+            }
+            let record = AgentRecord {
+                owner: inner.name.clone(),
+                owner_number: inner.number,
+                name: name.clone(),
+                capabilities,
+                recipe,
+            };
+            if let Err(e) = store.agents.put(id_key(id), store::encode(&record)).await {
+                self.undo(id, name.as_deref(), false).await;
+                return Err(self.registry_error(format!("registering agent {id}: {e}")));
+            }
+            inner.directory.apply(id, Some(record));
+        }
+        plan.insert(0, (inner.subjects.agent(id), None));
         let (stop, _) = watch::channel(false);
         let mut subs = AgentSubs {
             stop,
             tasks: Vec::new(),
         };
-        let client = &self.inner.shared.client;
+        let client = &inner.shared.client;
         for (subject, queue) in plan {
             let sub = match queue {
                 Some(q) => client.queue_subscribe(subject.clone(), q).await,
@@ -453,36 +646,94 @@ impl Node {
                 Ok(sub) => sub,
                 Err(e) => {
                     Self::end(subs).await;
-                    let _ = self.inner.shared.orch.stop(id).await;
+                    self.undo(id, name.as_deref(), true).await;
                     return Err(NodeError::Subscribe {
                         subject,
                         detail: e.to_string(),
                     });
                 }
             };
-            let shared = self.inner.shared.clone();
+            let shared = inner.shared.clone();
             subs.tasks
                 .push(tokio::spawn(serve(shared, id, subject, sub, subs.stop.subscribe())));
         }
+        if durable {
+            let fresh = adoption.is_some();
+            let consumer = match durable::open_consumer(&store.durable, &inner.subjects, id, fresh).await {
+                Ok(c) => c,
+                Err(detail) => {
+                    Self::end(subs).await;
+                    self.undo(id, name.as_deref(), true).await;
+                    return Err(self.registry_error(detail));
+                }
+            };
+            let pump = Pump {
+                orch: inner.shared.orch.clone(),
+                id,
+                consumer,
+                checkpoints: store.checkpoints.clone(),
+                applied: adoption.map_or(0, |a| a.applied),
+            };
+            let (stop, rx) = watch::channel(false);
+            let task = tokio::spawn(pump.run(rx));
+            inner
+                .pumps
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id, PumpHandle { stop, task });
+        }
         // The server has processed every subscription once a round trip returns.
         self.barrier().await;
-        self.inner
-            .subs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, subs);
+        inner.subs.lock().unwrap_or_else(|p| p.into_inner()).insert(id, subs);
         Ok(id)
     }
 
-    /// Unsubscribes the agent's subjects, then stops it.
+    /// Undoes a half-made spawn: stops the agent, forgets its name and,
+    /// with `registered`, its registry entry.
+    async fn undo(&self, id: AgentId, name: Option<&str>, registered: bool) {
+        let store = &self.inner.store;
+        let _ = self.inner.shared.orch.stop(id).await;
+        if let Some(name) = name {
+            let _ = store.names.delete(name_key(name)).await;
+        }
+        if registered {
+            let _ = store.agents.delete(id_key(id)).await;
+            self.inner.directory.apply(id, None);
+        }
+    }
+
+    /// Unsubscribes the agent's subjects, stops it and removes it from the
+    /// lattice (registry, name, checkpoint, durable consumer).
     pub async fn stop(&self, id: AgentId) -> Result<(), NodeError> {
+        let result = self.stop_local(id).await;
+        if result.is_ok() {
+            let store = &self.inner.store;
+            if let Some(name) = self.inner.directory.get(id).and_then(|r| r.name) {
+                let _ = store.names.delete(name_key(&name)).await;
+            }
+            let _ = store.agents.delete(id_key(id)).await;
+            let _ = store.checkpoints.delete(id_key(id)).await;
+            let _ = store.durable.delete_consumer(&durable::consumer_name(id)).await;
+            self.inner.directory.apply(id, None);
+        }
+        result?;
+        Ok(())
+    }
+
+    /// Ends the agent's subscriptions and pump and stops it here, leaving
+    /// the lattice's records alone.
+    async fn stop_local(&self, id: AgentId) -> Result<(), caxton_runtime::SendErrorKind> {
         let subs = self.inner.subs.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        let pump = self.inner.pumps.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        if let Some(pump) = pump {
+            let _ = pump.stop.send(true);
+            let _ = pump.task.await;
+        }
         if let Some(subs) = subs {
             Self::end(subs).await;
             self.barrier().await;
         }
-        self.inner.shared.orch.stop(id).await?;
-        Ok(())
+        self.inner.shared.orch.stop(id).await
     }
 
     /// Waits until the server has processed everything this node sent
@@ -508,7 +759,8 @@ impl Node {
     pub fn is_local(&self, address: &Address) -> bool {
         let orch = &self.inner.shared.orch;
         match address {
-            Address::Id(id) => self.owns(*id),
+            // Its own range, or an agent adopted from a dead node.
+            Address::Id(id) => self.owns(*id) || orch.agent_ref(*id).is_ok(),
             Address::Name(n) => orch.lookup(n).is_some(),
             Address::Capability(c) => !orch.with_capability(c).is_empty(),
         }
@@ -560,8 +812,13 @@ impl Node {
     /// Sends `msg`: locally when its receiver lives here (waiting for
     /// mailbox space), else published to the receiver's subject (at most
     /// once: an error, or handed to NATS).
+    /// An agent that asked for durable delivery gets it through
+    /// [`Self::send_durable`] (once this node's registry mirror has seen it).
     pub async fn send(&self, msg: Message) -> Result<(), ClusterError> {
         let shared = &self.inner.shared;
+        if let Some(id) = self.durable_receiver(&msg.receiver) {
+            return self.publish_durable(id, msg).await.map(|_| ());
+        }
         match self.route(&msg.receiver)? {
             None => {
                 bump(&shared.counters.local);
@@ -569,6 +826,95 @@ impl Node {
             }
             Some(subject) => self.publish(subject, &Frame::Send(msg)).await,
         }
+    }
+
+    /// Whether `address` names an agent that asked for durable delivery
+    /// (as far as this node's registry mirror knows).
+    pub fn is_durable(&self, address: &Address) -> bool {
+        self.durable_receiver(address).is_some()
+    }
+
+    /// The durable agent `address` names, as far as the mirror knows.
+    fn durable_receiver(&self, address: &Address) -> Option<AgentId> {
+        let dir = &self.inner.directory;
+        if dir.is_empty() {
+            return None;
+        }
+        let id = match address {
+            Address::Id(id) => *id,
+            Address::Name(n) => dir.lookup(n)?,
+            Address::Capability(_) => return None,
+        };
+        dir.is_durable(id).then_some(id)
+    }
+
+    /// Sends `msg` to a durable agent through the lattice's stream, local
+    /// or not; `Ok` with its stream sequence once JetStream has stored it.
+    /// From then on it is handled once, also if the agent's node dies.
+    /// Refused ([`ClusterError::NotDurable`]) for a capability, or an
+    /// address no durable agent is registered under (asked of the
+    /// registry itself when the mirror has not seen it yet).
+    pub async fn send_durable(&self, msg: Message) -> Result<u64, ClusterError> {
+        let not_durable = || ClusterError::NotDurable {
+            address: msg.receiver.to_string(),
+        };
+        let id = match self.durable_receiver(&msg.receiver) {
+            Some(id) => id,
+            None => {
+                let store = &self.inner.store;
+                let id = match &msg.receiver {
+                    Address::Id(id) => *id,
+                    Address::Name(n) => store
+                        .names
+                        .get(name_key(n))
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<u64>().ok())
+                        .and_then(AgentId::new)
+                        .ok_or_else(not_durable)?,
+                    Address::Capability(_) => return Err(not_durable()),
+                };
+                let durable = match store.agents.get(id_key(id)).await {
+                    Ok(Some(bytes)) => store::decode::<AgentRecord>(&bytes)
+                        .ok()
+                        .and_then(|r| r.recipe)
+                        .is_some_and(|r| r.durable),
+                    _ => false,
+                };
+                if !durable {
+                    return Err(not_durable());
+                }
+                id
+            }
+        };
+        self.publish_durable(id, msg).await
+    }
+
+    async fn publish_durable(&self, id: AgentId, msg: Message) -> Result<u64, ClusterError> {
+        let subject = self.inner.subjects.durable(id);
+        self.connected(&subject)?;
+        let inner = &self.inner;
+        // Unique across the lattice (message ids are unique per process):
+        // a resend of the same message is dropped by JetStream.
+        let msg_id = format!("{}.{}.{}", inner.name, inner.number, msg.id.get());
+        let publish = async_nats::jetstream::message::PublishMessage::build()
+            .payload(wire::encode(&Frame::Send(msg))?)
+            .message_id(msg_id);
+        let refused = |e: String| ClusterError::NotAcknowledged {
+            subject: subject.clone(),
+            detail: e,
+        };
+        let ack = inner
+            .store
+            .js
+            .send_publish(subject.clone(), publish)
+            .await
+            .map_err(|e| refused(e.to_string()))?
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        bump(&inner.shared.counters.sent_remote);
+        Ok(ack.sequence)
     }
 
     /// Sends a request and waits up to `timeout` for the reply: locally
@@ -641,23 +987,54 @@ impl Node {
         Ok(report)
     }
 
-    /// Unsubscribes every agent, shuts the orchestrator down within
-    /// `deadline`, releases the node's name and drains the connection.
+    /// Leaves the lattice: unsubscribes every agent; stores a last
+    /// checkpoint of each recoverable agent (durable ones commit); shuts
+    /// the orchestrator down within `deadline`; removes the agents that
+    /// die with the node from the registry; releases the lease, so the
+    /// survivors restart the recoverable agents at once; drains the
+    /// connection.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        let all: Vec<AgentSubs> = self
-            .inner
-            .subs
+        let inner = &self.inner;
+        let all: Vec<(AgentId, AgentSubs)> = inner.subs.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        let pumps: Vec<PumpHandle> = inner
+            .pumps
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
-            .map(|(_, s)| s)
+            .map(|(_, p)| p)
             .collect();
-        for subs in all {
-            Self::end(subs).await;
+        for (_, subs) in &all {
+            let _ = subs.stop.send(true);
         }
-        let report = self.inner.shared.orch.shutdown(deadline).await;
-        let _ = self.inner.kv.purge(&self.inner.name).await;
-        let _ = self.inner.shared.client.flush().await;
+        for pump in pumps {
+            let _ = pump.stop.send(true);
+            let _ = pump.task.await;
+        }
+        let orch = &inner.shared.orch;
+        let store = &inner.store;
+        for (id, subs) in all {
+            Self::end(subs).await;
+            match inner.directory.get(id) {
+                Some(r) if r.recipe.as_ref().is_some_and(|r| !r.durable) => {
+                    // Its hook queues the checkpoint.
+                    let _ = orch.checkpoint(id).await;
+                }
+                Some(r) if r.recipe.is_none() => {
+                    if let Some(name) = &r.name {
+                        let _ = store.names.delete(name_key(name)).await;
+                    }
+                    let _ = store.agents.delete(id_key(id)).await;
+                }
+                _ => {}
+            }
+        }
+        inner.checkpoints.write(&store.checkpoints).await;
+        let report = orch.shutdown(deadline).await;
+        for task in inner.background.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            task.abort();
+        }
+        let _ = store.nodes.purge(&inner.name).await;
+        let _ = inner.shared.client.flush().await;
         report
     }
 }

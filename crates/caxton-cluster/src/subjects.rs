@@ -127,6 +127,47 @@ impl Subjects {
     pub fn nodes_bucket(&self) -> String {
         format!("caxton_{}_nodes", self.lattice)
     }
+
+    /// The key-value bucket that hands out node numbers (one put per join).
+    pub fn joins_bucket(&self) -> String {
+        format!("caxton_{}_joins", self.lattice)
+    }
+
+    /// The key-value bucket of the lattice's agents (id -> owner, name,
+    /// capabilities, recipe).
+    pub fn agents_bucket(&self) -> String {
+        format!("caxton_{}_agents", self.lattice)
+    }
+
+    /// The key-value bucket of agent names (name -> id): one per lattice.
+    pub fn names_bucket(&self) -> String {
+        format!("caxton_{}_names", self.lattice)
+    }
+
+    /// The key-value bucket of the agents' last checkpoints.
+    pub fn checkpoints_bucket(&self) -> String {
+        format!("caxton_{}_checkpoints", self.lattice)
+    }
+
+    /// The object store of WASM modules, by module id.
+    pub fn modules_bucket(&self) -> String {
+        format!("caxton_{}_modules", self.lattice)
+    }
+
+    /// The JetStream stream of durable messages.
+    pub fn durable_stream(&self) -> String {
+        format!("caxton_{}_durable", self.lattice)
+    }
+
+    /// The subjects of [`Self::durable_stream`].
+    pub fn durable_all(&self) -> String {
+        format!("caxton.{}.durable.*", self.lattice)
+    }
+
+    /// Durable messages for agent `id`.
+    pub fn durable(&self, id: AgentId) -> String {
+        format!("caxton.{}.durable.{}", self.lattice, id.get())
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +182,8 @@ mod tests {
         assert_eq!(s.capability("ocr").unwrap(), "caxton.prod-1.cap.ocr");
         assert_eq!(s.broadcast("ocr").unwrap(), "caxton.prod-1.bcast.ocr");
         assert_eq!(s.nodes_bucket(), "caxton_prod-1_nodes");
+        assert_eq!(s.durable(AgentId::new(7).unwrap()), "caxton.prod-1.durable.7");
+        assert_eq!(s.durable_all(), "caxton.prod-1.durable.*");
         assert_eq!(capability_queue("ocr"), "cap-ocr");
     }
 

@@ -102,14 +102,21 @@ async fn send_and_request_across_nodes_by_id_name_and_capability() {
 async fn local_path_never_touches_nats() {
     let nats = server();
     let (a, b) = (node(&nats, "a").await, node(&nats, "b").await);
-    // The same name and capability on the other node too: local still wins.
-    b.spawn(AgentSpec::new(|| Echo("b")).name("echo").capability("echoing"))
+    // The same capability on the other node too: local still wins.
+    b.spawn(AgentSpec::new(|| Echo("b")).name("echo-b").capability("echoing"))
         .await
         .unwrap();
     let echo = a
         .spawn(AgentSpec::new(|| Echo("a")).name("echo").capability("echoing"))
         .await
         .unwrap();
+    // Names are unique across the lattice.
+    let twin = b.spawn(AgentSpec::new(|| Echo("b")).name("echo")).await.unwrap_err();
+    assert!(
+        matches!(&twin, NodeError::DuplicateAgentName { name, .. } if name == "echo"),
+        "{twin}"
+    );
+    assert_eq!(b.orchestrator().lookup("echo"), None, "the refused agent was stopped");
     for to in [Address::Id(echo), Address::name("echo"), Address::capability("echoing")] {
         let reply = a.request(Message::request(to.clone(), "hi"), T).await.unwrap();
         assert_eq!(&reply.payload[..], b"a:hi", "{to}");

@@ -186,6 +186,11 @@ impl From<ClusterError> for ApiError {
                 Self::new(StatusCode::BAD_GATEWAY, "remote_failed", message)
             }
             ClusterError::Name(_) => Self::bad_request("invalid_address", message),
+            ClusterError::NotDurable { .. } => Self::new(StatusCode::NOT_FOUND, "not_durable", message),
+            ClusterError::NotAcknowledged { .. } => Self {
+                retry_after: Some(1),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_acknowledged", message)
+            },
         }
     }
 }
@@ -197,6 +202,7 @@ impl From<NodeError> for ApiError {
             NodeError::Spawn(s) => Self::from(s),
             NodeError::Stop(kind) => Self::from(&kind),
             NodeError::Name(_) => Self::bad_request("bad_request", e.to_string()),
+            NodeError::DuplicateAgentName { .. } => Self::new(StatusCode::CONFLICT, "duplicate_name", e.to_string()),
             _ => Self::new(StatusCode::BAD_GATEWAY, "cluster_failed", e.to_string()),
         }
     }

@@ -36,6 +36,11 @@ impl Server {
     /// Binds the listening socket.
     pub async fn bind(state: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(state.config.listen).await?;
+        // A node restarts the agents of dead nodes through the front
+        // door's own spawn logic.
+        if let Some(node) = &state.node {
+            node.set_respawner(std::sync::Arc::new(crate::routes::FrontDoorRespawner::new(&state)));
+        }
         Ok(Self { listener, state })
     }
 

@@ -53,6 +53,18 @@ pub struct Shared {
     session_numbers: AtomicU64,
 }
 
+/// An [`AppState`] that does not keep the server alive: for the node's
+/// respawner, which the state itself owns through the node.
+#[derive(Clone)]
+pub struct WeakState(std::sync::Weak<Shared>);
+
+impl WeakState {
+    /// The state, while the server is alive.
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(AppState)
+    }
+}
+
 impl Deref for AppState {
     type Target = Shared;
     fn deref(&self) -> &Shared {
@@ -61,6 +73,11 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    /// A handle that does not keep the state alive.
+    pub fn downgrade(&self) -> WeakState {
+        WeakState(Arc::downgrade(&self.0))
+    }
+
     /// State for a server in front of `orch`.
     pub fn new(orch: Orchestrator, config: ServerConfig, token: Option<String>) -> Self {
         Self::build(orch, None, config, token)
@@ -116,9 +133,12 @@ impl Shared {
     /// The node, when `to` does not live on this server and must go over
     /// NATS; `None` for the local path (always, without a node). Local
     /// means what it means to the node: an id in its range, a name or a
-    /// capability registered here.
+    /// capability registered here. Durable agents always go through the
+    /// node (their messages go through JetStream, local or not).
     pub fn remote_node(&self, to: &Address) -> Option<&Node> {
-        self.node.as_ref().filter(|node| !node.is_local(to))
+        self.node
+            .as_ref()
+            .filter(|node| !node.is_local(to) || node.is_durable(to))
     }
 
     /// Whether a drain began.

@@ -5,7 +5,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use caxton_cluster::Node;
+use caxton_cluster::recipe::BoxFuture;
+use caxton_cluster::{Adoption, Node, NodeError, Recipe, Respawner};
 use caxton_runtime::agents::Echo;
 use caxton_runtime::{
     Agent, AgentError, AgentId, AgentSpec, AgentStats, CheckpointPolicy, Context, Message, Orchestrator, RestartPolicy,
@@ -13,13 +14,13 @@ use caxton_runtime::{
 };
 use caxton_wasm::AgentLimits;
 use caxton_workloads::counter::CounterAgent;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::kinds::Kind;
-use crate::state::AppState;
+use crate::state::{AppState, WeakState};
 
 /// Accepts every message and drops it: the cheapest receiver, for send
 /// throughput.
@@ -32,8 +33,9 @@ impl Agent for Sink {
     }
 }
 
-/// `POST /v1/agents`.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/agents`. On a cluster node it is also each agent's recipe
+/// (one agent, its own name), so a survivor rebuilds it the same way.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnBody {
     kind: String,
@@ -51,11 +53,15 @@ pub struct SpawnBody {
     restart: Option<Restart>,
     #[serde(default)]
     checkpoint_every: Option<u64>,
+    /// Durable delivery (cluster nodes only): messages go through
+    /// JetStream and survive the node.
+    #[serde(default)]
+    durable: bool,
 }
 
 /// The supervisor's restart policy of a spawn: at most `max_restarts`
 /// within `window_ms` (0: over the agent's life); one more fault stops it.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Restart {
     max_restarts: u32,
@@ -63,7 +69,7 @@ pub struct Restart {
 }
 
 /// Per-agent limits of a spawn.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     mailbox_capacity: Option<usize>,
@@ -102,14 +108,23 @@ impl Common {
         spec
     }
 
+    /// The name of agent `i` of the spawn: `<name>-<i>` with a count,
+    /// `<name>` without.
+    fn name_of(&self, i: usize) -> Option<String> {
+        match (&self.name, self.count) {
+            (Some(name), Some(_)) => Some(format!("{name}-{i}")),
+            (Some(name), None) => Some(name.clone()),
+            (None, _) => None,
+        }
+    }
+
     /// The spec of each agent of the spawn: `count` of them (or one),
-    /// named `<name>-<i>` with a count, `<name>` without.
+    /// named by [`Self::name_of`].
     fn specs<'a, A: 'a>(&'a self, spec: AgentSpec<A>) -> impl Iterator<Item = AgentSpec<A>> + 'a {
         let spec = self.apply(spec);
-        (0..self.count.unwrap_or(1)).map(move |i| match (&self.name, self.count) {
-            (Some(name), Some(_)) => spec.clone().name(format!("{name}-{i}")),
-            (Some(name), None) => spec.clone().name(name.as_str()),
-            (None, _) => spec.clone(),
+        (0..self.count.unwrap_or(1)).map(move |i| match self.name_of(i) {
+            Some(name) => spec.clone().name(name),
+            None => spec.clone(),
         })
     }
 }
@@ -131,16 +146,46 @@ fn spawn_all<A: Agent>(
     Ok(ids)
 }
 
+/// How the agents of a spawn come to life.
+#[derive(Clone, Copy)]
+pub enum Start<'a> {
+    /// A new spawn (`POST /v1/agents`).
+    Fresh,
+    /// An agent of a dead node, restarted here from its recipe.
+    Adopted(&'a Adoption),
+}
+
 /// [`spawn_all`] through the node, so other nodes reach the agents
-/// (their subjects are subscribed when this returns).
+/// (their subjects are subscribed when this returns). Each is
+/// recoverable: its recipe is the spawn body for it alone.
 async fn spawn_all_node<A: Agent>(
     node: &Node,
     spec: AgentSpec<A>,
     common: &Common,
+    body: &SpawnBody,
+    start: Start<'_>,
 ) -> Result<Vec<AgentId>, (Vec<AgentId>, ApiError)> {
+    if let Start::Adopted(adoption) = start {
+        let spec = common.specs(spec).next().expect("one agent");
+        return node
+            .respawn(spec, adoption)
+            .await
+            .map(|id| vec![id])
+            .map_err(|e| (Vec::new(), e.into()));
+    }
     let mut ids = Vec::with_capacity(common.count.unwrap_or(1));
-    for spec_i in common.specs(spec) {
-        match node.spawn(spec_i).await {
+    for (i, spec_i) in common.specs(spec).enumerate() {
+        let one = SpawnBody {
+            name: common.name_of(i),
+            count: None,
+            ..body.clone()
+        };
+        let config = serde_json::to_vec(&one).unwrap_or_default();
+        let mut recipe = Recipe::new(body.kind.clone(), config).durable(body.durable);
+        if let Some(m) = &body.module {
+            recipe = recipe.module(m.clone());
+        }
+        match node.spawn_recoverable(spec_i, recipe).await {
             Ok(id) => ids.push(id),
             Err(e) => return Err((ids, e.into())),
         }
@@ -153,9 +198,11 @@ async fn spawn_any<A: Agent>(
     state: &AppState,
     spec: AgentSpec<A>,
     common: &Common,
+    body: &SpawnBody,
+    start: Start<'_>,
 ) -> Result<Vec<AgentId>, (Vec<AgentId>, ApiError)> {
     match &state.node {
-        Some(node) => spawn_all_node(node, spec, common).await,
+        Some(node) => spawn_all_node(node, spec, common, body, start).await,
         None => spawn_all(&state.orch, spec, common).map_err(|(ids, e)| (ids, e.into())),
     }
 }
@@ -164,11 +211,57 @@ fn bad(message: String) -> ApiError {
     ApiError::bad_request("bad_request", message)
 }
 
+/// Restarts the agents this node adopts from a dead node: their recipe
+/// is their spawn body, so they are rebuilt exactly as they were spawned
+/// (WASM modules from the lattice's object store when not uploaded here).
+pub struct FrontDoorRespawner(WeakState);
+
+impl FrontDoorRespawner {
+    /// A respawner spawning through `state`.
+    pub fn new(state: &AppState) -> Self {
+        Self(state.downgrade())
+    }
+}
+
+impl Respawner for FrontDoorRespawner {
+    fn respawn(&self, adoption: Adoption) -> BoxFuture<'_, Result<AgentId, NodeError>> {
+        Box::pin(async move {
+            let failed = |detail: String| NodeError::Respawn {
+                kind: adoption.recipe.kind.clone(),
+                detail,
+            };
+            let state = self
+                .0
+                .upgrade()
+                .ok_or_else(|| failed("the server is shutting down".into()))?;
+            let body: SpawnBody = serde_json::from_slice(&adoption.recipe.config)
+                .map_err(|e| failed(format!("its recipe is not a spawn body: {e}")))?;
+            let ids = spawn_body(&state, &body, Start::Adopted(&adoption))
+                .await
+                .map_err(|e| failed(e.message))?;
+            ids.first().copied().ok_or_else(|| failed("nothing was spawned".into()))
+        })
+    }
+}
+
 /// `POST /v1/agents`: 201 `{"id"}` or, with `count`, `{"ids"}`.
 pub async fn spawn(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<SpawnBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let _room = state.reserve_agents(body.count.unwrap_or(1).clamp(1, state.config.max_spawn_batch))?;
+    let ids = spawn_body(&state, &body, Start::Fresh).await?;
+    let reply = match body.count {
+        Some(_) => json!({ "ids": ids.iter().map(|i| i.get()).collect::<Vec<_>>() }),
+        None => json!({ "id": ids[0].get() }),
+    };
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// Validates a spawn body and spawns its agents (all or none), fresh or
+/// adopted from a dead node.
+pub async fn spawn_body(state: &AppState, body: &SpawnBody, start: Start<'_>) -> Result<Vec<AgentId>, ApiError> {
+    let body = body.clone();
     let kind = match body.kind.as_str() {
         "echo" => Kind::Echo,
         "counter" => Kind::Counter,
@@ -193,7 +286,11 @@ pub async fn spawn(
     if body.capabilities.iter().any(String::is_empty) {
         return Err(bad("a capability must not be empty".into()));
     }
-    let _room = state.reserve_agents(n)?;
+    if body.durable && state.node.is_none() {
+        return Err(bad(
+            "durable delivery needs a cluster node (start the server with --cluster)".into(),
+        ));
+    }
     let limits = body.limits;
     let wasm_only = limits.max_memory_bytes.is_some() || limits.fuel.is_some() || limits.cpu_time_ms.is_some();
     if kind != Kind::Wasm && (wasm_only || body.module.is_some()) {
@@ -215,34 +312,22 @@ pub async fn spawn(
             window: Duration::from_millis(r.window_ms),
         }),
         checkpoints: body.checkpoint_every.map(CheckpointPolicy::EveryMessages),
-        name: body.name,
-        capabilities: body.capabilities,
+        name: body.name.clone(),
+        capabilities: body.capabilities.clone(),
         mailbox_capacity,
         max_message_bytes: limits.max_message_bytes,
         count: body.count,
     };
     let orch = state.orch.clone();
     let spawned = match kind {
-        Kind::Echo => spawn_any(&state, AgentSpec::new(|| Echo), &common).await,
-        Kind::Counter => spawn_any(&state, AgentSpec::new(CounterAgent::new), &common).await,
-        Kind::Sink => spawn_any(&state, AgentSpec::new(|| Sink), &common).await,
+        Kind::Echo => spawn_any(state, AgentSpec::new(|| Echo), &common, &body, start).await,
+        Kind::Counter => spawn_any(state, AgentSpec::new(CounterAgent::new), &common, &body, start).await,
+        Kind::Sink => spawn_any(state, AgentSpec::new(|| Sink), &common, &body, start).await,
         _ => {
             let Some(module_id) = &body.module else {
                 return Err(bad("kind \"wasm\" needs \"module\": an id from POST /v1/modules".into()));
             };
-            let module = state
-                .modules
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(module_id)
-                .cloned()
-                .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "unknown_module",
-                        format!("no module {module_id:?} was uploaded"),
-                    )
-                })?;
+            let module = crate::routes::modules::find(state, module_id).await?;
             let mut agent_limits = AgentLimits::default();
             if let Some(b) = limits.max_memory_bytes {
                 agent_limits = agent_limits.max_memory(b);
@@ -257,7 +342,7 @@ pub async fn spawn(
                 agent_limits = agent_limits.max_message_bytes(b);
             }
             if let Some(node) = &state.node {
-                spawn_all_node(node, module.spec(agent_limits), &common).await
+                spawn_all_node(node, module.spec(agent_limits), &common, &body, start).await
             } else {
                 // Instantiating thousands of guests takes a while: off the
                 // async workers.
@@ -279,16 +364,12 @@ pub async fn spawn(
             for id in &ids {
                 state.kinds.insert(*id, kind);
             }
-            let body = match body.count {
-                Some(_) => json!({ "ids": ids.iter().map(|i| i.get()).collect::<Vec<_>>() }),
-                None => json!({ "id": ids[0].get() }),
-            };
-            Ok((StatusCode::CREATED, Json(body)))
+            Ok(ids)
         }
         Err((ids, e)) => {
             // All or nothing: stop the ones a failed batch already spawned.
             for id in ids {
-                let _ = stop_any(&state, id).await;
+                let _ = stop_any(state, id).await;
             }
             Err(e)
         }

@@ -6,6 +6,8 @@ mod health;
 mod messages;
 mod modules;
 
+pub use agents::FrontDoorRespawner;
+
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};

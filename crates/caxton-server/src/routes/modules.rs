@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::extract::WasmBody;
 use crate::state::AppState;
+use caxton_wasm::WasmModule;
 
 /// The id of a module: the hex SHA-256 of its bytes.
 fn module_id(bytes: &[u8]) -> String {
@@ -45,7 +46,12 @@ pub async fn upload(
                     format!("the server keeps at most {} modules", state.config.max_modules),
                 ));
             }
-            let module = state.host()?.load_async(bytes).await?;
+            let module = state.host()?.load_async(bytes.clone()).await?;
+            // On a cluster node the lattice keeps it too, so a survivor can
+            // restart this node's agents that run it.
+            if let Some(node) = &state.node {
+                node.put_module(&id, &bytes).await?;
+            }
             let mut modules = state.modules.write().unwrap_or_else(|p| p.into_inner());
             if modules.len() >= state.config.max_modules && !modules.contains_key(&id) {
                 return Err(ApiError::new(
@@ -80,4 +86,34 @@ mod tests {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }
+}
+
+/// The module `id`: uploaded here, or (on a cluster node) fetched from the
+/// lattice's object store and compiled.
+pub async fn find(state: &AppState, id: &str) -> Result<WasmModule, ApiError> {
+    let known = state.modules.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+    if let Some(module) = known {
+        return Ok(module);
+    }
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_module",
+            format!("no module {id:?} was uploaded"),
+        )
+    };
+    let Some(node) = &state.node else {
+        return Err(unknown());
+    };
+    let bytes = node.module(id).await.map_err(|_| unknown())?;
+    if module_id(&bytes) != id {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "cluster_failed",
+            format!("the lattice's copy of module {id} does not hash to its id"),
+        ));
+    }
+    let module = state.host()?.load_async(bytes).await?;
+    let mut modules = state.modules.write().unwrap_or_else(|p| p.into_inner());
+    Ok(modules.entry(id.to_owned()).or_insert(module).clone())
 }
