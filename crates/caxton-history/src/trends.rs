@@ -175,14 +175,12 @@ pub fn baseline(
         let window = &earlier[earlier.len().saturating_sub(rule.window)..];
         let values: Vec<f64> = window.iter().map(|p| p.value).collect();
         let j = s.judgement;
-        let newest = s.points.iter().find(|p| p.run == run);
-        let by_ratio = newest.is_some_and(|p| p.ratio.is_some()) && window.iter().all(|p| p.ratio.is_some());
         rows.insert(
             (s.metric.clone(), s.variant.clone()),
             BaselineRow {
                 value: median_mad(&values).map(|(m, _)| m),
                 change_pct: j.and_then(|j| j.change_pct),
-                by_ratio,
+                by_ratio: j.is_some_and(|j| j.by_ratio),
                 verdict: j.map_or(Verdict::Missing, |j| j.verdict),
                 history: earlier.iter().rev().take(20).rev().map(|p| p.value).collect(),
             },

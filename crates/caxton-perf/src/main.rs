@@ -1,18 +1,21 @@
 //! `caxton-perf`: the benchmark suite graded against `targets.toml`
-//! (`run`), report writing (`report`), baseline comparison (`compare`) and
-//! the criterion results page (`bench-table`).
+//! (`run`, recorded in the results history), report writing (`report`),
+//! baseline comparison (`compare`), the history (`history`), trends across
+//! commits (`trend`) and the criterion results page (`bench-table`).
 
 mod bench_table_cmd;
 mod compare_cmd;
+mod history_cmd;
 mod interrupt;
 mod steps;
 mod suite;
+mod trend_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use caxton_report::grade::{Tier, grade_all, not_measured, worst};
-use caxton_report::report::{markdown, write_all};
+use caxton_report::report::{Context, markdown_with, write_all_with};
 use caxton_report::results::ResultSet;
 use caxton_report::targets::Targets;
 use clap::{Parser, Subcommand};
@@ -23,7 +26,7 @@ caxton_profiling::measurement_allocator!();
 #[command(
     name = "caxton-perf",
     version,
-    about = "Caxton's benchmark suite, reports, baseline comparison and the criterion results page"
+    about = "Caxton's benchmark suite, reports, baseline comparison, results history and trends, and the criterion results page"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,6 +53,10 @@ enum Command {
         /// No progress bar (e.g. in CI logs).
         #[arg(long)]
         no_progress: bool,
+        /// Where the run is recorded (docs/history.md); recording never
+        /// fails the run.
+        #[command(flatten)]
+        record: history_cmd::RecordArgs,
     },
     /// Write Markdown, CSV, JSON and HTML reports from a results file.
     Report {
@@ -62,6 +69,12 @@ enum Command {
         /// Directory for the report files.
         #[arg(long, default_value = "results")]
         out: PathBuf,
+        /// Also record the results in the history (as `run` does) and
+        /// compare them with it.
+        #[arg(long)]
+        record: bool,
+        #[command(flatten)]
+        record_args: history_cmd::RecordArgs,
     },
     /// Compare two runs; exits 1 when something regressed beyond the
     /// threshold and the noise.
@@ -71,6 +84,14 @@ enum Command {
     /// native agents, and the WASM memory-limit probes. Exit 1 when there
     /// are no results to read.
     BenchTable(bench_table_cmd::BenchTableArgs),
+    /// The results history: list, show, import, prune, and the regression
+    /// check against the recent runs of this machine (exit 1 on a
+    /// regression).
+    History(history_cmd::HistoryArgs),
+    /// Each figure across the recorded runs in commit order, with noise
+    /// bands and same-run ratios: a self-contained HTML page and/or
+    /// Markdown.
+    Trend(trend_cmd::TrendArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,10 +102,19 @@ fn main() -> ExitCode {
             targets,
             out,
             no_progress,
-        } => run(full, &targets, &out, !no_progress),
-        Command::Report { results, targets, out } => report(&results, &targets, &out),
+            record,
+        } => run(full, &targets, &out, !no_progress, &record),
+        Command::Report {
+            results,
+            targets,
+            out,
+            record,
+            record_args,
+        } => report(&results, &targets, &out, record.then_some(&record_args)),
         Command::Compare(args) => compare_cmd::compare(&args),
         Command::BenchTable(args) => Ok(bench_table_cmd::bench_table(&args)),
+        Command::History(args) => history_cmd::history(&args),
+        Command::Trend(args) => trend_cmd::trend(&args),
     };
     match outcome {
         Ok(code) => code,
@@ -97,13 +127,31 @@ fn main() -> ExitCode {
 
 type Error = Box<dyn std::error::Error>;
 
-fn run(full: bool, targets_path: &Path, out: &Path, progress: bool) -> Result<ExitCode, Error> {
+fn run(
+    full: bool,
+    targets_path: &Path,
+    out: &Path,
+    progress: bool,
+    record: &history_cmd::RecordArgs,
+) -> Result<ExitCode, Error> {
     // Refuse a bad table before spending a minute measuring.
     let targets = Targets::load(targets_path)?;
+    let started = caxton_history::provenance::now_unix();
+    let config = serde_json::json!({
+        "command": "run",
+        "mode": if full { "full" } else { "quick" },
+        "targets": targets_path.display().to_string(),
+        "out": out.display().to_string(),
+    });
+    let recording = Recording {
+        args: record.clone(),
+        started,
+        config,
+    };
     let stop = {
-        let (targets, out) = (targets.clone(), out.to_owned());
+        let (targets, out, recording) = (targets.clone(), out.to_owned(), recording.clone());
         interrupt::Stop::watch(Box::new(move |results, signal| {
-            let code = match save_and_report(&results, &targets, &out, Some(signal)) {
+            let code = match save_and_report(&results, &targets, &out, Some(signal), Some(&recording)) {
                 Ok(_) => interrupt::exit_code(signal),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -122,16 +170,44 @@ fn run(full: bool, targets_path: &Path, out: &Path, progress: bool) -> Result<Ex
     // From here on a signal leaves the writing to this thread.
     stop.take_over();
     let interrupted = stop.requested().filter(|_| results.partial);
-    let code = save_and_report(&results, &targets, out, interrupted)?;
+    let code = save_and_report(&results, &targets, out, interrupted, Some(&recording))?;
     Ok(interrupted.map_or(code, |signal| ExitCode::from(interrupt::exit_code(signal))))
 }
 
-/// Saves `results.json` into `out`, prints the graded table and writes the
-/// reports; for a run stopped by `signal`, says so and where it all went.
-fn save_and_report(results: &ResultSet, targets: &Targets, out: &Path, signal: Option<i32>) -> Result<ExitCode, Error> {
+/// How a run is recorded in the history.
+#[derive(Clone)]
+struct Recording {
+    args: history_cmd::RecordArgs,
+    started: u64,
+    config: serde_json::Value,
+}
+
+/// Saves `results.json` into `out`, records the run in the history (when
+/// `recording`), prints the graded table and writes the reports; for a run
+/// stopped by `signal`, says so and where it all went. The exit code
+/// comes from the grades alone: history that cannot be written is said,
+/// never fatal.
+fn save_and_report(
+    results: &ResultSet,
+    targets: &Targets,
+    out: &Path,
+    signal: Option<i32>,
+    recording: Option<&Recording>,
+) -> Result<ExitCode, Error> {
     let results_path = out.join("results.json");
     results.save(&results_path)?;
-    let code = grade_and_write(results, targets, out)?;
+    let ctx = match recording {
+        Some(r) => history_cmd::record_for_report(
+            &r.args,
+            history_cmd::RUN_KIND,
+            results,
+            r.started,
+            r.config.clone(),
+            targets,
+        ),
+        None => history_cmd::context_here(),
+    };
+    let code = grade_and_write(results, targets, out, &ctx)?;
     println!("results: {}", results_path.display());
     if let Some(signal) = signal {
         eprintln!(
@@ -146,18 +222,38 @@ fn save_and_report(results: &ResultSet, targets: &Targets, out: &Path, signal: O
     Ok(code)
 }
 
-fn report(results: &Path, targets: &Path, out: &Path) -> Result<ExitCode, Error> {
+fn report(
+    results: &Path,
+    targets: &Path,
+    out: &Path,
+    record: Option<&history_cmd::RecordArgs>,
+) -> Result<ExitCode, Error> {
     let targets = Targets::load(targets)?;
-    let results = ResultSet::load(results)?;
-    grade_and_write(&results, &targets, out)
+    let loaded = ResultSet::load(results)?;
+    let ctx = match record {
+        Some(args) => history_cmd::record_for_report(
+            args,
+            if loaded.source.starts_with("scenario ") {
+                caxton_history::provenance::KIND_SCENARIO
+            } else {
+                caxton_history::provenance::KIND_IMPORT
+            },
+            &loaded,
+            loaded.finished_at_unix,
+            serde_json::json!({"command": "report --record", "results": results.display().to_string()}),
+            &targets,
+        ),
+        None => history_cmd::context_here(),
+    };
+    grade_and_write(&loaded, &targets, out, &ctx)
 }
 
 /// Grades, prints the table and writes the reports. Exit code 1 when a
 /// metric fails, which includes every metric a partial run did not reach.
-fn grade_and_write(results: &ResultSet, targets: &Targets, out: &Path) -> Result<ExitCode, Error> {
+fn grade_and_write(results: &ResultSet, targets: &Targets, out: &Path, ctx: &Context) -> Result<ExitCode, Error> {
     let graded = grade_all(results, targets)?;
-    print!("{}", markdown(results, &graded));
-    for f in write_all(out, results, &graded)? {
+    print!("{}", markdown_with(results, &graded, ctx));
+    for f in write_all_with(out, results, &graded, ctx)? {
         println!("wrote {}", f.display());
     }
     Ok(if results.partial {

@@ -88,6 +88,10 @@ pub struct Judgement {
     /// (newest - median) / median, in percent.
     #[serde(with = "crate::figure::maybe")]
     pub change_pct: Option<f64>,
+    /// Judged by the ratio to the same-run reference (then `median` and
+    /// `change_pct` are the ratio's), not the value.
+    #[serde(default)]
+    pub by_ratio: bool,
     /// The verdict: [`Verdict::Missing`] when the history is too short or
     /// the newest value was not measured; [`Verdict::WithinNoise`] inside
     /// the band (or flagged but informational).
@@ -103,6 +107,7 @@ pub fn judge(history: &[f64], newest: f64, higher_better: bool, informational: b
         return Judgement {
             median: f64::NAN,
             band: None,
+            by_ratio: false,
             runs: 0,
             change_pct: None,
             verdict: Verdict::Missing,
@@ -133,6 +138,7 @@ pub fn judge(history: &[f64], newest: f64, higher_better: bool, informational: b
     Judgement {
         median,
         band,
+        by_ratio: false,
         runs: window.len(),
         change_pct,
         verdict,
@@ -203,13 +209,10 @@ impl Series {
         let by_ratio = newest.ratio.is_some() && !window.is_empty() && window.iter().all(|p| p.ratio.is_some());
         let pick = |p: &Point| if by_ratio { p.ratio.unwrap_or(f64::NAN) } else { p.value };
         let history: Vec<f64> = window.iter().map(pick).collect();
-        self.judgement = Some(judge(
-            &history,
-            pick(newest),
-            self.higher_is_better,
-            self.informational,
-            rule,
-        ));
+        self.judgement = Some(Judgement {
+            by_ratio,
+            ..judge(&history, pick(newest), self.higher_is_better, self.informational, rule)
+        });
     }
 }
 
