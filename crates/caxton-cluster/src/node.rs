@@ -1039,6 +1039,43 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Leaves the lattice as a killed process would, for fault drills and
+    /// tests in one process: stops renewing the lease (it expires),
+    /// unsubscribes, drops the durable pumps without a commit and stops
+    /// the orchestrator at once, writing nothing and removing no record.
+    /// The survivors then do what they do when a node dies.
+    pub async fn vanish(&self) {
+        let inner = &self.inner;
+        for task in inner.background.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            task.abort();
+        }
+        let pumps: Vec<PumpHandle> = inner
+            .pumps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, p)| p)
+            .collect();
+        for pump in pumps {
+            pump.task.abort();
+            let _ = pump.task.await;
+        }
+        let all: Vec<AgentSubs> = inner
+            .subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        for subs in all {
+            Self::end(subs).await;
+        }
+        inner.shared.orch.shutdown(Duration::ZERO).await;
+        let _ = inner.shared.client.flush().await;
+    }
+}
+
 enum PeerCheck {
     Version(String, u8),
     Js(String),

@@ -106,16 +106,22 @@ impl Orchestrator {
             shared.stats.set_status(AgentStatus::Stopping);
             drop(shared.mailbox.close());
         }
-        let task = AgentTask::new(
-            self.internal(),
+        let task = AgentTask {
+            orch: self.internal(),
             shared,
-            agent,
-            spec.factory,
-            spec.restart,
-            spec.checkpoints,
-            spec.initial,
-            spec.on_checkpoint,
-        );
+            agent: Some(agent),
+            factory: spec.factory,
+            restart: spec.restart,
+            checkpoints: spec.checkpoints,
+            last_checkpoint: spec.initial,
+            on_checkpoint: spec.on_checkpoint,
+            batch: VecDeque::new(),
+            finished_in_batch: 0,
+            controls: Vec::new(),
+            restarts: VecDeque::new(),
+            fault_at: None,
+            exited: false,
+        };
         // The task is tracked by `live`; its JoinHandle is not needed.
         drop(self.runtime().spawn(task.run()));
         if late {
@@ -204,34 +210,6 @@ fn is_fault(e: &AgentError) -> bool {
 }
 
 impl<A: Agent> AgentTask<A> {
-    fn new(
-        orch: Orchestrator,
-        shared: Arc<AgentShared>,
-        agent: A,
-        factory: Factory<A>,
-        restart: RestartPolicy,
-        checkpoints: CheckpointPolicy,
-        last_checkpoint: Option<Checkpoint>,
-        on_checkpoint: Option<CheckpointHook>,
-    ) -> Self {
-        Self {
-            orch,
-            shared,
-            agent: Some(agent),
-            factory,
-            restart,
-            checkpoints,
-            last_checkpoint,
-            on_checkpoint,
-            batch: VecDeque::new(),
-            finished_in_batch: 0,
-            controls: Vec::new(),
-            restarts: VecDeque::new(),
-            fault_at: None,
-            exited: false,
-        }
-    }
-
     /// The agent's task: serves its mailbox until it closes (or the agent
     /// fails), then exits.
     #[expect(

@@ -77,17 +77,6 @@ pub async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({ "modules": ids }))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn module_ids_are_sha256_hex() {
-        assert_eq!(
-            super::module_id(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
-}
-
 /// The module `id`: uploaded here, or (on a cluster node) fetched from the
 /// lattice's object store and compiled.
 pub async fn find(state: &AppState, id: &str) -> Result<WasmModule, ApiError> {
@@ -116,4 +105,15 @@ pub async fn find(state: &AppState, id: &str) -> Result<WasmModule, ApiError> {
     let module = state.host()?.load_async(bytes).await?;
     let mut modules = state.modules.write().unwrap_or_else(|p| p.into_inner());
     Ok(modules.entry(id.to_owned()).or_insert(module).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn module_ids_are_sha256_hex() {
+        assert_eq!(
+            super::module_id(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
 }
