@@ -320,6 +320,7 @@ impl std::fmt::Debug for ClusterCollector {
 impl Collector for ClusterCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let c = self.node.counters();
+        let f = self.node.failover_counters();
         let counters = [
             (
                 "caxton_cluster_messages_sent_remote",
@@ -341,6 +342,26 @@ impl Collector for ClusterCollector {
                 "Reconnections to NATS after the first connection",
                 c.reconnects,
             ),
+            (
+                "caxton_cluster_agents_adopted",
+                "Agents of dead nodes this node restarted from their last checkpoint",
+                f.adopted,
+            ),
+            (
+                "caxton_cluster_adoption_failures",
+                "Agents of dead nodes this node won but could not restart",
+                f.adoption_failures,
+            ),
+            (
+                "caxton_cluster_agents_lost",
+                "Agents without a recipe whose node died (removed from the registry by this node)",
+                f.lost,
+            ),
+            (
+                "caxton_cluster_lease_losses",
+                "Lease renewals that found this node's lease expired (it claimed it again)",
+                self.node.lease_losses(),
+            ),
         ];
         for (name, help, value) in counters {
             ConstCounter::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
@@ -353,6 +374,13 @@ impl Collector for ClusterCollector {
         )?;
         let labels = [("lattice", self.node.subjects().lattice()), ("node", self.node.name())];
         ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+        let registry = self.node.directory().len() as i64;
+        ConstGauge::new(registry).encode(encoder.encode_descriptor(
+            "caxton_cluster_registry_agents",
+            "Agents in the lattice's registry, as this node's mirror sees it",
+            None,
+            MetricType::Gauge,
+        )?)?;
         Ok(())
     }
 }

@@ -204,5 +204,7 @@ async fn sigkill_under_load_loses_no_acknowledged_message_and_restarts_from_chec
     let f = node.failover_counters();
     assert_eq!(f.adopted, 2, "{f:?}");
     assert_eq!(f.adoption_failures, 0, "{f:?}");
+    let metrics = http.get(a.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("caxton_cluster_agents_adopted_total 2"), "{metrics}");
     a.stop().await;
 }
