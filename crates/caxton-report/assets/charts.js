@@ -160,7 +160,7 @@ var CaxtonCharts = (function () {
           { label: m.unit, size: 70, values: function (u, s) { return s.map(fmt); } },
         ],
         series: [
-          {},
+          { label: "#" },
           { label: "value", stroke: "#3367d6", width: 0, points: { show: true, size: 9, fill: "#3367d6" } },
           { label: "band low", show: false },
           { label: "band high", show: false },
@@ -216,13 +216,13 @@ var CaxtonCharts = (function () {
         (sc.distr === 3 ? "log scale, " : "") + "unit " + s.unit + ", " + pts.length + " runs, newest: " + verdict);
       if (j && j.verdict === "regression") fig.className += " cx-regression";
       var series = [
-        {},
+        { label: "run" },
         { label: "value", stroke: "#3367d6", width: 1.5, points: { show: pts.length <= 200, size: 5, fill: "#3367d6" } },
         { label: "noise low", stroke: "rgba(51,103,214,0.25)", width: 0, points: { show: false } },
         { label: "noise high", stroke: "rgba(51,103,214,0.25)", width: 0, points: { show: false } },
         { label: "rolling median (" + win + " runs)", stroke: "#188038", dash: [6, 4], width: 1.5, points: { show: false } },
-        { label: s.reference_name || "same-run reference", stroke: "#9aa0a6", width: 1, show: hasRef, points: { show: false } },
-        { label: "value / reference", stroke: "#e8710a", width: 1, scale: "ratio", show: hasRatio, points: { show: false } },
+        { label: s.reference_name || "same-run reference", stroke: "#9aa0a6", width: 1, points: { show: false } },
+        { label: "value / reference", stroke: "#e8710a", width: 1, scale: "ratio", points: { show: false } },
       ];
       var axes = [
         {
@@ -254,7 +254,11 @@ var CaxtonCharts = (function () {
           }),
         ],
       };
-      new uPlot(opts, [xs, v, lo, hi, trend, ref, ratio], fig);
+      // Leave out the reference and ratio lines where no run has them.
+      var data = [xs, v, lo, hi, trend, ref, ratio];
+      var keep = series.map(function (_, i) { return !(i === 5 && !hasRef) && !(i === 6 && !hasRatio); });
+      opts.series = series.filter(function (_, i) { return keep[i]; });
+      new uPlot(opts, data.filter(function (_, i) { return keep[i]; }), fig);
       made++;
     });
     stamp(t0, made + " chart(s)");
