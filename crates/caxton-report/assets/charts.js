@@ -28,6 +28,17 @@ var CaxtonCharts = (function () {
     return v.toExponential(3);
   }
 
+  // Axis ticks: short, with SI suffixes past ten thousand.
+  function tick(v) {
+    if (v == null) return "";
+    var a = Math.abs(v);
+    if (a >= 1e9) return +(v / 1e9).toPrecision(3) + "G";
+    if (a >= 1e6) return +(v / 1e6).toPrecision(3) + "M";
+    if (a >= 1e4) return +(v / 1e3).toPrecision(3) + "k";
+    if (a >= 1 || a === 0) return String(+v.toPrecision(4));
+    return String(+v.toPrecision(3));
+  }
+
   function esc(t) {
     return String(t).replace(/[&<>"]/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c];
@@ -157,13 +168,14 @@ var CaxtonCharts = (function () {
         scales: { x: { time: false, range: [0.5, rows.length + 0.5] }, y: sc },
         axes: [
           { label: "row # in the table", splits: function () { return xs; }, values: function (u, s) { return s.map(function (x) { return "#" + x; }); } },
-          { label: m.unit, size: 70, values: function (u, s) { return s.map(fmt); } },
+          { label: m.unit, size: 64, values: function (u, s) { return s.map(tick); } },
         ],
         series: [
           { label: "#" },
           { label: "value", stroke: "#3367d6", width: 0, points: { show: true, size: 9, fill: "#3367d6" } },
-          { label: "band low", show: false },
-          { label: "band high", show: false },
+          // Drawn as whiskers by the plugin; here so the y range holds them.
+          { label: "band low", stroke: "transparent", width: 0, points: { show: false } },
+          { label: "band high", stroke: "transparent", width: 0, points: { show: false } },
           { label: "same-run reference", stroke: "#9aa0a6", width: 0, points: { show: true, size: 9, fill: "#9aa0a6" } },
         ],
         legend: { show: true },
@@ -231,9 +243,9 @@ var CaxtonCharts = (function () {
             return splits.map(function (x) { var p = pts[Math.round(x)]; return p && Math.round(x) === x ? p.commit || "#" + p.run : ""; });
           },
         },
-        { label: s.unit, size: 70, values: function (u, sp) { return sp.map(fmt); } },
+        { label: s.unit, size: 64, values: function (u, sp) { return sp.map(tick); } },
       ];
-      if (hasRatio) axes.push({ scale: "ratio", side: 1, label: "ratio", grid: { show: false }, values: function (u, sp) { return sp.map(fmt); } });
+      if (hasRatio) axes.push({ scale: "ratio", side: 1, label: "ratio", grid: { show: false }, values: function (u, sp) { return sp.map(tick); } });
       var opts = {
         width: width(el),
         height: 220,

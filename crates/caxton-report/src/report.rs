@@ -219,11 +219,17 @@ fn summary(graded: &[Graded], ctx: &Context) -> Vec<String> {
                 )
             })
             .collect::<Vec<_>>();
+        let unjudged = count(Verdict::Missing);
         lines.push(format!(
-            "{} regression(s), {} improvement(s) against {}{}",
+            "{} regression(s), {} improvement(s) against {}{}{}",
             count(Verdict::Regression),
             count(Verdict::Improvement),
             b.description,
+            if unjudged > 0 {
+                format!(" ({unjudged} figure(s) not judged: too few earlier runs or not measured)")
+            } else {
+                String::new()
+            },
             if largest.is_empty() {
                 ".".to_owned()
             } else {
@@ -231,7 +237,7 @@ fn summary(graded: &[Graded], ctx: &Context) -> Vec<String> {
             }
         ));
     } else {
-        lines.push("No baseline: nothing to compare with (no earlier run of this machine in the history).".to_owned());
+        lines.push("No baseline: this run was not compared with earlier runs (none recorded for this machine, or history off).".to_owned());
     }
     lines.extend(ctx.notes.iter().cloned());
     lines
