@@ -341,3 +341,50 @@ fn the_html_pages_draw_their_charts_in_headless_chromium() {
     assert_eq!(dom.matches("class=\"uplot").count(), 4, "{dom}");
     assert!(dom.contains("latency_p50 [native]"));
 }
+
+#[test]
+fn a_run_with_an_unreachable_postgres_still_reports_and_says_so() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    targets(d);
+    // The real `run`, stopped by Ctrl-C after its first step (as in
+    // tests/cli.rs): its exit code is the signal's, never the history's.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caxton-perf"))
+        .args([
+            "run",
+            "--no-progress",
+            "--out",
+            "out",
+            "--history",
+            "postgres://caxton@127.0.0.1:1/history",
+        ])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut stderr = String::new();
+    let mut sent = false;
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if !sent && line.starts_with("[1/") {
+            sent = true;
+            assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("history not recorded: history store postgres"),
+        "{stderr}"
+    );
+    let md = std::fs::read_to_string(d.join("out/report.md")).unwrap();
+    assert!(md.contains("- History not recorded:"), "{md}");
+    for f in ["results.json", "report.csv", "report.json", "report.html"] {
+        assert!(d.join("out").join(f).is_file(), "{f}");
+    }
+    assert!(!d.join("results/history.sqlite").exists());
+}
