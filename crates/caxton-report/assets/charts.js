@@ -203,22 +203,23 @@ var CaxtonCharts = (function () {
     return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
   }
 
-  // data: the Trends JSON (see caxton_report::trend).
+  // data: the page data of caxton_report::trend::page_data: each run once
+  // ([id, commit, date]), each series as columns (x: index into runs).
   function trends(data, el) {
-    var t0 = performance.now(), made = 0, win = data.rule.window;
+    var t0 = performance.now(), made = 0, win = data.rule.window, runs = data.runs;
     data.series.forEach(function (s) {
-      var pts = s.points;
-      var xs = pts.map(function (p, i) { return i; });
-      var v = pts.map(function (p) { return num(p.value); });
-      var lo = pts.map(function (p) { return p.band ? num(p.band[0]) : null; });
-      var hi = pts.map(function (p) { return p.band ? num(p.band[1]) : null; });
+      var pts = s.x.map(function (ri) { var r = runs[ri]; return { run: r[0], commit: r[1], date: r[2] }; });
+      var xs = s.x.map(function (_, i) { return i; });
+      var v = s.v.map(num);
+      var lo = s.lo.map(num);
+      var hi = s.hi.map(num);
       // The rule's trend line: median of the `window` runs before each one.
       var trend = v.map(function (_, i) {
         var w = v.slice(Math.max(0, i - win), i).filter(function (x) { return x != null; });
         return w.length ? median(w) : null;
       });
-      var ref = pts.map(function (p) { return num(p.reference); });
-      var ratio = pts.map(function (p) { return num(p.ratio); });
+      var ref = s.r.map(num);
+      var ratio = s.q.map(num);
       var hasRef = ref.some(function (x) { return x != null; });
       var hasRatio = ratio.some(function (x) { return x != null; });
       var sc = yScale(v.concat(lo, hi, ref));
@@ -257,11 +258,11 @@ var CaxtonCharts = (function () {
           whiskers(2, 3, "rgba(51,103,214,0.6)"),
           tooltip(function (u, i) {
             var p = pts[i];
-            var t = "<b>" + esc(p.commit || "?") + "</b> run " + p.run + "<br>" + esc(p.date) + "<br>value " + fmt(num(p.value)) + " " + esc(s.unit);
-            if (p.band) t += "<br>band " + fmt(num(p.band[0])) + " .. " + fmt(num(p.band[1]));
+            var t = "<b>" + esc(p.commit || "?") + "</b> run " + p.run + "<br>" + esc(p.date) + "<br>value " + fmt(v[i]) + " " + esc(s.unit);
+            if (lo[i] != null) t += "<br>band " + fmt(lo[i]) + " .. " + fmt(hi[i]);
             if (trend[i] != null) t += "<br>rolling median " + fmt(trend[i]);
-            if (num(p.reference) != null) t += "<br>" + esc(s.reference_name || "reference") + " " + fmt(num(p.reference));
-            if (num(p.ratio) != null) t += "<br>ratio " + fmt(num(p.ratio));
+            if (ref[i] != null) t += "<br>" + esc(s.reference_name || "reference") + " " + fmt(ref[i]);
+            if (ratio[i] != null) t += "<br>ratio " + fmt(ratio[i]);
             return t;
           }),
         ],

@@ -480,7 +480,7 @@ pub fn html_with(results: &ResultSet, graded: &[Graded], ctx: &Context) -> Strin
         let _ = write!(
             script,
             "CaxtonCharts.trends({}, document.getElementById('history'));",
-            crate::html::json_for_script(t)
+            crate::trend::page_data(t)
         );
     }
     script.push_str("})();</script>");

@@ -306,12 +306,99 @@ pub fn markdown(trends: &Trends) -> String {
     s
 }
 
+/// A figure for a chart: finite values rounded to 6 significant digits
+/// (finer than any axis or tooltip shows; the page stays small at 1 000
+/// runs x 50 figures), `null` when absent, the figure tokens when not
+/// finite.
+#[derive(Clone, Copy)]
+struct Drawn(Option<f64>);
+
+impl Serialize for Drawn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => s.serialize_none(),
+            Some(v) if !v.is_finite() || v == 0.0 => crate::figure::Figure(v).serialize(s),
+            // Through decimal text: the nearest double to the rounded
+            // decimal prints back as that decimal.
+            Some(v) => s.serialize_f64(format!("{v:.5e}").parse().unwrap_or(v)),
+        }
+    }
+}
+
+/// One series as the page reads it: columns, runs by index.
+#[derive(Serialize)]
+struct PageSeries<'a> {
+    metric: &'a str,
+    variant: &'a str,
+    unit: &'a str,
+    reference_name: Option<&'a str>,
+    judgement: Option<Judgement>,
+    /// Index into the page's `runs`, per point.
+    x: Vec<usize>,
+    v: Vec<Drawn>,
+    lo: Vec<Drawn>,
+    hi: Vec<Drawn>,
+    r: Vec<Drawn>,
+    q: Vec<Drawn>,
+}
+
+/// The trends as the chart glue reads them (`CaxtonCharts.trends`):
+/// each run once (`[id, commit, date]`), each series as columns.
+#[derive(Serialize)]
+struct PageData<'a> {
+    rule: &'a Rule,
+    runs: Vec<(i64, &'a str, &'a str)>,
+    series: Vec<PageSeries<'a>>,
+}
+
+/// The compact JSON the trend charts are drawn from, safe inside a
+/// `<script>` element.
+pub fn page_data(trends: &Trends) -> String {
+    let mut runs: Vec<(i64, &str, &str)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let series = trends
+        .series
+        .iter()
+        .map(|s| {
+            let x = s
+                .points
+                .iter()
+                .map(|p| {
+                    *index.entry(p.run).or_insert_with(|| {
+                        runs.push((p.run, p.commit.as_str(), p.date.as_str()));
+                        runs.len() - 1
+                    })
+                })
+                .collect();
+            let col = |f: &dyn Fn(&Point) -> Option<f64>| s.points.iter().map(|p| Drawn(f(p))).collect();
+            PageSeries {
+                metric: &s.metric,
+                variant: &s.variant,
+                unit: &s.unit,
+                reference_name: s.reference_name.as_deref(),
+                judgement: s.judgement,
+                x,
+                v: col(&|p| Some(p.value)),
+                lo: col(&|p| p.band.map(|b| b.0)),
+                hi: col(&|p| p.band.map(|b| b.1)),
+                r: col(&|p| p.reference),
+                q: col(&|p| p.ratio),
+            }
+        })
+        .collect();
+    crate::html::json_for_script(&PageData {
+        rule: &trends.rule,
+        runs,
+        series,
+    })
+}
+
 /// One self-contained HTML page: a uPlot chart per figure (value with its
 /// noise band as error bars, the rolling median of the rule's window as the
 /// trend line, the same-run reference and ratio beside it), the data
 /// embedded as JSON, uPlot vendored into the page.
 pub fn html(trends: &Trends) -> String {
-    let data = crate::html::json_for_script(trends);
+    let data = page_data(trends);
     let mut body = format!(
         "<h1>{}</h1>\n<p>{}</p>\n<p>Rule: {}. Points: each run's figure, its whiskers the run's noise band; dashed: the rolling median of the window; grey: the same-run reference; orange (right axis): value / reference.</p>\n",
         crate::html::esc(&trends.title),
@@ -383,6 +470,40 @@ mod tests {
         let j = judge(&history, 130.0, false, false, &rule);
         assert_eq!(j.runs, 5);
         assert_eq!(j.verdict, Verdict::Regression);
+    }
+
+    #[test]
+    fn page_data_is_columns_with_each_run_once() {
+        let point = |run, value| Point {
+            run,
+            commit: format!("c{run}"),
+            date: "2026-01-01T00:00:00Z".to_owned(),
+            value,
+            band: Some((value * 0.9, value * 1.1)),
+            reference: None,
+            ratio: None,
+        };
+        let series = |metric: &str| Series {
+            metric: metric.to_owned(),
+            variant: "native".to_owned(),
+            unit: "us".to_owned(),
+            higher_is_better: false,
+            informational: false,
+            reference_name: None,
+            points: vec![point(1, 1.234_567_89), point(2, f64::NAN)],
+            judgement: None,
+        };
+        let t = Trends {
+            title: "t".to_owned(),
+            description: "d".to_owned(),
+            rule: Rule::default(),
+            series: vec![series("a"), series("b")],
+        };
+        let v: serde_json::Value = serde_json::from_str(&page_data(&t)).unwrap();
+        assert_eq!(v["runs"].as_array().unwrap().len(), 2);
+        assert_eq!(v["series"][1]["x"], serde_json::json!([0, 1]));
+        assert_eq!(v["series"][0]["v"], serde_json::json!([1.23457, "NaN"]));
+        assert_eq!(v["series"][0]["r"], serde_json::json!([null, null]));
     }
 
     #[test]
