@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The PR gate's self-check (docs/measurement.md, "Checking the gate"):
+#
+#   * A/A: the same build on both sides, AA times: every row the gate flags
+#     is a false alarm.
+#   * planted slowdown: base against the same commit built with
+#     `--features caxton-runtime/planted-slowdown` (one heap allocation per
+#     routed message): every row slowed past the threshold should be flagged.
+#
+# Each comparison is scripts/interleave.sh: base and head interleaved on
+# this machine, ROUNDS rounds each, the suite (`caxton-perf run`) and the
+# criterion benches in BENCHES, judged on paired ratios; the comparison
+# prints its false alarms or its sensitivity.
+#
+#   scripts/gate-check.sh                  # 1 A/A + 1 planted, 3 rounds
+#   AA=5 scripts/gate-check.sh             # the issue's five A/A comparisons
+#   SUITE=0 BENCHES=throughput scripts/gate-check.sh   # a smaller check
+#
+# Everything goes under OUT (default target/gate-check): per comparison the
+# Markdown and JSON tables, and summary.txt with one line per comparison.
+# Nothing is asserted on timings; the exit code is 1 when a comparison
+# missed its expectation (a false alarm, or a slowed row not flagged).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+AA=${AA:-1}
+PLANTED=${PLANTED:-1}
+OUT=${OUT:-target/gate-check}
+export ROUNDS=${ROUNDS:-3} THRESHOLD=${THRESHOLD:-10} SUITE=${SUITE:-1}
+export BENCHES=${BENCHES-"throughput latency peers"}
+
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+: > "$OUT/summary.txt"
+say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+
+say "building: the planted slowdown first, then the default build (the one left in the target dir)"
+scripts/interleave.sh build . "$OUT/bin/planted" --features caxton-runtime/planted-slowdown
+scripts/interleave.sh build . "$OUT/bin/base"
+
+failed=0
+check() {
+    local label=$1 expect=$2 head=$3
+    scripts/interleave.sh run "$OUT/bin/base" "$head" "$OUT/$label" "$expect" || failed=1
+    [ "$SUITE" = 1 ] && say "$label, suite: $(tail -n 1 "$OUT/$label/suite.out")"
+    [ -n "$BENCHES" ] && say "$label, criterion ($BENCHES): $(tail -n 1 "$OUT/$label/criterion.out")"
+    return 0
+}
+
+say "gate self-check: $AA A/A and $PLANTED planted comparison(s), $ROUNDS interleaved rounds each, threshold $THRESHOLD %, suite=$SUITE, benches: ${BENCHES:-none}; started $(date -u +%H:%M:%S)"
+for i in $(seq 1 "$PLANTED"); do check "planted$i" slower "$OUT/bin/planted"; done
+for i in $(seq 1 "$AA"); do check "aa$i" same "$OUT/bin/base"; done
+say "finished $(date -u +%H:%M:%S); tables in $OUT/<comparison>/{suite,criterion}.md"
+exit "$failed"
