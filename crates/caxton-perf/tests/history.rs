@@ -294,7 +294,8 @@ fn chromium() -> Option<&'static str> {
     })
 }
 
-/// The page's DOM after its scripts ran.
+/// The page's DOM after its scripts ran; opened with `#selftest`, the
+/// page hovers over each chart and keeps what each tooltip said.
 fn dump_dom(browser: &str, page: &Path) -> String {
     let out = Command::new(browser)
         .args([
@@ -302,7 +303,7 @@ fn dump_dom(browser: &str, page: &Path) -> String {
             "--no-sandbox",
             "--disable-gpu",
             "--dump-dom",
-            &page.display().to_string(),
+            &format!("file://{}#selftest", page.display()),
         ])
         .output()
         .expect("run chromium");
@@ -336,10 +337,30 @@ fn the_html_pages_draw_their_charts_in_headless_chromium() {
     assert_eq!(dom.matches("class=\"uplot").count(), 2, "{dom}");
     assert!(dom.matches("<canvas").count() >= 2);
     assert!(dom.contains("2 chart(s) drawn in"), "{dom}");
+    // Hovering shows a tooltip with the run's figures.
+    let tips = tooltips(&dom);
+    assert_eq!(tips.len(), 2, "{dom}");
+    assert!(
+        tips.iter().all(|t| t.contains("value") && t.contains("band")),
+        "{tips:?}"
+    );
     // The report page: a chart per category, and the history charts.
     let dom = dump_dom(browser, &d.join("rep/report.html"));
     assert_eq!(dom.matches("class=\"uplot").count(), 4, "{dom}");
     assert!(dom.contains("latency_p50 [native]"));
+    let tips = tooltips(&dom);
+    assert_eq!(tips.len(), 4, "{dom}");
+    assert!(tips.iter().all(|t| t.contains("value")), "{tips:?}");
+}
+
+/// What the page's self-test recorded from each chart's tooltip.
+fn tooltips(dom: &str) -> Vec<String> {
+    let attr = dom
+        .split("data-tooltips=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no tooltip self-test in {dom}"));
+    serde_json::from_str(&attr.replace("&quot;", "\"").replace("&amp;", "&")).unwrap()
 }
 
 #[test]

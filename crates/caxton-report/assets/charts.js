@@ -146,7 +146,23 @@ var CaxtonCharts = (function () {
       out.textContent = what + " drawn in " + (now - t0).toFixed(1) +
         " ms (script), page ready at " + now.toFixed(1) + " ms after navigation start";
       out.setAttribute("data-ms", now.toFixed(1));
+      if (location.hash === "#selftest") selftest(out);
     });
+  }
+
+  // With #selftest in the URL: hover the middle of every chart and record
+  // what its tooltip says (the headless-browser test reads it back).
+  function selftest(out) {
+    var said = [];
+    document.querySelectorAll(".u-over").forEach(function (over) {
+      var r = over.getBoundingClientRect();
+      var at = { clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true };
+      over.dispatchEvent(new MouseEvent("mouseenter", at));
+      over.dispatchEvent(new MouseEvent("mousemove", at));
+      var tip = over.querySelector(".cx-tip");
+      said.push(tip && tip.style.display !== "none" ? tip.textContent : "");
+    });
+    out.setAttribute("data-tooltips", JSON.stringify(said));
   }
 
   // data: [{metric, unit, rows: [{n, variant, value, lo, hi, reference, reference_name}]}]

@@ -5,6 +5,7 @@
 //! * [`results`]: a result set: every metric measured in one run.
 //! * [`figure`]: how figures, including non-finite ones ("not measured"),
 //!   are written to and read from result files.
+//! * [`fmt`]: figures and times for readers (`n/a`, ISO 8601).
 //! * [`grade`]: each measured value against its tiers.
 //! * [`report`]: Markdown (fits a PR comment), CSV, JSON and one
 //!   self-contained HTML page with charts, in the seed's format (date,
@@ -22,6 +23,7 @@ pub mod bench_table;
 pub mod compare;
 pub mod criterion;
 pub mod figure;
+pub mod fmt;
 pub mod grade;
 pub mod html;
 pub mod report;

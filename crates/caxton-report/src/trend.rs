@@ -294,8 +294,8 @@ pub fn markdown(trends: &Trends) -> String {
             series.unit,
             series.points.len(),
             sparkline(&values),
-            crate::report::fmt_value(newest),
-            j.map_or("—".to_owned(), |j| crate::report::fmt_value(j.median)),
+            crate::fmt::fmt_value(newest),
+            j.map_or("—".to_owned(), |j| crate::fmt::fmt_value(j.median)),
             j.and_then(|j| j.change_pct)
                 .map_or("—".to_owned(), |c| format!("{c:+.1} %")),
             j.map_or("—", |j| verdict_cell(j.verdict)),
