@@ -219,3 +219,25 @@ pub fn check(
     t.title = format!("Caxton history check: run {newest}");
     Ok(Some((newest, t)))
 }
+
+/// A sparkline of the last `last` runs of each figure (of `machine`, or
+/// every machine), keyed by `(metric, variant)`: the trend column a PR
+/// comment adds beside a base-vs-head table.
+pub fn sparklines(
+    store: &mut Store,
+    machine: Option<&str>,
+    last: usize,
+) -> Result<BTreeMap<(String, String), String>, HistoryError> {
+    let q = Query {
+        machine: machine.map(str::to_owned),
+        ..Query::default()
+    };
+    let t = trends(store, &q, None)?;
+    Ok(t.series
+        .into_iter()
+        .map(|s| {
+            let values: Vec<f64> = s.points.iter().rev().take(last).rev().map(|p| p.value).collect();
+            ((s.metric, s.variant), caxton_report::trend::sparkline(&values))
+        })
+        .collect())
+}

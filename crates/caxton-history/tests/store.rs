@@ -104,6 +104,11 @@ fn round_trip(location: &Location) {
     assert_eq!(t.series.len(), 1);
     assert_eq!(t.series[0].points.len(), 5);
 
+    let lines = trends::sparklines(&mut store, Some("test-machine"), 5).unwrap();
+    let latency = &lines[&("latency_p50".to_owned(), "native".to_owned())];
+    assert_eq!(latency.chars().count(), 5);
+    assert!(latency.ends_with('█'), "{latency}");
+
     assert_eq!(store.prune(3).unwrap(), 6);
     let left = store.list(None, 100).unwrap();
     // The newest three are kept, newest first.
