@@ -229,16 +229,29 @@ impl Store {
         }
     }
 
+    /// A write transaction (in SQLite: `BEGIN IMMEDIATE`, so writers queue
+    /// on the busy timeout instead of failing on a lock upgrade).
     fn begin(&mut self) -> Result<Tx<'_>, HistoryError> {
+        self.begin_with(rusqlite::TransactionBehavior::Immediate)
+    }
+
+    /// A read transaction (in SQLite: deferred, so reading never takes the
+    /// write lock and works on a store others write to).
+    fn read(&mut self) -> Result<Tx<'_>, HistoryError> {
+        self.begin_with(rusqlite::TransactionBehavior::Deferred)
+    }
+
+    fn begin_with(&mut self, behavior: rusqlite::TransactionBehavior) -> Result<Tx<'_>, HistoryError> {
         let describe = self.location.describe();
         match &mut self.conn {
-            Conn::Sqlite(c) => c
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map(Tx::Sqlite)
-                .map_err(|source| HistoryError::Sqlite {
-                    location: describe,
-                    source,
-                }),
+            Conn::Sqlite(c) => {
+                c.transaction_with_behavior(behavior)
+                    .map(Tx::Sqlite)
+                    .map_err(|source| HistoryError::Sqlite {
+                        location: describe,
+                        source,
+                    })
+            }
             Conn::Postgres(c) => c
                 .transaction()
                 .map(Tx::Postgres)
@@ -252,16 +265,35 @@ impl Store {
     /// The store's schema version (0 for a new store).
     pub fn schema_version(&mut self) -> Result<i64, HistoryError> {
         let loc = self.location.describe();
-        let mut tx = self.begin()?;
+        let mut tx = self.read()?;
         let v = tx.query(&loc, &format!("SELECT version FROM {MARKER_TABLE}"), &[], |r| r.int(0))?;
         tx.commit(&loc)?;
         Ok(v.first().copied().unwrap_or(0))
     }
 
-    /// Creates or migrates the schema in one transaction.
+    /// Creates or migrates the schema in one transaction; a store already
+    /// at this binary's version is only read.
     fn migrate(&mut self) -> Result<(), HistoryError> {
         let dialect = self.dialect();
         let loc = self.location.describe();
+        // The common case, without taking the write lock: already current.
+        let current = {
+            let mut tx = self.read()?;
+            tx.query(&loc, &format!("SELECT version FROM {MARKER_TABLE}"), &[], |r| r.int(0))
+        };
+        match current.as_deref() {
+            Ok([v]) if *v == schema::VERSION => return Ok(()),
+            Ok([v]) if *v > schema::VERSION => {
+                return Err(HistoryError::NewerSchema {
+                    location: loc,
+                    store: *v,
+                    binary: schema::VERSION,
+                });
+            }
+            // Missing marker (a new or foreign store), an older schema, or
+            // an unreadable file: the checks below, under the write lock.
+            _ => {}
+        }
         let path = match &self.location {
             Location::Sqlite(p) => p.display().to_string(),
             Location::Postgres(_) => String::new(),
@@ -397,7 +429,7 @@ impl Store {
              (SELECT COUNT(*) FROM measurements m WHERE m.run_id = r.id) \
              FROM runs r {filter} ORDER BY r.id DESC LIMIT ?"
         );
-        let mut tx = self.begin()?;
+        let mut tx = self.read()?;
         let rows = tx.query(&loc, &sql, &params, |r| {
             Ok(RunSummary {
                 id: r.int(0)?,
@@ -419,7 +451,7 @@ impl Store {
     /// One run with its measurements.
     pub fn run(&mut self, id: i64) -> Result<(RunInfo, ResultSet), HistoryError> {
         let loc = self.location.describe();
-        let mut tx = self.begin()?;
+        let mut tx = self.read()?;
         let runs = tx.query(
             &loc,
             "SELECT kind, source, started_at, finished_at, commit_sha, commit_time, branch, dirty, machine_info, toolchain, config, partial FROM runs WHERE id = ?",
@@ -520,7 +552,7 @@ impl Store {
              FROM measurements m JOIN runs r ON r.id = m.run_id {filter} \
              ORDER BY COALESCE(r.commit_time, r.started_at), r.started_at, r.id"
         );
-        let mut tx = self.begin()?;
+        let mut tx = self.read()?;
         let rows = tx.query(&loc, &sql, &params, |r| {
             let (lo, hi) = (r.float(9)?, r.float(10)?);
             Ok(FigureRow {
@@ -547,7 +579,7 @@ impl Store {
     /// The commit time of the first run whose commit starts with `prefix`.
     pub fn commit_time(&mut self, prefix: &str) -> Result<Option<String>, HistoryError> {
         let loc = self.location.describe();
-        let mut tx = self.begin()?;
+        let mut tx = self.read()?;
         let rows = tx.query(
             &loc,
             "SELECT COALESCE(commit_time, started_at) FROM runs WHERE commit_sha LIKE ? ORDER BY id LIMIT 1",
