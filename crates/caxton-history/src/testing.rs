@@ -54,7 +54,14 @@ impl PgCluster {
     /// Starts a cluster with the binaries in `bin` (see [`bin_dir`]).
     pub fn start(bin: &Path) -> Result<Self, String> {
         let as_postgres = is_root();
-        let dir = std::env::temp_dir().join(format!(
+        // As root the server runs as `postgres`, which must reach the
+        // directory: /tmp, not a $TMPDIR that may sit under /root.
+        let base = if as_postgres {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!(
             "caxton-pg-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
