@@ -62,7 +62,11 @@ fn series(rows: Vec<FigureRow>, targets: Option<&Targets>, rule: &Rule) -> Vec<S
             continue;
         }
         let commit = r.commit.as_deref().map_or(String::new(), |c| {
-            format!("{}{}", &c[..c.len().min(8)], if r.dirty { "+" } else { "" })
+            format!(
+                "{}{}",
+                c.chars().take(8).collect::<String>(),
+                if r.dirty { "+" } else { "" }
+            )
         });
         s.points.push(Point {
             run: r.run,

@@ -314,7 +314,7 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode, Error> {
                     r.kind,
                     r.commit.as_deref().map_or("-".to_owned(), |c| format!(
                         "{}{}",
-                        &c[..c.len().min(10)],
+                        c.chars().take(10).collect::<String>(),
                         if r.dirty { "+" } else { "" }
                     )),
                     r.branch.as_deref().unwrap_or("-"),

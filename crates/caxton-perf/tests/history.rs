@@ -409,3 +409,31 @@ fn a_run_with_an_unreachable_postgres_still_reports_and_says_so() {
     }
     assert!(!d.join("results/history.sqlite").exists());
 }
+
+#[test]
+fn imports_name_their_commit_and_any_commit_text_is_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_set(&d.join("r.json"), 2.0, 1_800_000_000);
+    let o = perf(
+        &[
+            "history",
+            "import",
+            "r.json",
+            "--commit",
+            "ünïcödé-tag-1",
+            "--branch",
+            "rélease",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let list = perf(&["history", "list"], d);
+    assert!(
+        text(&list).contains("ünïcödé-t") && text(&list).contains("rélease"),
+        "{}",
+        text(&list)
+    );
+    let t = perf(&["trend", "--markdown", "-"], d);
+    assert_eq!(t.status.code(), Some(0), "{}", text(&t));
+}

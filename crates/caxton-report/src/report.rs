@@ -119,7 +119,7 @@ fn header(results: &ResultSet, ctx: &Context) -> (String, String) {
     let commit = match &ctx.commit {
         Some(c) => format!(
             "{}{}{}",
-            &c[..c.len().min(12)],
+            c.chars().take(12).collect::<String>(),
             ctx.branch.as_ref().map_or(String::new(), |b| format!(" on {b}")),
             if ctx.dirty { " (uncommitted changes)" } else { "" }
         ),
