@@ -222,17 +222,25 @@ fn baseline_cells(g: &Graded, ctx: &Context) -> (String, String, String, Option<
     let Some(row) = ctx.baseline.as_ref().and_then(|b| b.rows.get(&g.measurement.key())) else {
         return ("—".to_owned(), "—".to_owned(), String::new(), None);
     };
-    let change = match (row.change_pct, row.verdict) {
-        (Some(c), v) => format!(
-            "{c:+.1} %{}{}",
-            if row.by_ratio { " (ratio)" } else { "" },
-            match v {
-                Verdict::Regression => " ❌",
-                Verdict::Improvement => " ✅",
-                _ => "",
-            }
-        ),
-        (None, _) => "—".to_owned(),
+    let mark = match row.verdict {
+        Verdict::Regression => " ❌",
+        Verdict::Improvement => " ✅",
+        _ => "",
+    };
+    let current = g.measurement.value;
+    // The value's own change, from the baseline value.
+    let value_change = row
+        .value
+        .filter(|b| *b != 0.0 && b.is_finite() && current.is_finite())
+        .map(|b| (current - b) / b.abs() * 100.0);
+    let change = match (row.change_pct, row.by_ratio, value_change) {
+        // Judged by the ratio to the same-run reference: both changes,
+        // the verdict's mark on the ratio's.
+        (Some(c), true, Some(vc)) => format!("{vc:+.1} % (ratio to reference {c:+.1} %{mark})"),
+        (Some(c), true, None) => format!("ratio to reference {c:+.1} %{mark}"),
+        (Some(c), false, _) => format!("{c:+.1} %{mark}"),
+        (None, _, Some(vc)) => format!("{vc:+.1} %"),
+        (None, _, None) => "—".to_owned(),
     };
     let mut spark = row.history.clone();
     spark.push(g.measurement.value);
