@@ -148,14 +148,15 @@ pub fn record_for_report(
             let mut store = Store::open(&location)?;
             let id = store.record(&info, results)?;
             let recorded_in = t0.elapsed();
-            let (baseline, trends) =
-                trends::baseline(&mut store, &info.machine.fingerprint, id, results, &rule, Some(targets))?;
-            Ok((id, recorded_in, baseline, trends))
+            // Recorded: a failure to read the history back now only costs
+            // the comparison.
+            let compared = trends::baseline(&mut store, &info.machine.fingerprint, id, results, &rule, Some(targets));
+            Ok((id, recorded_in, compared))
         })
         .join()
     });
     match outcome {
-        Ok(Ok((id, took, baseline, trends))) => {
+        Ok(Ok((id, took, compared))) => {
             eprintln!(
                 "history: recorded run {id} in {} ({:.1} ms)",
                 location.describe(),
@@ -163,9 +164,16 @@ pub fn record_for_report(
             );
             ctx.notes
                 .push(format!("History: recorded as run {id} in {}.", location.describe()));
-            if !baseline.rows.is_empty() {
-                ctx.baseline = Some(baseline);
-                ctx.trends = Some(trends);
+            match compared {
+                Ok((baseline, trends)) if !baseline.rows.is_empty() => {
+                    ctx.baseline = Some(baseline);
+                    ctx.trends = Some(trends);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("history: recorded, but not compared: {e}");
+                    ctx.notes.push(format!("History: not compared with earlier runs: {e}."));
+                }
             }
         }
         Ok(Err(e)) => {
