@@ -437,3 +437,28 @@ fn imports_name_their_commit_and_any_commit_text_is_shown() {
     let t = perf(&["trend", "--markdown", "-"], d);
     assert_eq!(t.status.code(), Some(0), "{}", text(&t));
 }
+
+#[test]
+fn two_processes_recording_at_once_both_land() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_owned();
+    write_set(&d.join("r.json"), 2.0, 1_800_000_000);
+    // Two writers, each a stream of separate processes, on one store.
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                for _ in 0..8 {
+                    let o = perf(&["history", "import", "r.json"], &d);
+                    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let list = perf(&["history", "list", "--json"], &d);
+    let runs: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 16, "{}", text(&list));
+}
