@@ -246,10 +246,14 @@ pub fn has_regression(rows: &[Comparison]) -> bool {
 
 /// A Markdown table of comparisons, for a PR comment.
 pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String {
-    let mut s = format!(
-        "### {title}\n\nThreshold {threshold_pct} %; a change counts only when the two runs' noise bands (5th..95th percentile of their samples) do not overlap.\n\n"
-    );
     let paired = rows.iter().any(|r| !r.ratios.is_empty());
+    let mut s = if paired {
+        format!("### {title}\n\nThreshold {threshold_pct} %. ")
+    } else {
+        format!(
+            "### {title}\n\nThreshold {threshold_pct} %; a change counts only when the two runs' noise bands (5th..95th percentile of their samples) do not overlap.\n\n"
+        )
+    };
     if paired {
         s.push_str(PAIRED_RULE);
         s.push_str("| benchmark | unit | base | head | change | head / base per round | verdict |\n| --- | --- | ---: | ---: | ---: | --- | --- |\n");
@@ -288,7 +292,7 @@ pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String 
 }
 
 /// How the interleaved comparison judges, as the Markdown report states it.
-const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds (base, head, base, head, ...) on the same machine; each round's head / base is a paired ratio, so the machine's drift between minutes cancels. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* every round's ratio points the same way. Base and head are the medians of their rounds.\n\n";
+const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds on the same machine (base, head, then head, base, ...); each round's head / base is a paired ratio, so the machine's drift between minutes cancels. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* every round's ratio points the same way. Base and head are the medians of their rounds.\n\n";
 
 /// Fewest interleaved rounds a row needs before it can be flagged.
 pub const MIN_ROUNDS: usize = 3;
