@@ -25,7 +25,7 @@ type Error = Box<dyn std::error::Error>;
 pub struct StoreArgs {
     /// The history store: a `postgres://` URL or an SQLite file (default:
     /// $CAXTON_HISTORY_URL, else results/history.sqlite).
-    #[arg(long, value_name = "URL|PATH")]
+    #[arg(long, value_name = "URL|PATH", global = true)]
     pub history: Option<String>,
 }
 

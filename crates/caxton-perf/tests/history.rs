@@ -278,7 +278,7 @@ fn postgres_history_from_the_command_line() {
             text(&o)
         );
     }
-    let list = perf(&["history", "--history", &url, "list", "--json"], d);
+    let list = perf(&["history", "list", "--json", "--history", &url], d);
     let runs: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 3, "{}", text(&list));
     assert!(!d.join("results/history.sqlite").exists(), "nothing went to SQLite");
