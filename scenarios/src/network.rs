@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use caxton_netbench::ClusterConfig;
 use caxton_netbench::scenarios::{HttpConfig, PayloadConfig, WebSocketConfig};
 use caxton_netbench::{Binaries, NetResult};
 use caxton_report::results::Reference;
@@ -26,6 +27,8 @@ pub enum NetScenario {
     Payload,
     /// Thousands of WebSocket sessions held for the run.
     WebSocket,
+    /// Three nodes on a three-server NATS cluster; one killed with SIGKILL.
+    Cluster,
 }
 
 impl NetScenario {
@@ -35,6 +38,7 @@ impl NetScenario {
             NetScenario::Http => "http",
             NetScenario::Payload => "payload",
             NetScenario::WebSocket => "websocket",
+            NetScenario::Cluster => "cluster",
         }
     }
 }
@@ -56,7 +60,8 @@ pub struct NetArgs {
     /// Measured time of each load run (e.g. 10s).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
-    /// Open-loop rate (http: the latency runs; websocket: round trips/s).
+    /// Open-loop rate (http: the latency runs; websocket: round trips/s;
+    /// cluster: messages/s over all nodes).
     #[arg(long)]
     pub rate: Option<u64>,
     /// Keep-alive connections (http, payload).
@@ -132,6 +137,19 @@ pub fn main(scenario: NetScenario) -> ExitCode {
             cfg.rate = args.rate.unwrap_or(cfg.rate);
             cfg.sessions = args.sessions.unwrap_or(cfg.sessions);
             caxton_netbench::scenarios::websocket(&bins, &cfg)
+        }
+        NetScenario::Cluster => {
+            let mut cfg = if args.quick {
+                ClusterConfig::quick()
+            } else {
+                ClusterConfig::full()
+            };
+            if let Some(d) = args.duration {
+                cfg.duration = d;
+                cfg.kill_at = d / 3;
+            }
+            cfg.rate = args.rate.unwrap_or(cfg.rate);
+            caxton_netbench::cluster::cluster(&bins, &cfg)
         }
     };
     let net = match outcome {

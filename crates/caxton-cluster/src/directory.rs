@@ -101,6 +101,44 @@ impl Directory {
         }
     }
 
+    /// Brings the mirror in line with the bucket: fetches the entries it
+    /// lacks and drops the ones the bucket no longer has. A backstop for
+    /// a watch that missed an event (a reconnect, a consumer reset); run
+    /// every few seconds by the node.
+    pub async fn reconcile(&self, bucket: &kv::Store) {
+        let Ok(mut keys) = bucket.keys().await else { return };
+        let mut present = std::collections::HashSet::new();
+        while let Some(key) = keys.next().await {
+            let Ok(key) = key else { return };
+            if let Some(id) = key.parse::<u64>().ok().and_then(AgentId::new) {
+                present.insert(id);
+            }
+        }
+        let (missing, extra): (Vec<AgentId>, Vec<AgentId>) = self.read(|m| {
+            (
+                present
+                    .iter()
+                    .filter(|id| !m.agents.contains_key(id))
+                    .copied()
+                    .collect(),
+                m.agents.keys().filter(|id| !present.contains(id)).copied().collect(),
+            )
+        });
+        for id in missing {
+            if let Ok(Some(bytes)) = bucket.get(id.get().to_string()).await
+                && let Ok(record) = store::decode::<AgentRecord>(&bytes)
+            {
+                self.apply(id, Some(record));
+            }
+        }
+        for id in extra {
+            // Only if it is still gone (it may have been written since the listing).
+            if let Ok(None) = bucket.get(id.get().to_string()).await {
+                self.apply(id, None);
+            }
+        }
+    }
+
     /// Follows the registry bucket until the task is aborted: every
     /// current entry first, then each change. A watch that ends (the
     /// connection dropped) is started again.

@@ -1,14 +1,18 @@
 //! Durable delivery: messages for an agent that asked for it go through
-//! the lattice's JetStream work-queue stream, and survive its node.
+//! the lattice's JetStream stream, and survive its node.
 //!
 //! A sender's message is acknowledged once JetStream has stored it (its
 //! `Nats-Msg-Id` deduplicates a resend). The agent's node pulls the
 //! agent's subject, hands each message to the agent, and *commits* every
 //! [`COMMIT_EVERY`] messages or [`COMMIT_AFTER`]: a checkpoint taken
 //! after those messages (so they were handled), stored with the last
-//! stream sequence it covers, and only then the stream acknowledgements.
+//! stream sequence it covers, then the acknowledgements, then a purge of
+//! the agent's subject up to that sequence (so the stream holds only what
+//! no stored state covers yet: it is bounded like a work queue, but a
+//! consumer can be replaced without losing a message).
 //! When the node dies, the adopting node starts the agent from that
-//! checkpoint and skips redelivered messages up to its sequence: every
+//! checkpoint with a consumer of its own starting after that sequence
+//! (skipping any redelivery at or below it): every
 //! acknowledged message is handled once (at least once on the stream,
 //! deduplicated by sequence against the state).
 
@@ -29,23 +33,35 @@ pub const COMMIT_EVERY: usize = 256;
 /// The longest a handled message waits for its commit.
 pub const COMMIT_AFTER: Duration = Duration::from_millis(20);
 
-/// The durable consumer's name for agent `id`.
-pub fn consumer_name(id: AgentId) -> String {
-    format!("agent-{}", id.get())
+/// The durable consumer's name for agent `id` on the node numbered `node`
+/// (one consumer per incarnation: an adopter never binds the dead node's).
+pub fn consumer_name(id: AgentId, node: u64) -> String {
+    format!("agent-{}-n{node}", id.get())
 }
 
-/// Creates the agent's consumer (deleting one left by a dead node, whose
-/// unacknowledged messages stay in the stream and come again).
+/// Creates the agent's consumer for this node, starting after `applied`
+/// (the last sequence its state holds); deletes the one the previous
+/// owner (`previous`, a node number) used, if any. The stream keeps
+/// retention by limits, so deleting a consumer never drops a message.
 pub async fn open_consumer(
     stream: &stream::Stream,
     subjects: &Subjects,
     id: AgentId,
-    fresh: bool,
+    node: u64,
+    applied: u64,
+    previous: Option<u64>,
 ) -> Result<consumer::PullConsumer, String> {
-    let name = consumer_name(id);
-    if fresh {
-        let _ = stream.delete_consumer(&name).await;
+    if let Some(previous) = previous {
+        let _ = stream.delete_consumer(&consumer_name(id, previous)).await;
     }
+    let name = consumer_name(id, node);
+    let deliver_policy = if applied == 0 {
+        consumer::DeliverPolicy::All
+    } else {
+        consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: applied + 1,
+        }
+    };
     stream
         .get_or_create_consumer(
             &name,
@@ -53,14 +69,48 @@ pub async fn open_consumer(
                 durable_name: Some(name.clone()),
                 filter_subject: subjects.durable(id),
                 ack_policy: consumer::AckPolicy::Explicit,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ack_wait: Duration::from_secs(30),
+                deliver_policy,
+                ack_wait: Duration::from_secs(10),
                 max_ack_pending: 4 * COMMIT_EVERY as i64,
                 ..Default::default()
             },
         )
         .await
         .map_err(|e| format!("consumer {name}: {e}"))
+}
+
+/// Removes what the stream holds for agent `id`, which stopped for good:
+/// messages it never got are dead letters (`AgentStopped`, each counted
+/// once), then its consumer and subject go.
+pub async fn forget(stream: &stream::Stream, subjects: &Subjects, id: AgentId, node: u64, orch: &Orchestrator) {
+    let name = consumer_name(id, node);
+    if let Ok(consumer) = stream.get_consumer::<consumer::pull::Config>(&name).await {
+        // Bounded: at most this many batches of 1000.
+        for _ in 0..1000 {
+            let fetched = consumer
+                .fetch()
+                .max_messages(1000)
+                .expires(Duration::from_millis(200))
+                .messages()
+                .await;
+            let Ok(mut batch) = fetched else { break };
+            let mut any = false;
+            while let Some(Ok(m)) = batch.next().await {
+                any = true;
+                let msg = match wire::decode(&m.payload) {
+                    Ok(Frame::Send(msg)) => msg,
+                    _ => Message::new(id, caxton_core::Performative::NotUnderstood, m.payload.clone()),
+                };
+                orch.record_dead_letter(msg, Some(id), DeadLetterReason::AgentStopped);
+                let _ = m.ack().await;
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+    let _ = stream.delete_consumer(&name).await;
+    let _ = stream.purge().filter(subjects.durable(id)).await;
 }
 
 /// What a pump needs.
@@ -73,6 +123,10 @@ pub struct Pump {
     pub consumer: consumer::PullConsumer,
     /// The checkpoint bucket.
     pub checkpoints: async_nats::jetstream::kv::Store,
+    /// The stream (purged below what a commit covers).
+    pub stream: stream::Stream,
+    /// The agent's subject in it.
+    pub subject: String,
     /// The last stream sequence already in the agent's state.
     pub applied: u64,
 }
@@ -198,6 +252,13 @@ impl Pump {
         for m in pending.drain(..) {
             let _ = m.ack().await;
         }
+        // The stream keeps only what the stored state does not cover yet.
+        let _ = self
+            .stream
+            .purge()
+            .filter(self.subject.clone())
+            .sequence(self.applied + 1)
+            .await;
         true
     }
 }

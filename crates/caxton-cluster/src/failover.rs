@@ -146,6 +146,7 @@ impl Survivor {
                 checkpoint: stored.as_ref().and_then(|s| s.checkpoint.clone()),
                 applied: stored.map_or(0, |s| s.applied),
                 from_node: owner.to_owned(),
+                from_number: number,
             };
             match respawner.respawn(adoption).await {
                 Ok(_) => {

@@ -368,11 +368,16 @@ impl Node {
             respawner: inner.respawner.clone(),
             counters: inner.failover.clone(),
         };
+        let (directory, agents) = (inner.directory.clone(), inner.store.agents.clone());
         tasks.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(tick);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
+            for round in 1u64.. {
                 every.tick().await;
+                // The mirror's backstop, every ~5 s (20 leases' quarters at 1 s).
+                if round % 20 == 0 {
+                    directory.reconcile(&agents).await;
+                }
                 survivor.sweep().await;
             }
         }));
@@ -658,8 +663,11 @@ impl Node {
                 .push(tokio::spawn(serve(shared, id, subject, sub, subs.stop.subscribe())));
         }
         if durable {
-            let fresh = adoption.is_some();
-            let consumer = match durable::open_consumer(&store.durable, &inner.subjects, id, fresh).await {
+            let applied = adoption.map_or(0, |a| a.applied);
+            let previous = adoption.map(|a| a.from_number);
+            let opened =
+                durable::open_consumer(&store.durable, &inner.subjects, id, inner.number, applied, previous).await;
+            let consumer = match opened {
                 Ok(c) => c,
                 Err(detail) => {
                     Self::end(subs).await;
@@ -672,7 +680,9 @@ impl Node {
                 id,
                 consumer,
                 checkpoints: store.checkpoints.clone(),
-                applied: adoption.map_or(0, |a| a.applied),
+                stream: store.durable.clone(),
+                subject: inner.subjects.durable(id),
+                applied,
             };
             let (stop, rx) = watch::channel(false);
             let task = tokio::spawn(pump.run(rx));
@@ -713,7 +723,10 @@ impl Node {
             }
             let _ = store.agents.delete(id_key(id)).await;
             let _ = store.checkpoints.delete(id_key(id)).await;
-            let _ = store.durable.delete_consumer(&durable::consumer_name(id)).await;
+            if self.inner.directory.is_durable(id) {
+                let orch = &self.inner.shared.orch;
+                durable::forget(&store.durable, &self.inner.subjects, id, self.inner.number, orch).await;
+            }
             self.inner.directory.apply(id, None);
         }
         result?;

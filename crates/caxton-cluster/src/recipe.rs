@@ -79,6 +79,8 @@ pub struct Adoption {
     pub applied: u64,
     /// The node it came from.
     pub from_node: String,
+    /// That node's number (its incarnation).
+    pub from_number: u64,
 }
 
 /// A boxed future, for [`Respawner`] (object-safe).

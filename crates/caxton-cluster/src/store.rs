@@ -9,7 +9,7 @@
 //! | `caxton_<l>_names` | [`name_key`] of the agent name | agent id |
 //! | `caxton_<l>_checkpoints` | agent id | [`StoredCheckpoint`] |
 //! | `caxton_<l>_modules` (object store) | module id | module bytes |
-//! | `caxton_<l>_durable` (work queue) | `caxton.<l>.durable.<id>` | wire frames |
+//! | `caxton_<l>_durable` (purged as commits cover it) | `caxton.<l>.durable.<id>` | wire frames |
 //!
 //! Records are postcard behind the wire version byte, like frames.
 
@@ -194,7 +194,7 @@ impl Store {
                 name: subjects.durable_stream(),
                 description: Some(format!("Caxton durable messages of lattice {lattice}")),
                 subjects: vec![subjects.durable_all()],
-                retention: stream::RetentionPolicy::WorkQueue,
+                retention: stream::RetentionPolicy::Limits,
                 storage: stream::StorageType::File,
                 duplicate_window: Duration::from_secs(120),
                 max_bytes: durable_bytes,

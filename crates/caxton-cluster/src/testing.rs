@@ -4,6 +4,8 @@
 //! -m MONITOR_PORT` on free loopback ports with a fresh store directory,
 //! waits until `http://127.0.0.1:MONITOR_PORT/healthz` answers, and kills
 //! the process by PID when dropped (so also when a test panics).
+//! [`NatsCluster::start`] runs several such servers routed into one
+//! JetStream cluster (`--cluster`, `--routes`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -59,6 +61,8 @@ pub enum NatsServerError {
 #[derive(Debug)]
 pub struct NatsServer {
     binary: String,
+    /// Arguments after the common ones (cluster settings).
+    extra: Vec<String>,
     child: Child,
     port: u16,
     monitor_port: u16,
@@ -128,6 +132,11 @@ impl NatsServer {
     /// [`Self::start`] with another `nats-server` binary (a name looked up
     /// on `PATH`, or a path).
     pub fn start_binary(binary: &str) -> Result<Self, NatsServerError> {
+        Self::start_with(binary, &[])
+    }
+
+    /// Starts `binary` with `extra` arguments on free ports (retried on a clash).
+    fn start_with(binary: &str, extra: &[String]) -> Result<Self, NatsServerError> {
         if !on_path(binary) {
             return Err(NatsServerError::NotFound {
                 binary: binary.to_owned(),
@@ -154,6 +163,7 @@ impl NatsServer {
                 .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
                 .arg(&store)
                 .args(["-m", &monitor_port.to_string()])
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -161,6 +171,7 @@ impl NatsServer {
                 .map_err(io)?;
             let mut server = Self {
                 binary: binary.to_owned(),
+                extra: extra.to_vec(),
                 child,
                 port,
                 monitor_port,
@@ -238,6 +249,7 @@ impl NatsServer {
                 .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
                 .arg(&self.store)
                 .args(["-m", &self.monitor_port.to_string()])
+                .args(&self.extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -273,5 +285,99 @@ impl Drop for NatsServer {
         if !self.store.as_os_str().is_empty() {
             let _ = std::fs::remove_dir_all(&self.store);
         }
+    }
+}
+
+/// Several `nats-server`s routed into one JetStream cluster on loopback,
+/// each killed by PID on drop.
+#[derive(Debug)]
+pub struct NatsCluster {
+    servers: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `n` servers (`s1`..) on free ports, routed to each other as
+    /// cluster `caxton`, and waits until each is healthy (JetStream
+    /// included, which needs a meta leader).
+    pub fn start(n: usize) -> Result<Self, NatsServerError> {
+        let n = n.max(1);
+        let ports: Vec<(u16, u16, u16)> = (0..n)
+            .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
+            .collect::<Result<_, NatsServerError>>()?;
+        let routes = ports
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{}", p.2))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut servers = Vec::with_capacity(n);
+        for (i, &(client, monitor, route)) in ports.iter().enumerate() {
+            let extra = [
+                "-n".to_owned(),
+                format!("s{}", i + 1),
+                "--cluster_name".to_owned(),
+                "caxton".to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{route}"),
+                "--routes".to_owned(),
+                routes.clone(),
+            ];
+            // A lone server of a cluster is not healthy until its peers
+            // are up: start them all, then wait.
+            servers.push(Self::spawn_member(client, monitor, &extra)?);
+        }
+        let mut cluster = Self { servers };
+        for s in &mut cluster.servers {
+            s.wait_ready().map_err(|detail| NatsServerError::NotReady {
+                binary: NATS_SERVER_BIN,
+                port: s.port,
+                timeout: READY_TIMEOUT,
+                detail,
+            })?;
+        }
+        Ok(cluster)
+    }
+
+    fn spawn_member(port: u16, monitor_port: u16, extra: &[String]) -> Result<NatsServer, NatsServerError> {
+        if !on_path(NATS_SERVER_BIN) {
+            return Err(NatsServerError::NotFound {
+                binary: NATS_SERVER_BIN.to_owned(),
+                install: INSTALL_HINT,
+            });
+        }
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let store = std::env::temp_dir().join(format!(
+            "caxton-nats-cluster-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&store).map_err(io)?;
+        let child = Command::new(NATS_SERVER_BIN)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(&store)
+            .args(["-m", &monitor_port.to_string()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io)?;
+        Ok(NatsServer {
+            binary: NATS_SERVER_BIN.to_owned(),
+            extra: extra.to_vec(),
+            child,
+            port,
+            monitor_port,
+            store,
+        })
+    }
+
+    /// The servers, in start order.
+    pub fn servers(&self) -> &[NatsServer] {
+        &self.servers
+    }
+
+    /// Each server's `nats://127.0.0.1:PORT`.
+    pub fn urls(&self) -> Vec<String> {
+        self.servers.iter().map(NatsServer::url).collect()
     }
 }

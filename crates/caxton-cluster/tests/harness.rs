@@ -43,3 +43,22 @@ fn a_panicking_test_still_stops_its_server() {
     let pid = *pid.lock().unwrap();
     assert!(pid != 0 && !std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_server_cluster_shares_jetstream_state() {
+    let cluster = caxton_cluster::testing::NatsCluster::start(3).unwrap_or_else(|e| panic!("{e}"));
+    let urls = cluster.urls();
+    assert_eq!(urls.len(), 3);
+    // Nodes on different servers of the cluster see one lattice: the
+    // second claiming the first's name is refused.
+    let config = caxton_runtime::OrchestratorConfig::default;
+    let a = caxton_cluster::Node::connect(&urls[0], "c3", "n", config())
+        .await
+        .unwrap();
+    let e = caxton_cluster::Node::connect(&urls[2], "c3", "n", config())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, caxton_cluster::NodeError::DuplicateNodeName { .. }), "{e}");
+    a.shutdown(std::time::Duration::from_secs(5)).await;
+}

@@ -25,14 +25,26 @@ pub fn call(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Response, NetbenchError> {
+    call_within(addr, method, path, content_type, body, Duration::from_secs(60))
+}
+
+/// [`call`] giving up when connecting or any read takes longer than `timeout`.
+pub fn call_within(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response, NetbenchError> {
     let what = format!("{method} {path}");
     let fail = |why: String| NetbenchError::Setup {
         what: what.clone(),
         why,
     };
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| fail(e.to_string()))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(|e| fail(e.to_string()))?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, timeout.min(Duration::from_secs(5))).map_err(|e| fail(e.to_string()))?;
+    s.set_read_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()

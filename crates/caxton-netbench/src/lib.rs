@@ -4,11 +4,13 @@
 //! (`caxton-load`) each run as their own process over loopback, and the
 //! figures are reported as ratios to the floor measured in the same run.
 //!
-//! The scenarios (`http`, `payload`, `websocket`) live here once; the
+//! The scenarios (`http`, `payload`, `websocket`, and `cluster`: three
+//! nodes on a three-server NATS cluster, one killed) live here once; the
 //! scenario binaries and `caxton-perf run --full` both call them.
 
 pub mod bins;
 pub mod client;
+pub mod cluster;
 pub mod error;
 pub mod figures;
 pub mod load;
@@ -17,6 +19,7 @@ pub mod process;
 pub mod scenarios;
 
 pub use bins::Binaries;
+pub use cluster::ClusterConfig;
 pub use error::NetbenchError;
 pub use figures::{Check, Figure, NetResult};
 pub use process::Service;
