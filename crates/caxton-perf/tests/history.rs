@@ -314,6 +314,11 @@ fn dump_dom(browser: &str, page: &Path) -> String {
 #[test]
 fn the_html_pages_draw_their_charts_in_headless_chromium() {
     let Some(browser) = chromium() else {
+        // CI installs it (.ci/run): there a missing browser is a failure.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no chromium on PATH (.ci/run installs it: apt-get install -y chromium)"
+        );
         eprintln!(
             "SKIPPED the_html_pages_draw_their_charts_in_headless_chromium: no chromium (apt-get install -y chromium)"
         );
