@@ -457,22 +457,39 @@ pub const RAW_REFERENCE: &str = "raw_tokio";
 /// A criterion baseline as one run of the interleaved comparison: median
 /// time per iteration (lower is better). In a group that has a
 /// [`RAW_REFERENCE`] member, every other member is read as its time ÷ the
-/// reference's time in the same run, as the suite judges its figures.
+/// reference's time in the same run, as the suite judges its figures; there
+/// only Caxton's own members (named `caxton...`) are judged: the reference
+/// and the other frameworks run no Caxton code, so their swings are the
+/// machine's and are shown, not judged.
 pub fn criterion_run(estimates: &std::collections::BTreeMap<String, Estimate>) -> Run {
     let time = |e: &Estimate| e.median_ns.map_or(e.mean_ns, |m| m.0);
     estimates
         .iter()
         .map(|(id, e)| {
-            let group = id.split('/').next().unwrap_or(id);
+            let mut parts = id.split('/');
+            let group = parts.next().unwrap_or(id);
+            let function = parts.next().unwrap_or_default();
             let reference = format!("{group}/{RAW_REFERENCE}");
-            match estimates.get(&reference) {
-                Some(r) if *id != reference && time(r) > 0.0 => (
+            let referenced = estimates.get(&reference).filter(|r| time(r) > 0.0);
+            let note = match (referenced, function) {
+                (None, _) => None,
+                (Some(_), RAW_REFERENCE) => Some(
+                    "the same-run reference (raw tokio): no Caxton code runs in it, so its swings are the machine's"
+                        .to_owned(),
+                ),
+                (Some(_), f) if !f.starts_with("caxton") => {
+                    Some("another framework, shown for comparison: no Caxton code runs in it".to_owned())
+                }
+                (Some(_), _) => None,
+            };
+            match referenced {
+                Some(r) if *id != reference => (
                     format!("{id} ÷ {reference}"),
                     RowValue {
                         value: time(e) / time(r),
                         unit: "ratio".to_owned(),
                         higher_is_better: false,
-                        note: None,
+                        note,
                     },
                 ),
                 _ => (
@@ -481,7 +498,7 @@ pub fn criterion_run(estimates: &std::collections::BTreeMap<String, Estimate>) -
                         value: time(e),
                         unit: "ns/iter".to_owned(),
                         higher_is_better: false,
-                        note: None,
+                        note,
                     },
                 ),
             }
@@ -676,6 +693,7 @@ mod tests {
         let baseline: std::collections::BTreeMap<String, Estimate> = [
             ("peers_fanout/raw_tokio".to_owned(), est(100.0)),
             ("peers_fanout/caxton".to_owned(), est(150.0)),
+            ("peers_fanout/kameo".to_owned(), est(180.0)),
             ("throughput_pool/native_10_workers/1000".to_owned(), est(7.0)),
         ]
         .into_iter()
@@ -683,7 +701,12 @@ mod tests {
         let r = criterion_run(&baseline);
         let ratio = &r["peers_fanout/caxton ÷ peers_fanout/raw_tokio"];
         assert_eq!((ratio.value, ratio.unit.as_str()), (1.5, "ratio"));
+        assert_eq!(ratio.note, None);
+        // The reference and the other frameworks are shown, not judged.
         assert_eq!(r["peers_fanout/raw_tokio"].value, 100.0);
+        assert!(r["peers_fanout/raw_tokio"].note.is_some());
+        assert!(r["peers_fanout/kameo ÷ peers_fanout/raw_tokio"].note.is_some());
         assert_eq!(r["throughput_pool/native_10_workers/1000"].unit, "ns/iter");
+        assert_eq!(r["throughput_pool/native_10_workers/1000"].note, None);
     }
 }
