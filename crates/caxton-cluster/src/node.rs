@@ -121,6 +121,11 @@ struct Counters {
     decode_failures: AtomicU64,
 }
 
+/// Empties a map behind a mutex (a poisoned one too) and hands back its entries.
+fn take_all<K, V>(map: &Mutex<HashMap<K, V>>) -> Vec<(K, V)> {
+    map.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
+}
+
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
@@ -1008,18 +1013,12 @@ impl Node {
     /// connection.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let inner = &self.inner;
-        let all: Vec<(AgentId, AgentSubs)> = inner.subs.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
-        let pumps: Vec<PumpHandle> = inner
-            .pumps
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, p)| p)
-            .collect();
+        let all = take_all(&inner.subs);
+        let pumps = take_all(&inner.pumps);
         for (_, subs) in &all {
             let _ = subs.stop.send(true);
         }
-        for pump in pumps {
+        for (_, pump) in pumps {
             let _ = pump.stop.send(true);
             let _ = pump.task.await;
         }
@@ -1063,25 +1062,12 @@ impl Node {
         for task in inner.background.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
             task.abort();
         }
-        let pumps: Vec<PumpHandle> = inner
-            .pumps
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, p)| p)
-            .collect();
-        for pump in pumps {
+        let pumps = take_all(&inner.pumps);
+        for (_, pump) in pumps {
             pump.task.abort();
             let _ = pump.task.await;
         }
-        let all: Vec<AgentSubs> = inner
-            .subs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
-        for subs in all {
+        for (_, subs) in take_all(&inner.subs) {
             Self::end(subs).await;
         }
         inner.shared.orch.shutdown(Duration::ZERO).await;

@@ -92,6 +92,27 @@ fn on_path(binary: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Runs `binary` on loopback: client `port`, monitoring `monitor_port`,
+/// JetStream stored in `store`, then `extra` arguments; no output kept.
+fn spawn_nats(
+    binary: &str,
+    port: u16,
+    monitor_port: u16,
+    store: &Path,
+    extra: &[String],
+) -> Result<Child, NatsServerError> {
+    Command::new(binary)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .args(["-m", &monitor_port.to_string()])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(io)
+}
+
 /// One `GET /healthz` over plain HTTP/1.0; whether it answered 200.
 fn healthy(monitor_port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", monitor_port)) else {
@@ -159,16 +180,7 @@ impl NatsServer {
         let mut last = String::new();
         for _ in 0..3 {
             let (port, monitor_port) = (free_port()?, free_port()?);
-            let child = Command::new(binary)
-                .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-                .arg(&store)
-                .args(["-m", &monitor_port.to_string()])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(io)?;
+            let child = spawn_nats(binary, port, monitor_port, &store, extra)?;
             let mut server = Self {
                 binary: binary.to_owned(),
                 extra: extra.to_vec(),
@@ -245,16 +257,7 @@ impl NatsServer {
         let mut detail = String::new();
         // The old listeners may take a moment to be released.
         while started.elapsed() < READY_TIMEOUT {
-            self.child = Command::new(&binary)
-                .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-                .arg(&self.store)
-                .args(["-m", &self.monitor_port.to_string()])
-                .args(&self.extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(io)?;
+            self.child = spawn_nats(&binary, self.port, self.monitor_port, &self.store, &self.extra)?;
             match self.wait_ready() {
                 Ok(()) => return Ok(()),
                 Err(d) => {
@@ -351,16 +354,7 @@ impl NatsCluster {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&store).map_err(io)?;
-        let child = Command::new(NATS_SERVER_BIN)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(&store)
-            .args(["-m", &monitor_port.to_string()])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(io)?;
+        let child = spawn_nats(NATS_SERVER_BIN, port, monitor_port, &store, extra)?;
         Ok(NatsServer {
             binary: NATS_SERVER_BIN.to_owned(),
             extra: extra.to_vec(),
