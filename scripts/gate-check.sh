@@ -15,6 +15,7 @@
 #   scripts/gate-check.sh                  # 1 A/A + 1 planted, 3 rounds
 #   AA=5 scripts/gate-check.sh             # the issue's five A/A comparisons
 #   SUITE=0 BENCHES=throughput scripts/gate-check.sh   # a smaller check
+#   JUDGE=target/release THRESHOLD=20 scripts/gate-check.sh  # re-judge, no measuring
 #
 # Everything goes under OUT (default target/gate-check): per comparison the
 # Markdown and JSON tables, and summary.txt with one line per comparison.
@@ -31,9 +32,26 @@ export BENCHES=${BENCHES-"throughput latency peers"}
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-: > "$OUT/summary.txt"
 say() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 
+# JUDGE=DIR: measure nothing; compare the rounds of every comparison
+# already in OUT again with DIR/caxton-perf (e.g. at another THRESHOLD).
+if [ -n "${JUDGE:-}" ]; then
+    : > "$OUT/summary-rejudged.txt"
+    for dir in "$OUT"/planted* "$OUT"/aa*; do
+        [ -d "$dir" ] || continue
+        label=$(basename "$dir")
+        case $label in planted*) expect=slower ;; *) expect=same ;; esac
+        scripts/interleave.sh judge "$JUDGE" "$dir" "$expect" || true
+        for k in suite criterion; do
+            [ -f "$dir/$k.out" ] && echo "== $label, $k (threshold $THRESHOLD %): $(tail -n 1 "$dir/$k.out")" |
+                tee -a "$OUT/summary-rejudged.txt"
+        done
+    done
+    exit 0
+fi
+
+: > "$OUT/summary.txt"
 say "building: the planted slowdown first, then the default build (the one left in the target dir)"
 scripts/interleave.sh build . "$OUT/bin/planted" --features caxton-runtime/planted-slowdown
 scripts/interleave.sh build . "$OUT/bin/base"

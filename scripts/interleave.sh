@@ -12,6 +12,8 @@
 #       measures ROUNDS rounds of each into OUT, writes OUT/{suite,criterion}.{md,json,out}
 #       and exits 1 on a regression (with same|slower: on a missed expectation
 #       of the gate's self-check, see scripts/gate-check.sh).
+#   scripts/interleave.sh judge BIN OUT [same|slower]
+#       compares the rounds already in OUT again with BIN/caxton-perf.
 #
 # Environment: ROUNDS (3), THRESHOLD (10 %), SUITE (1: also `caxton-perf
 # run`), BENCHES ("throughput latency peers"), CRITERION_ARGS (short
@@ -86,6 +88,19 @@ run() {
         bases+=("base$r")
         heads+=("head$r")
     done
+    judge "$head" "$dir" "$expect"
+}
+
+# judge BIN DIR [same|slower]: compares the rounds measured into DIR (again,
+# e.g. with another threshold or a newer caxton-perf in BIN).
+judge() {
+    local bin=$1 dir=$2 expect=${3:-}
+    dir=$(cd "$dir" && pwd)
+    local bases=() heads=()
+    for r in $(seq 1 "$ROUNDS"); do
+        bases+=("base$r")
+        heads+=("head$r")
+    done
     local extra=()
     [ -n "$expect" ] && extra=(--expect "$expect")
     local status=0
@@ -93,14 +108,14 @@ run() {
         local sb sh
         sb=$(printf '%s,' "${bases[@]/#/$dir/suite-}" | sed 's/,/\/results.json,/g')
         sh=$(printf '%s,' "${heads[@]/#/$dir/suite-}" | sed 's/,/\/results.json,/g')
-        "$head/caxton-perf" compare "$sb" "$sh" --threshold "$THRESHOLD" "${extra[@]}" \
+        "$bin/caxton-perf" compare "$sb" "$sh" --threshold "$THRESHOLD" "${extra[@]}" \
             --markdown "$dir/suite.md" --json "$dir/suite.json" > "$dir/suite.out" || status=1
     fi
     if [ -n "$BENCHES" ]; then
         local b h
         b=$(IFS=,; echo "${bases[*]}")
         h=$(IFS=,; echo "${heads[*]}")
-        "$head/caxton-perf" compare --criterion --criterion-dir "$dir/criterion" "$b" "$h" \
+        "$bin/caxton-perf" compare --criterion --criterion-dir "$dir/criterion" "$b" "$h" \
             --threshold "$THRESHOLD" "${extra[@]}" \
             --markdown "$dir/criterion.md" --json "$dir/criterion.json" > "$dir/criterion.out" || status=1
     fi
@@ -110,5 +125,6 @@ run() {
 case "${1:-}" in
     build) shift; build "$@" ;;
     run) shift; run "$@" ;;
+    judge) shift; judge "$@" ;;
     *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

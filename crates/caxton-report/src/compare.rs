@@ -523,6 +523,8 @@ pub struct SelfCheck {
     pub judged: usize,
     /// Rows flagged (regressions and improvements).
     pub flagged: usize,
+    /// Of those, the regressions (what fails the gate).
+    pub regressions: usize,
     /// Rows whose median paired change was past the threshold in the
     /// slower direction.
     pub slowed_past_threshold: usize,
@@ -554,6 +556,7 @@ impl SelfCheck {
                 .iter()
                 .filter(|r| matches!(r.verdict, Verdict::Regression | Verdict::Improvement))
                 .count(),
+            regressions: judged.iter().filter(|r| r.verdict == Verdict::Regression).count(),
             slowed_past_threshold: slowed.len(),
             caught: slowed.iter().filter(|r| r.verdict == Verdict::Regression).count(),
             missed: slowed
@@ -568,8 +571,8 @@ impl SelfCheck {
     pub fn line(&self, expect: Expect) -> String {
         match expect {
             Expect::Same => format!(
-                "A/A: {} row(s) judged, {} flagged (false alarms: {})",
-                self.judged, self.flagged, self.flagged
+                "A/A: {} row(s) judged, {} flagged (false alarms: {}, of which regressions: {})",
+                self.judged, self.flagged, self.flagged, self.regressions
             ),
             Expect::Slower => {
                 let mut s = format!(
