@@ -13,6 +13,7 @@
 pub mod assess;
 pub mod cli;
 pub mod config;
+pub mod history;
 pub mod interval;
 pub mod network;
 pub mod pace;

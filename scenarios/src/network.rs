@@ -76,6 +76,9 @@ pub struct NetArgs {
     /// Folder for the result JSON.
     #[arg(long, value_name = "DIR", default_value = "results/scenarios")]
     pub out: PathBuf,
+    /// Do not record the result in the results history.
+    #[arg(long)]
+    pub no_history: bool,
     /// Accepted for symmetry with the other scenarios (these show no live
     /// display).
     #[arg(long)]
@@ -167,6 +170,7 @@ pub fn main(scenario: NetScenario) -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     println!("  result: {}", path.display());
+    crate::history::record(&path, args.no_history);
     if result.passed {
         ExitCode::SUCCESS
     } else {
