@@ -229,3 +229,48 @@ fn bench_table_prints_the_page_and_exits_one_without_results() {
     let bad = perf(&["bench-table", "--since-unix", "yesterday"], d);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn interleaved_rounds_are_judged_on_paired_ratios_and_self_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    targets(d);
+    // The machine's speed moves 2x between rounds; head is base's twin (A/A)
+    // or 30 % slower (planted) in every round.
+    let speed = [1.0, 2.0, 1.4];
+    let mut base = Vec::new();
+    let mut same = Vec::new();
+    let mut slow = Vec::new();
+    for (i, s) in speed.iter().enumerate() {
+        let at = |v: f64| vec![v * 0.99, v, v * 1.01];
+        for (list, name, factor) in [(&mut base, "b", 1.0), (&mut same, "s", 1.01), (&mut slow, "p", 0.7)] {
+            let file = format!("{name}{i}.json");
+            write_set(&d.join(&file), at(100.0 * s * factor));
+            list.push(file);
+        }
+    }
+    let (base, same, slow) = (base.join(","), same.join(","), slow.join(","));
+    let aa = perf(&["compare", &base, &same, "--expect", "same", "--json", "aa.json"], d);
+    let text = String::from_utf8_lossy(&aa.stdout);
+    assert_eq!(
+        aa.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&aa.stderr)
+    );
+    assert!(text.contains("A/A: 1 row(s) judged, 0 flagged"), "{text}");
+    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("aa.json")).unwrap()).unwrap();
+    assert_eq!(rows[0]["ratios"].as_array().map(Vec::len), Some(3));
+    let planted = perf(&["compare", &base, &slow, "--expect", "slower"], d);
+    let text = String::from_utf8_lossy(&planted.stdout);
+    assert_eq!(planted.status.code(), Some(0), "{text}");
+    assert!(text.contains("sensitivity 100 %"), "{text}");
+    // Without --expect a flagged regression exits 1, as a single pair does.
+    assert_eq!(perf(&["compare", &base, &slow], d).status.code(), Some(1));
+    // Too few rounds, or unpaired lists, are refused by name.
+    let two = perf(&["compare", "b0.json,b1.json", "p0.json,p1.json"], d);
+    assert_eq!(two.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&two.stderr).contains("at least 3 rounds"));
+    let odd = perf(&["compare", &base, "p0.json,p1.json"], d);
+    assert!(String::from_utf8_lossy(&odd.stderr).contains("3 base run(s) but 2 head run(s)"));
+}
