@@ -51,6 +51,10 @@ pub struct Args {
     /// No live progress display.
     #[arg(long)]
     pub no_progress: bool,
+    /// Do not record the result in the results history
+    /// (`results/history.sqlite`, or the store `CAXTON_HISTORY_URL` names).
+    #[arg(long)]
+    pub no_history: bool,
     /// Drive a running `caxton-server` at this address over HTTP instead
     /// of an orchestrator in this process (loopback only; see
     /// docs/scenarios.md, "Against a running server").
@@ -105,6 +109,7 @@ pub fn main(scenario: Scenario) -> ExitCode {
             .as_ref()
             .map_or(String::new(), |t| format!(" against {}", t.url))
     );
+    let no_history = args.no_history;
     let opts = RunOptions {
         out_dir: args.out,
         progress: !args.no_progress,
@@ -117,6 +122,7 @@ pub fn main(scenario: Scenario) -> ExitCode {
         Ok(outcome) => {
             print!("{}", outcome.result.summary());
             println!("  result: {}", outcome.result_path.display());
+            crate::history::record(&outcome.result_path, no_history);
             if outcome.result.partial {
                 ExitCode::from(EXIT_INTERRUPTED)
             } else if outcome.result.passed {

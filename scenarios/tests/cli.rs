@@ -11,7 +11,7 @@ fn scenario(bin: &str, args: &[&str]) -> Output {
     };
     Command::new(exe)
         .args(args)
-        .args(["--no-progress", "--out"])
+        .args(["--no-progress", "--no-history", "--out"])
         .arg(std::env::temp_dir().join(format!("caxton-scenarios-cli-{}", std::process::id())))
         .output()
         .expect("run the scenario binary")

@@ -94,7 +94,7 @@ fn the_four_scenarios_run_against_a_server_and_leave_it_as_found() {
     for (name, flags) in runs {
         let out_dir = dir.0.join(name);
         let out = scenario(name)
-            .args(["--quick", "--no-progress", "--target", &url, "--out"])
+            .args(["--quick", "--no-progress", "--no-history", "--target", &url, "--out"])
             .arg(&out_dir)
             .args(flags)
             .output()
