@@ -32,6 +32,14 @@ pub struct CompareArgs {
     base: String,
     /// Head: as base, with as many entries.
     head: String,
+    /// With --criterion: the results history to record the head baseline
+    /// in (a `postgres://` URL or an SQLite file; default:
+    /// $CAXTON_HISTORY_URL, else results/history.sqlite).
+    #[arg(long, value_name = "URL|PATH")]
+    history: Option<String>,
+    /// Do not record the head baseline in the results history.
+    #[arg(long)]
+    no_history: bool,
     /// Compare criterion baselines saved under --criterion-dir.
     #[arg(long)]
     criterion: bool,
@@ -70,6 +78,10 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode, Box<dyn std::error::Error
     } else if args.criterion {
         let base = load_baseline(&args.criterion_dir, &args.base)?;
         let head = load_baseline(&args.criterion_dir, &args.head)?;
+        let default = std::path::Path::new(caxton_history::location::DEFAULT_PATH);
+        if let Some(location) = caxton_history::Location::choose(args.history.as_deref(), args.no_history, default) {
+            crate::history_cmd::record_criterion(&location, &args.criterion_dir, &args.head);
+        }
         let shared = base.keys().filter(|k| head.contains_key(*k)).count();
         if shared == 0 {
             return Err(format!(

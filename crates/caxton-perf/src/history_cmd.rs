@@ -436,6 +436,50 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode, Error> {
     }
 }
 
+/// A saved criterion baseline as a result set: each benchmark's time per
+/// iteration (median where criterion kept samples, else its mean), in ns.
+fn criterion_set(criterion_dir: &Path, name: &str) -> Result<ResultSet, Error> {
+    let baseline = caxton_report::criterion::load_baseline(criterion_dir, name)?;
+    let mut set = ResultSet::new(&format!("criterion baseline {name}"));
+    set.finished_at_unix = now_unix();
+    for (id, est) in &baseline {
+        let mut m = Measurement::from_samples("criterion", id, "ns", est.per_iteration_ns.clone());
+        m.value = est.median_ns.map_or(est.mean_ns, |(median, _)| median);
+        if m.samples.is_empty() {
+            m.interval = Some(est.median_ns.map_or(est.interval_ns, |(_, i)| i));
+        }
+        set.measurements.push(m);
+    }
+    Ok(set)
+}
+
+/// Records the criterion baseline `name` (what `compare --criterion`
+/// judged) in the store `location` names; says where, or why not. Never
+/// fails the comparison.
+pub fn record_criterion(location: &Location, criterion_dir: &Path, name: &str) {
+    let recorded = (|| -> Result<i64, Error> {
+        let set = criterion_set(criterion_dir, name)?;
+        let info = RunInfo::current(
+            KIND_CRITERION,
+            &set.source,
+            set.finished_at_unix,
+            set.finished_at_unix,
+            serde_json::json!({"criterion_dir": criterion_dir.display().to_string(), "baseline": name}),
+        );
+        Ok(Store::open(location)?.record(&info, &set)?)
+    })();
+    match recorded {
+        Ok(id) => println!(
+            "history: recorded criterion baseline {name} as run {id} in {}",
+            location.describe()
+        ),
+        Err(e) => eprintln!(
+            "history: criterion baseline {name} not recorded ({}): {e}",
+            location.describe()
+        ),
+    }
+}
+
 /// `history import`: reads and checks everything, then records it all in
 /// one transaction.
 fn import(
@@ -489,18 +533,7 @@ fn import(
         ));
     }
     if let Some(name) = criterion {
-        let baseline = caxton_report::criterion::load_baseline(criterion_dir, name)
-            .map_err(|e| format!("import refused, nothing recorded: {e}"))?;
-        let mut set = ResultSet::new(&format!("criterion baseline {name}"));
-        set.finished_at_unix = now_unix();
-        for (id, est) in &baseline {
-            let mut m = Measurement::from_samples("criterion", id, "ns", est.per_iteration_ns.clone());
-            m.value = est.median_ns.map_or(est.mean_ns, |(median, _)| median);
-            if m.samples.is_empty() {
-                m.interval = Some(est.median_ns.map_or(est.interval_ns, |(_, i)| i));
-            }
-            set.measurements.push(m);
-        }
+        let set = criterion_set(criterion_dir, name).map_err(|e| format!("import refused, nothing recorded: {e}"))?;
         runs.push((
             make(
                 KIND_CRITERION,

@@ -274,3 +274,44 @@ fn interleaved_rounds_are_judged_on_paired_ratios_and_self_checked() {
     let odd = perf(&["compare", &base, "p0.json,p1.json"], d);
     assert!(String::from_utf8_lossy(&odd.stderr).contains("3 base run(s) but 2 head run(s)"));
 }
+
+#[test]
+fn compare_criterion_records_the_head_baseline_in_the_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (name, ns) in [("main", 1.5), ("pr", 1.6)] {
+        let dir = d.join(format!("target/criterion/g/b/{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("estimates.json"),
+            format!(
+                r#"{{"mean":{{"confidence_interval":{{"lower_bound":{lo},"upper_bound":{hi}}},"point_estimate":{ns}}}}}"#,
+                lo = ns - 0.1,
+                hi = ns + 0.1
+            ),
+        )
+        .unwrap();
+    }
+    let out = perf(&["compare", "--criterion", "main", "pr"], d);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("history: recorded criterion baseline pr"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = perf(&["history", "list"], d);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("criterion"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+    // --no-history records nothing more.
+    let before = String::from_utf8_lossy(&perf(&["history", "list"], d).stdout)
+        .lines()
+        .count();
+    perf(&["compare", "--criterion", "main", "pr", "--no-history"], d);
+    let after = String::from_utf8_lossy(&perf(&["history", "list"], d).stdout)
+        .lines()
+        .count();
+    assert_eq!(before, after);
+}
