@@ -12,7 +12,7 @@
 # criterion benches in BENCHES, judged on paired ratios; the comparison
 # prints its false alarms or its sensitivity.
 #
-#   scripts/gate-check.sh                  # 1 A/A + 1 planted, 3 rounds
+#   scripts/gate-check.sh                  # 1 A/A + 1 planted, 5 rounds
 #   AA=5 scripts/gate-check.sh             # the five A/A comparisons
 #   SUITE=0 BENCHES=throughput scripts/gate-check.sh   # a smaller check
 #   JUDGE=target/release THRESHOLD=20 scripts/gate-check.sh  # re-judge, no measuring
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 AA=${AA:-1}
 PLANTED=${PLANTED:-1}
 OUT=${OUT:-target/gate-check}
-export ROUNDS=${ROUNDS:-3} THRESHOLD=${THRESHOLD:-10} SUITE=${SUITE:-1}
+export ROUNDS=${ROUNDS:-5} THRESHOLD=${THRESHOLD:-10} SUITE=${SUITE:-1}
 export BENCHES=${BENCHES-"throughput latency peers"}
 
 mkdir -p "$OUT"

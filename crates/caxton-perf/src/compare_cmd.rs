@@ -26,8 +26,10 @@ pub enum ExpectArg {
 /// Arguments of `compare`.
 #[derive(clap::Args)]
 pub struct CompareArgs {
-    /// Base: a results JSON file, or with --criterion a saved baseline name.
-    /// Several, comma-separated, for interleaved rounds (at least 3,
+    /// Base: a results JSON file (or, for a round, a directory of
+    /// `*/results.json` from `run --only`, merged), or with --criterion a
+    /// saved baseline name. Several, comma-separated, for interleaved
+    /// rounds (at least 5,
     /// measured alternately with head's: base1, head1, base2, head2, ...).
     base: String,
     /// Head: as base, with as many entries.
@@ -139,6 +141,32 @@ fn load_targets(path: &Path) -> Result<Option<Targets>, Box<dyn std::error::Erro
     })
 }
 
+/// One round of results: a results file, or a directory whose
+/// subdirectories each hold the `results.json` of some suite steps
+/// (`caxton-perf run --only`, as scripts/interleave.sh pairs base and head
+/// step by step), merged in name order.
+fn load_round(path: &Path) -> Result<ResultSet, Box<dyn std::error::Error>> {
+    if !path.is_dir() {
+        return Ok(ResultSet::load(path)?);
+    }
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(path)?
+        .map(|e| e.map(|e| e.path().join("results.json")))
+        .collect::<Result<_, _>>()?;
+    parts.retain(|p| p.is_file());
+    parts.sort();
+    let mut parts = parts.iter();
+    let first = parts
+        .next()
+        .ok_or_else(|| format!("{}: no */results.json in this directory", path.display()))?;
+    let mut merged = ResultSet::load(first)?;
+    for part in parts {
+        let set = ResultSet::load(part)?;
+        merged.partial |= set.partial;
+        merged.measurements.extend(set.measurements);
+    }
+    Ok(merged)
+}
+
 /// Interleaved rounds: `bases[i]` and `heads[i]` measured back to back.
 fn interleaved(
     args: &CompareArgs,
@@ -170,7 +198,7 @@ fn interleaved(
             let targets = load_targets(&args.targets)?;
             names
                 .iter()
-                .map(|n| Ok(results_run(&ResultSet::load(Path::new(n))?, targets.as_ref())))
+                .map(|n| Ok(results_run(&load_round(Path::new(n))?, targets.as_ref())))
                 .collect()
         }
     };

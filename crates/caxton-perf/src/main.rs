@@ -53,6 +53,15 @@ enum Command {
         /// No progress bar (e.g. in CI logs).
         #[arg(long)]
         no_progress: bool,
+        /// Measure only these steps (comma-separated short names; see
+        /// --list-steps), e.g. for the interleaved gate, which pairs base
+        /// and head step by step. Writes results.json only: a subset is not
+        /// graded, reported or recorded in the history.
+        #[arg(long, value_delimiter = ',', value_name = "STEP,...")]
+        only: Vec<String>,
+        /// Print the steps' short names (for --only) and exit.
+        #[arg(long)]
+        list_steps: bool,
         /// Where the run is recorded (docs/history.md); recording never
         /// fails the run.
         #[command(flatten)]
@@ -102,8 +111,21 @@ fn main() -> ExitCode {
             targets,
             out,
             no_progress,
+            only,
+            list_steps,
             record,
-        } => run(full, &targets, &out, !no_progress, &record),
+        } => {
+            if list_steps {
+                println!("{}", suite::STEP_NAMES.join("\n"));
+                Ok(ExitCode::SUCCESS)
+            } else if only.is_empty() {
+                run(full, &targets, &out, !no_progress, &record)
+            } else {
+                suite::Selection::only(&only)
+                    .map_err(Error::from)
+                    .and_then(|selection| run_subset(full, &selection, &out, !no_progress))
+            }
+        }
         Command::Report {
             results,
             targets,
@@ -163,6 +185,7 @@ fn run(
     };
     let results = suite::run(
         &steps::shared::SuiteConfig::new(full),
+        &suite::Selection::all(),
         measurement_alloc_source(),
         progress,
         &stop,
@@ -172,6 +195,30 @@ fn run(
     let interrupted = stop.requested().filter(|_| results.partial);
     let code = save_and_report(&results, &targets, out, interrupted, Some(&recording))?;
     Ok(interrupted.map_or(code, |signal| ExitCode::from(interrupt::exit_code(signal))))
+}
+
+/// `run --only`: measures the selected steps and saves their rows in
+/// `out/results.json`, nothing else (a subset is neither graded nor
+/// recorded). Ctrl-C stops it at once.
+fn run_subset(full: bool, only: &suite::Selection, out: &Path, progress: bool) -> Result<ExitCode, Error> {
+    let stop = interrupt::Stop::watch(Box::new(|_, signal| {
+        std::process::exit(interrupt::exit_code(signal).into())
+    }))?;
+    let results = suite::run(
+        &steps::shared::SuiteConfig::new(full),
+        only,
+        measurement_alloc_source(),
+        progress,
+        &stop,
+    )?;
+    let path = out.join("results.json");
+    results.save(&path)?;
+    println!(
+        "results ({} measurement(s) of the selected steps): {}",
+        results.measurements.len(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How a run is recorded in the history.

@@ -18,6 +18,60 @@ const STEPS: u64 = 13;
 /// Further steps of `--full`: the network scenarios.
 const NETWORK_STEPS: u64 = 3;
 
+/// The steps `--only` can select, by short name, in the order they run
+/// (the network steps of `--full` are not selectable).
+pub const STEP_NAMES: [&str; 12] = [
+    "throughput",
+    "throughput-wasm",
+    "throughput-by-count",
+    "latency",
+    "latency-wasm",
+    "spawn",
+    "spawn-wasm",
+    "cpu",
+    "recovery",
+    "wasm-overhead",
+    "memory",
+    "memory-wasm",
+];
+
+/// Which steps a run measures: all of them, or those `--only` names.
+#[derive(Clone, Debug, Default)]
+pub struct Selection(Option<Vec<String>>);
+
+impl Selection {
+    /// Every step.
+    pub fn all() -> Self {
+        Self(None)
+    }
+
+    /// The steps named in `names` (each one of [`STEP_NAMES`]); an unknown
+    /// name is an error that lists the known ones.
+    pub fn only(names: &[String]) -> Result<Self, String> {
+        if let Some(bad) = names.iter().find(|n| !STEP_NAMES.contains(&n.as_str())) {
+            return Err(format!(
+                "unknown suite step `{bad}`; the steps are: {}",
+                STEP_NAMES.join(", ")
+            ));
+        }
+        Ok(Self(Some(names.to_vec())))
+    }
+
+    /// Whether step `name` (one of [`STEP_NAMES`]) is measured.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.as_ref().is_none_or(|names| names.iter().any(|n| n == name))
+    }
+
+    /// Whether this is a subset of the steps.
+    pub fn is_subset(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn count(&self) -> u64 {
+        STEP_NAMES.iter().filter(|n| self.has(n)).count() as u64
+    }
+}
+
 /// Runs the steps in turn: announces each, keeps its measurements, and
 /// starts none once a stop was asked for.
 struct Steps<'a> {
@@ -67,12 +121,13 @@ impl Steps<'_> {
 /// step under way and returns what was measured, marked partial.
 pub fn run(
     cfg: &SuiteConfig,
+    only: &Selection,
     alloc: &'static dyn AllocSource,
     progress: bool,
     stop: &Stop,
 ) -> Result<ResultSet, Error> {
-    let full = cfg.mode == "full";
-    let total = STEPS + if full { NETWORK_STEPS } else { 0 };
+    let full = cfg.mode == "full" && !only.is_subset();
+    let total = STEPS - STEP_NAMES.len() as u64 + only.count() + if full { NETWORK_STEPS } else { 0 };
     let bar = if progress {
         ProgressBar::new(total)
     } else {
@@ -108,30 +163,42 @@ pub fn run(
         let orch = Orchestrator::new();
         // One step: stop before it when asked, else run it and keep its rows.
         macro_rules! step {
-            ($name:expr, $measure:expr) => {
-                if !s.begin($name) {
-                    return Ok(());
+            ($key:expr, $name:expr, $measure:expr) => {
+                if only.has($key) {
+                    if !s.begin($name) {
+                        return Ok(());
+                    }
+                    let rows = $measure;
+                    s.end(rows);
                 }
-                let rows = $measure;
-                s.end(rows);
             };
         }
         let steps = async {
-            step!("throughput, native vs raw tokio", native::throughput(&orch, cfg).await?);
             step!(
+                "throughput",
+                "throughput, native vs raw tokio",
+                native::throughput(&orch, cfg).await?
+            );
+            step!(
+                "throughput-wasm",
                 "throughput, WASM vs native",
                 wasm::throughput(&orch, &guests, cfg).await?
             );
             step!(
+                "throughput-by-count",
                 "throughput by agent count",
                 native::throughput_by_count(&orch, cfg).await?
             );
-            step!("latency, native", native::latency(&orch, cfg).await?);
-            step!("latency, WASM", wasm::latency(&orch, &guests, cfg).await?);
-            step!("spawn, native", native::spawn(&orch, cfg).await?);
-            step!("spawn, WASM", wasm::spawn(&orch, &guests, cfg).await?);
-            step!("cpu per agent", native::cpu_per_agent(&orch, cfg).await?);
-            step!("recovery, native panic and WASM trap", {
+            step!("latency", "latency, native", native::latency(&orch, cfg).await?);
+            step!(
+                "latency-wasm",
+                "latency, WASM",
+                wasm::latency(&orch, &guests, cfg).await?
+            );
+            step!("spawn", "spawn, native", native::spawn(&orch, cfg).await?);
+            step!("spawn-wasm", "spawn, WASM", wasm::spawn(&orch, &guests, cfg).await?);
+            step!("cpu", "cpu per agent", native::cpu_per_agent(&orch, cfg).await?);
+            step!("recovery", "recovery, native panic and WASM trap", {
                 let mut rows = native::recovery(&orch, cfg).await?;
                 rows.extend(wasm::recovery(&orch, &guests, cfg).await?);
                 rows
@@ -143,22 +210,28 @@ pub fn run(
         measured
     })?;
     drop(rt);
-    if !s.begin("WASM overhead (compute kernel)") {
-        return Ok(s.finish());
+    if only.has("wasm-overhead") {
+        if !s.begin("WASM overhead (compute kernel)") {
+            return Ok(s.finish());
+        }
+        s.end(wasm::overhead(&guests, cfg)?);
     }
-    s.end(wasm::overhead(&guests, cfg)?);
-    if !s.begin("memory per agent, native") {
-        return Ok(s.finish());
+    if only.has("memory") {
+        if !s.begin("memory per agent, native") {
+            return Ok(s.finish());
+        }
+        s.end(memory(
+            &cfg.memory_counts,
+            caxton_workloads::counter::native_counter_kind(),
+            alloc,
+        )?);
     }
-    s.end(memory(
-        &cfg.memory_counts,
-        caxton_workloads::counter::native_counter_kind(),
-        alloc,
-    )?);
-    if !s.begin("memory per agent, WASM") {
-        return Ok(s.finish());
+    if only.has("memory-wasm") {
+        if !s.begin("memory per agent, WASM") {
+            return Ok(s.finish());
+        }
+        s.end(memory(&cfg.wasm_memory_counts, guests.counter_kind(), alloc)?);
     }
-    s.end(memory(&cfg.wasm_memory_counts, guests.counter_kind(), alloc)?);
     if full {
         drop(guests);
         let bins = network::binaries()?;

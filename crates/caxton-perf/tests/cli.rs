@@ -237,7 +237,7 @@ fn interleaved_rounds_are_judged_on_paired_ratios_and_self_checked() {
     targets(d);
     // The machine's speed moves 2x between rounds; head is base's twin (A/A)
     // or 30 % slower (planted) in every round.
-    let speed = [1.0, 2.0, 1.4];
+    let speed = [1.0, 2.0, 1.4, 0.7, 1.2];
     let mut base = Vec::new();
     let mut same = Vec::new();
     let mut slow = Vec::new();
@@ -249,6 +249,12 @@ fn interleaved_rounds_are_judged_on_paired_ratios_and_self_checked() {
             list.push(file);
         }
     }
+    // A round may also be a directory of `run --only` parts, merged: the
+    // planted head's last round comes as one.
+    let part = d.join("p-last/latency");
+    std::fs::create_dir_all(&part).unwrap();
+    std::fs::rename(d.join(slow.last().unwrap()), part.join("results.json")).unwrap();
+    *slow.last_mut().unwrap() = "p-last".to_owned();
     let (base, same, slow) = (base.join(","), same.join(","), slow.join(","));
     let aa = perf(&["compare", &base, &same, "--expect", "same", "--json", "aa.json"], d);
     let text = String::from_utf8_lossy(&aa.stdout);
@@ -260,7 +266,7 @@ fn interleaved_rounds_are_judged_on_paired_ratios_and_self_checked() {
     );
     assert!(text.contains("A/A: 1 row(s) judged, 0 flagged"), "{text}");
     let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("aa.json")).unwrap()).unwrap();
-    assert_eq!(rows[0]["ratios"].as_array().map(Vec::len), Some(3));
+    assert_eq!(rows[0]["ratios"].as_array().map(Vec::len), Some(5));
     let planted = perf(&["compare", &base, &slow, "--expect", "slower"], d);
     let text = String::from_utf8_lossy(&planted.stdout);
     assert_eq!(planted.status.code(), Some(0), "{text}");
@@ -268,11 +274,30 @@ fn interleaved_rounds_are_judged_on_paired_ratios_and_self_checked() {
     // Without --expect a flagged regression exits 1, as a single pair does.
     assert_eq!(perf(&["compare", &base, &slow], d).status.code(), Some(1));
     // Too few rounds, or unpaired lists, are refused by name.
-    let two = perf(&["compare", "b0.json,b1.json", "p0.json,p1.json"], d);
-    assert_eq!(two.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&two.stderr).contains("at least 3 rounds"));
+    let four = perf(
+        &[
+            "compare",
+            "b0.json,b1.json,b2.json,b3.json",
+            "p0.json,p1.json,p2.json,p3.json",
+        ],
+        d,
+    );
+    assert_eq!(four.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&four.stderr).contains("at least 5 rounds"));
     let odd = perf(&["compare", &base, "p0.json,p1.json"], d);
-    assert!(String::from_utf8_lossy(&odd.stderr).contains("3 base run(s) but 2 head run(s)"));
+    assert!(String::from_utf8_lossy(&odd.stderr).contains("5 base run(s) but 2 head run(s)"));
+    // A directory round without any part is refused by name.
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    let empty = perf(
+        &[
+            "compare",
+            &base,
+            &format!("empty,{}", &slow[slow.find(',').unwrap() + 1..]),
+        ],
+        d,
+    );
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no */results.json"));
 }
 
 #[test]
@@ -314,4 +339,25 @@ fn compare_criterion_records_the_head_baseline_in_the_history() {
         .lines()
         .count();
     assert_eq!(before, after);
+}
+
+#[test]
+fn run_only_names_its_steps_and_refuses_an_unknown_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let list = perf(&["run", "--list-steps"], d);
+    assert_eq!(list.status.code(), Some(0));
+    let steps = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        steps.lines().any(|l| l == "latency") && steps.lines().any(|l| l == "memory-wasm"),
+        "{steps}"
+    );
+    let bad = perf(&["run", "--only", "latency,warp-speed", "--out", "o"], d);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("unknown suite step `warp-speed`") && err.contains("throughput-by-count"),
+        "{err}"
+    );
+    assert!(!d.join("o/results.json").exists());
 }

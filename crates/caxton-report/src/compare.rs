@@ -292,10 +292,15 @@ pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String 
 }
 
 /// How the interleaved comparison judges, as the Markdown report states it.
-const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds on the same machine (base, head, then head, base, ...); each round's head / base is a paired ratio, so the machine's drift between minutes cancels. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* every round's ratio points the same way. Base and head are the medians of their rounds.\n\n";
+const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds on the same machine (base, head, then head, base, ...); each round's head / base is a paired ratio, so the machine's drift between minutes cancels. Base and head are paired step by step (suite) or benchmark by benchmark (criterion), seconds apart. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* the rounds lean that way beyond chance: an exact one-sided sign test with p <= 0.05 (5 of 5 rounds, 6 of 6, 7 of 7, 7 of 8, 8 of 9, ...). Base and head are the medians of their rounds.\n\n";
 
-/// Fewest interleaved rounds a row needs before it can be flagged.
-pub const MIN_ROUNDS: usize = 3;
+/// Fewest interleaved rounds a comparison takes: with fewer, no row could
+/// pass the sign test ([`SIGN_TEST_ALPHA`]) and nothing could be flagged.
+pub const MIN_ROUNDS: usize = 5;
+
+/// The sign test's level: a row is flagged only when the chance of so many
+/// rounds leaning its way with no change is at most this (one-sided).
+pub const SIGN_TEST_ALPHA: f64 = 0.05;
 
 /// Why a row's figure cannot be judged between two builds: it depends on
 /// code layout (where the linker put a tight loop), which moves from build
@@ -331,8 +336,10 @@ pub struct RowValue {
 pub type Run = std::collections::BTreeMap<String, RowValue>;
 
 /// Judges one row from its paired ratios (head / base of each round): the
-/// change is the median ratio; flagged only past `threshold_pct` with
-/// every ratio on the same side of 1 and at least [`MIN_ROUNDS`] rounds.
+/// change is the median ratio; flagged only past `threshold_pct` when the
+/// rounds lean the median's way beyond chance (exact sign test at
+/// [`SIGN_TEST_ALPHA`], so at least [`MIN_ROUNDS`] rounds) and every
+/// round has a usable ratio.
 /// Returns the change in percent (NaN with no usable ratio).
 pub fn judge_paired(ratios: &[f64], higher_better: bool, threshold_pct: f64) -> (f64, Verdict) {
     let usable: Vec<f64> = ratios.iter().copied().filter(|r| r.is_finite() && *r > 0.0).collect();
@@ -345,7 +352,9 @@ pub fn judge_paired(ratios: &[f64], higher_better: bool, threshold_pct: f64) -> 
     }
     let slower = |r: f64| if higher_better { r < 1.0 } else { r > 1.0 };
     let worse = slower(median);
-    let consistent = usable.len() == ratios.len() && usable.iter().all(|r| slower(*r) == worse && *r != 1.0);
+    let leaning = usable.iter().filter(|r| slower(**r) == worse && **r != 1.0).count();
+    let consistent =
+        usable.len() == ratios.len() && caxton_stats::sign_test_p(leaning, usable.len()) <= SIGN_TEST_ALPHA;
     if usable.len() < MIN_ROUNDS || !consistent {
         return (change, Verdict::WithinNoise);
     }
@@ -634,18 +643,18 @@ mod tests {
     fn drift_between_rounds_cancels_in_the_paired_ratios() {
         // A/A on a machine whose speed flips 2x between rounds: the medians
         // of base and head differ little, and every pair is close to 1.
-        let (base, head) = rounds(&[1.0, 2.0, 1.5], &[1.02, 0.97, 1.01]);
+        let (base, head) = rounds(&[1.0, 2.0, 1.5, 0.6, 1.1], &[1.02, 0.97, 1.01, 1.04, 0.99]);
         let rows = compare_rounds(&base, &head, 10.0);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].verdict, Verdict::Unchanged, "{rows:?}");
-        assert_eq!(rows[0].ratios.len(), 3);
+        assert_eq!(rows[0].ratios.len(), 5);
         assert!(!has_regression(&rows));
         assert_eq!(SelfCheck::tally(&rows, 10.0).flagged, 0);
     }
 
     #[test]
     fn a_planted_slowdown_is_flagged_whatever_the_drift() {
-        let (base, head) = rounds(&[1.0, 2.0, 0.7], &[1.18, 1.25, 1.2]);
+        let (base, head) = rounds(&[1.0, 2.0, 0.7, 1.3, 0.9], &[1.18, 1.25, 1.2, 1.15, 1.3]);
         let rows = compare_rounds(&base, &head, 10.0);
         assert_eq!(rows[0].verdict, Verdict::Regression, "{rows:?}");
         assert!(has_regression(&rows));
@@ -656,7 +665,8 @@ mod tests {
 
     #[test]
     fn a_round_pointing_the_other_way_is_noise_not_a_regression() {
-        let (base, head) = rounds(&[1.0, 1.0, 1.0], &[1.3, 0.95, 1.4]);
+        // 4 of 5 rounds slower: p = 6/32 > 0.05.
+        let (base, head) = rounds(&[1.0; 5], &[1.3, 0.95, 1.4, 1.2, 1.5]);
         let rows = compare_rounds(&base, &head, 10.0);
         assert_eq!(rows[0].verdict, Verdict::WithinNoise, "{rows:?}");
         // The self-check counts it as a slowed row the gate missed.
@@ -666,16 +676,23 @@ mod tests {
     }
 
     #[test]
-    fn fewer_than_three_rounds_are_never_flagged() {
-        let (base, head) = rounds(&[1.0, 1.0], &[1.5, 1.5]);
+    fn fewer_than_five_rounds_are_never_flagged() {
+        let (base, head) = rounds(&[1.0; 4], &[1.5; 4]);
         assert_eq!(compare_rounds(&base, &head, 10.0)[0].verdict, Verdict::WithinNoise);
+    }
+
+    #[test]
+    fn with_more_rounds_one_contrary_round_is_allowed() {
+        // 7 of 8 rounds slower: p = 9/256 <= 0.05.
+        let (base, head) = rounds(&[1.0; 8], &[1.3, 0.95, 1.4, 1.2, 1.5, 1.25, 1.3, 1.2]);
+        assert_eq!(compare_rounds(&base, &head, 10.0)[0].verdict, Verdict::Regression);
     }
 
     #[test]
     fn layout_dependent_rows_are_shown_with_their_reason_not_judged() {
         let mk = |v: f64| run(&[("wasm_overhead [compute kernel parse]", v)]);
-        let base = vec![mk(1.0), mk(1.0), mk(1.0)];
-        let head = vec![mk(1.5), mk(1.5), mk(1.5)];
+        let base = vec![mk(1.0); 5];
+        let head = vec![mk(1.5); 5];
         let rows = compare_rounds(&base, &head, 10.0);
         assert_eq!(rows[0].verdict, Verdict::WithinNoise);
         assert!(rows[0].note.as_deref().is_some_and(|n| n.contains("code layout")));

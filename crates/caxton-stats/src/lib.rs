@@ -125,6 +125,29 @@ pub fn noise_band(samples: &[f64]) -> Result<(f64, f64), StatsError> {
     ))
 }
 
+/// The one-sided exact sign test: the probability that at least `k` of `n`
+/// paired differences fall on one given side when each side is equally
+/// likely (no change), `P(X >= k)` for `X ~ Binomial(n, 1/2)`. Small
+/// values mean the pairs lean that way more than chance would make them.
+pub fn sign_test_p(k: usize, n: usize) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    // C(n, i) built up term by term in f64: exact for the n (rounds) used.
+    let mut term = 1.0_f64; // C(n, 0)
+    let mut tail = 0.0;
+    for i in 0..=n {
+        if i >= k {
+            tail += term;
+        }
+        term = term * (n - i) as f64 / (i + 1) as f64;
+    }
+    tail / 2f64.powi(n as i32)
+}
+
 /// The geometric mean `exp(mean(ln x))` of positive, finite values: the
 /// summary of ratios that weighs each equally, whatever its magnitude.
 pub fn geomean(values: &[f64]) -> Result<f64, StatsError> {
@@ -230,5 +253,15 @@ mod tests {
             StatsError::TooFew { needed: 2, got: 1 }.to_string(),
             "1 value(s), at least 2 needed"
         );
+    }
+
+    #[test]
+    fn sign_test_is_the_binomial_tail() {
+        assert_eq!(sign_test_p(0, 5), 1.0);
+        assert_eq!(sign_test_p(5, 5), 1.0 / 32.0);
+        assert_eq!(sign_test_p(4, 5), 6.0 / 32.0);
+        assert_eq!(sign_test_p(7, 8), 9.0 / 256.0);
+        assert_eq!(sign_test_p(3, 3), 0.125);
+        assert_eq!(sign_test_p(6, 5), 0.0);
     }
 }
