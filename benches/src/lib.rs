@@ -20,6 +20,8 @@
 //! `--warm-up-time`) still override them, and `--test` runs every bench
 //! once.
 
+pub mod peers;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
