@@ -37,7 +37,9 @@ pub struct OrchestratorConfig {
     /// accepts; a larger one is refused to its sender
     /// ([`SendErrorKind::MessageTooLarge`]).
     pub max_message_bytes: usize,
-    /// The clock that sums each agent's handler time (two reads per batch).
+    /// The clock that sums each agent's handler time
+    /// ([`CpuClock::Sampled`] by default: an upper bound of thread CPU
+    /// time at about the cost of the monotonic clock).
     pub cpu_clock: CpuClock,
     /// The first agent id handed out (ids then count up from it; zero
     /// counts as one). Orchestrators that share an id space, such as the
@@ -47,7 +49,8 @@ pub struct OrchestratorConfig {
 
 impl Default for OrchestratorConfig {
     /// 1024-message mailboxes, round-robin, a dead-letter log of 1024
-    /// entries and 16 MiB, 16 MiB messages, thread CPU clock, ids from 1.
+    /// entries and 16 MiB, 16 MiB messages, the sampled CPU clock, ids
+    /// from 1.
     fn default() -> Self {
         Self {
             mailbox_capacity: 1024,
@@ -55,7 +58,7 @@ impl Default for OrchestratorConfig {
             dead_letter_log: 1024,
             dead_letter_log_bytes: 16 << 20,
             max_message_bytes: 16 << 20,
-            cpu_clock: CpuClock::Thread,
+            cpu_clock: CpuClock::Sampled,
             first_agent_id: 1,
         }
     }

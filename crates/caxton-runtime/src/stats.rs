@@ -112,7 +112,9 @@ pub struct AgentStats {
     /// Batches drained from the mailbox (one wake-up each).
     pub batches: u64,
     /// Time spent in its handler, summed per batch, on the orchestrator's
-    /// [`crate::cpu::CpuClock`] (thread CPU time by default; zero when off).
+    /// [`crate::cpu::CpuClock`]: by default ([`crate::cpu::CpuClock::Sampled`])
+    /// an upper bound of the thread CPU time its batches took, exact for
+    /// long batches; zero when off.
     pub handler_cpu: Duration,
     /// Messages accepted and not yet handled.
     pub mailbox_depth: usize,

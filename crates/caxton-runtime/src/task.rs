@@ -17,6 +17,7 @@ use caxton_core::{AgentId, Message, Timestamp};
 use crate::agent::Agent;
 use crate::checkpoint::{Checkpoint, CheckpointPolicy};
 use crate::context::Context;
+use crate::cpu::BatchTimer;
 use crate::dead_letter::DeadLetterReason;
 use crate::error::{AgentError, CheckpointError, FaultKind, SpawnError};
 use crate::mailbox::{Batch, Control, Envelope, Mailbox, ReplySender, hook_error};
@@ -228,7 +229,7 @@ impl<A: Agent> AgentTask<A> {
 
     async fn serve(&mut self) {
         let mut since_checkpoint = 0u64;
-        let cpu_clock = self.orch.config().cpu_clock;
+        let mut timer = BatchTimer::new(self.orch.config().cpu_clock);
         let shared = self.shared.clone();
         // This task is the only writer of these counters: keep running totals
         // here and publish them with plain stores, once per batch.
@@ -245,13 +246,21 @@ impl<A: Agent> AgentTask<A> {
             if let Batch::Closed = next {
                 break;
             }
-            let cpu_start = cpu_clock.now();
+            let batch_start = timer.start(self.batch.len());
+            // When the batch's first message started being handled: the
+            // batch's start on the monotonic clock (the read the agent
+            // takes per message anyway, for recovery times).
+            let mut first_started = None;
             let mut handled = 0u64;
             // Set when the agent failed for good; the batch's counts are
             // still published below.
             let mut failed = false;
             while let Some(env) = self.batch.pop_front() {
-                let outcome = self.handle(env);
+                // One vDSO clock read (~25 ns) per message: the start of a
+                // recovery, should this message fault (docs/measurement.md).
+                let started = Instant::now();
+                first_started.get_or_insert(started);
+                let outcome = self.handle(env, started);
                 self.finished_in_batch += 1;
                 shared.finished_in_batch.store(self.finished_in_batch, Relaxed);
                 handled += 1;
@@ -299,8 +308,9 @@ impl<A: Agent> AgentTask<A> {
             self.orch.count_handled(handled);
             shared.stats.handled.store(handled_total, Relaxed);
             shared.stats.batches.store(batches_total, Relaxed);
-            if let Some(start) = cpu_start {
-                cpu_total += cpu_clock.now().unwrap_or(start).saturating_sub(start);
+            if timer.timed() {
+                let end = first_started.map(|_| Instant::now());
+                cpu_total += timer.finish(batch_start, first_started, end);
                 shared.stats.cpu_ns.store(cpu_total.as_nanos() as u64, Relaxed);
             }
             if failed {
@@ -344,7 +354,8 @@ impl<A: Agent> AgentTask<A> {
         }
     }
 
-    fn handle(&mut self, env: Envelope) -> Handled {
+    /// Handles one message, which started being handled at `started`.
+    fn handle(&mut self, env: Envelope, started: Instant) -> Handled {
         let Envelope { msg, reply } = env;
         let mut ctx = Context {
             orch: &self.orch,
@@ -354,9 +365,6 @@ impl<A: Agent> AgentTask<A> {
             quote: msg.reply_with.unwrap_or(msg.id),
             conversation: msg.conversation_id,
         };
-        // One vDSO clock read (~25 ns): the start of a recovery, should
-        // this message fault.
-        let started = Instant::now();
         let result = match self.agent.as_mut() {
             Some(agent) => contained(|| agent.handle(&mut ctx, &msg)),
             None => Err(AgentError::fault(FaultKind::Other, "no live instance")),

@@ -342,7 +342,7 @@ impl caxton_runtime::Agent for Busy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handler_time_follows_the_configured_clock() {
     let spin = Duration::from_millis(3);
-    for clock in [CpuClock::Thread, CpuClock::Wall, CpuClock::Off] {
+    for clock in [CpuClock::Sampled, CpuClock::Thread, CpuClock::Wall, CpuClock::Off] {
         let orch = Orchestrator::with_config(OrchestratorConfig {
             cpu_clock: clock,
             ..OrchestratorConfig::default()
@@ -351,8 +351,8 @@ async fn handler_time_follows_the_configured_clock() {
         orch.request(Message::request(id, "go"), T).await.unwrap();
         // Stats are published when the batch ends, just after the reply.
         match clock {
-            // Both clocks advance at least as far as the thread's CPU clock.
-            CpuClock::Thread | CpuClock::Wall => {
+            // Every clock advances at least as far as the thread's CPU clock.
+            CpuClock::Sampled | CpuClock::Thread | CpuClock::Wall => {
                 eventually(|| orch.stats(id).unwrap().handler_cpu >= spin).await;
             }
             CpuClock::Off => {
@@ -362,6 +362,71 @@ async fn handler_time_follows_the_configured_clock() {
         }
         orch.shutdown(T).await;
     }
+}
+
+/// Spins a varying amount of thread CPU per message (none, 20 µs or
+/// 300 µs) and sums what its handler took on the thread clock.
+struct MeasuredSpin {
+    n: u64,
+    truth: Arc<AtomicU64>,
+}
+
+impl caxton_runtime::Agent for MeasuredSpin {
+    fn handle(&mut self, ctx: &mut caxton_runtime::Context<'_>, _: &Message) -> Result<(), caxton_runtime::AgentError> {
+        let start = caxton_runtime::cpu::thread_cpu_time();
+        self.n += 1;
+        let spin = match self.n % 7 {
+            0 => Duration::from_micros(300),
+            1 | 2 => Duration::from_micros(20),
+            _ => Duration::ZERO,
+        };
+        while caxton_runtime::cpu::thread_cpu_time().saturating_sub(start) < spin {
+            std::hint::spin_loop();
+        }
+        if ctx.reply_expected() {
+            ctx.reply(caxton_runtime::Performative::Inform, "done")
+                .map_err(|e| caxton_runtime::AgentError::handler(e.to_string()))?;
+        }
+        let took = caxton_runtime::cpu::thread_cpu_time().saturating_sub(start);
+        self.truth.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The sampled clock's bound, which holds by construction whatever the
+/// machine's load: an agent's handler time is at least the thread CPU its
+/// handlers took (up to the clocks' rate difference) and at most the wall
+/// time its batches spanned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampled_handler_time_is_bounded_by_thread_cpu_and_wall_time() {
+    let orch = Orchestrator::with_config(OrchestratorConfig {
+        cpu_clock: CpuClock::Sampled,
+        ..OrchestratorConfig::default()
+    });
+    let truth = Arc::new(AtomicU64::new(0));
+    let t = truth.clone();
+    let id = orch
+        .spawn(AgentSpec::new(move || MeasuredSpin { n: 0, truth: t.clone() }))
+        .unwrap();
+    let began = std::time::Instant::now();
+    for i in 0..700u64 {
+        if i % 3 == 0 {
+            orch.request(Message::request(id, "go"), T).await.unwrap();
+        } else {
+            orch.send(Message::inform(id, "go")).await.unwrap();
+        }
+    }
+    let truth = || Duration::from_nanos(truth.load(Ordering::Relaxed));
+    // The batch's time is published just after its messages are counted.
+    eventually(|| {
+        let st = orch.stats(id).unwrap();
+        st.messages_handled == 700 && st.handler_cpu.as_secs_f64() >= truth().as_secs_f64() * 0.99
+    })
+    .await;
+    let cpu = orch.stats(id).unwrap().handler_cpu;
+    let elapsed = began.elapsed();
+    assert!(cpu <= elapsed, "{cpu:?} > {elapsed:?}");
+    orch.shutdown(T).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

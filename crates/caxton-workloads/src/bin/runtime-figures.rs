@@ -62,12 +62,8 @@ where
 }
 
 async fn run() {
-    let cpu_clock = match std::env::var("CAXTON_CPU_CLOCK").as_deref() {
-        Ok("wall") => CpuClock::Wall,
-        Ok("off") => CpuClock::Off,
-        _ => CpuClock::Thread,
-    };
-    println!("handler clock: {cpu_clock:?} (CAXTON_CPU_CLOCK=thread|wall|off)");
+    let cpu_clock = CpuClock::from_env().unwrap_or_default();
+    println!("handler clock: {cpu_clock:?} (CAXTON_CPU_CLOCK=sampled|thread|wall|off)");
     let orch = Orchestrator::with_config(caxton_runtime::OrchestratorConfig {
         cpu_clock,
         ..Default::default()
