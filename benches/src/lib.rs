@@ -83,17 +83,27 @@ impl Budget {
         flat: true,
     };
 
-    /// Applies the budget to a group.
+    /// Applies the budget to a group. Criterion's own flags on the command
+    /// line (`--warm-up-time`, `--measurement-time`, `--sample-size`) win
+    /// over the budget's, as a user giving them expects (a group's setting
+    /// would otherwise override them): the interleaved gate runs every
+    /// benchmark short that way.
     pub fn apply(self, group: &mut BenchmarkGroup<'_, WallTime>) {
-        group
-            .warm_up_time(self.warm_up)
-            .measurement_time(self.measurement)
-            .sample_size(self.samples)
-            .sampling_mode(if self.flat {
-                SamplingMode::Flat
-            } else {
-                SamplingMode::Linear
-            });
+        let given = |flag: &str| std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        if !given("--warm-up-time") {
+            group.warm_up_time(self.warm_up);
+        }
+        if !given("--measurement-time") {
+            group.measurement_time(self.measurement);
+        }
+        if !given("--sample-size") {
+            group.sample_size(self.samples);
+        }
+        group.sampling_mode(if self.flat {
+            SamplingMode::Flat
+        } else {
+            SamplingMode::Linear
+        });
     }
 }
 
