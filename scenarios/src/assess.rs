@@ -208,6 +208,39 @@ pub fn leak(intervals: &[Interval], check: &LeakCheck) -> (LeakReport, Assertion
     (report, Assertion::new("no_memory_leak", passed, detail))
 }
 
+/// What a burst did to the mailboxes, for [`overload`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overload<'a> {
+    /// Sends refused (shedding: `MailboxFull`).
+    pub refused: u64,
+    /// Sends that waited for room (backpressure).
+    pub waited: u64,
+    /// Agents whose mailbox depth reached its capacity at some point.
+    pub mailboxes_at_bound: u64,
+    /// Agents looked at.
+    pub agents: u64,
+    /// The policy run (`shed` or `backpressure`).
+    pub policy: &'a str,
+}
+
+/// Whether the burst overloaded anything: a refusal, a waiting sender, or
+/// a mailbox at its bound. When `required`, none of them fails the run as
+/// "did not reach overload" (rather than passing vacuously); otherwise the
+/// assertion only reports.
+pub fn overload(o: &Overload<'_>, required: bool) -> Assertion {
+    let reached = o.refused > 0 || o.waited > 0 || o.mailboxes_at_bound > 0;
+    let what = format!(
+        "policy {}: {} refused, {} senders waited, {} of {} mailboxes reached their bound",
+        o.policy, o.refused, o.waited, o.mailboxes_at_bound, o.agents
+    );
+    let detail = match (reached, required) {
+        (true, _) => format!("overloaded: {what}"),
+        (false, true) => format!("did not reach overload: {what}"),
+        (false, false) => format!("not overloaded (not required): {what}"),
+    };
+    Assertion::new("reached_overload", reached || !required, detail)
+}
+
 /// Median interval p99 (ms) of the intervals that end by `until_s`.
 pub fn baseline_p99_ms(intervals: &[Interval], until_s: f64) -> Option<f64> {
     median(
@@ -424,6 +457,30 @@ mod tests {
         assert!(!check.passed);
         assert!((rate - 0.98).abs() < 1e-12);
         assert!(!success_rate(&Accounting::default(), 0.99).1.passed);
+    }
+
+    #[test]
+    fn an_overload_that_did_not_happen_fails_when_required() {
+        let none = Overload {
+            agents: 10,
+            policy: "shed",
+            ..Default::default()
+        };
+        let a = overload(&none, true);
+        assert!(!a.passed);
+        assert!(a.detail.starts_with("did not reach overload"), "{}", a.detail);
+        assert!(overload(&none, false).passed);
+        for o in [
+            Overload { refused: 1, ..none },
+            Overload { waited: 1, ..none },
+            Overload {
+                mailboxes_at_bound: 1,
+                ..none
+            },
+        ] {
+            let a = overload(&o, true);
+            assert!(a.passed && a.detail.starts_with("overloaded"), "{a:?}");
+        }
     }
 
     #[test]

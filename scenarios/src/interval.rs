@@ -25,6 +25,14 @@ pub struct Interval {
     /// Messages refused at send with a counted error (full mailbox,
     /// stopped agent): shed load, never silent.
     pub refused: u64,
+    /// Sends that found the mailbox full and waited for room (the
+    /// backpressure policy; always 0 when shedding).
+    #[serde(default)]
+    pub waited: u64,
+    /// The deepest mailbox at the end of the interval (messages accepted
+    /// and not yet handled; in-process runs only, else 0).
+    #[serde(default)]
+    pub depth_max: u64,
     /// Messages handled successfully.
     pub handled: u64,
     /// Messages whose handling crashed the agent (dead letters).

@@ -11,9 +11,12 @@
 //! [`result::ScenarioResult`] is written as JSON; see `docs/scenarios.md`.
 
 pub mod assess;
+pub mod capacity;
+pub mod capacity_cli;
 pub mod cli;
 pub mod config;
 pub mod history;
+pub mod hotspot;
 pub mod interval;
 pub mod network;
 pub mod pace;
@@ -23,5 +26,6 @@ pub mod result;
 pub mod run;
 pub mod scenario;
 pub mod verdict;
+pub mod work;
 
 pub use scenario::Scenario;

@@ -50,6 +50,17 @@ impl Probe {
         })
     }
 
+    /// A probe on the same clock (anchors shared, so either stamps for the
+    /// other) with recorders of its own: latencies of two groups of agents
+    /// kept apart.
+    pub fn sibling(&self) -> Arc<Self> {
+        Arc::new(Self {
+            anchor: self.anchor,
+            wall_anchor_ns: self.wall_anchor_ns,
+            shards: (0..SHARDS).map(|_| Mutex::new(LatencyRecorder::new())).collect(),
+        })
+    }
+
     /// The stamp for a message intended to be sent at `at`.
     pub fn stamp(&self, at: Instant) -> Timestamp {
         Timestamp(self.wall_anchor_ns + at.saturating_duration_since(self.anchor).as_nanos() as u64)

@@ -21,13 +21,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Notify;
 
 use crate::assess::Accounting;
-use crate::config::{AgentKind, Config, Plan};
+use crate::config::{AgentKind, Config, MailboxPolicy, Plan};
 use crate::interval::{Interval, IntervalLog};
 use crate::pace::Pacer;
 use crate::probe::{Probe, timed};
 use crate::result::ScenarioResult;
 use crate::scenario::Scenario;
 use crate::verdict::{self, RunData, count, dead_after_accept};
+use crate::work::{Cost, Spin};
 
 /// Why a run could not be carried out (as opposed to failing its checks).
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +107,8 @@ pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) faults_injected: AtomicU64,
+    /// Sends that had to wait for mailbox room (backpressure).
+    pub(crate) waited: AtomicU64,
 }
 
 /// A load sink the run loop can wait on after the generator's last message:
@@ -131,10 +134,13 @@ struct FaultPlan {
     payloads: Vec<Bytes>,
 }
 
-/// The generator's sink: `try_send` to the agents round-robin, counting
+/// The generator's sink: sends to the agents round-robin, counting
 /// acceptances and refusals (the runtime records each refusal as a dead
-/// letter too).
+/// letter too). Shedding, it uses `try_send` (a full mailbox refuses);
+/// under backpressure, `send`, counting each send that had to wait.
 struct OrchSink {
+    policy: MailboxPolicy,
+    waited: u64,
     refs: Vec<AgentRef>,
     start: Instant,
     probe: Arc<Probe>,
@@ -166,21 +172,44 @@ impl LoadSink for OrchSink {
         let intended = self.start.checked_add(due.intended).unwrap_or_else(Instant::now);
         msg.sent_at = self.probe.stamp(intended);
         self.sent += 1;
-        match to.try_send(msg) {
-            Ok(()) => {
-                self.accepted += 1;
-                if crash {
-                    self.faults_injected += 1;
+        async move {
+            let to = &self.refs[target as usize];
+            let outcome = match self.policy {
+                MailboxPolicy::Shed => to.try_send(msg),
+                MailboxPolicy::Backpressure => {
+                    // Polled once: pending means the mailbox was full and
+                    // this send waits for room (counted once).
+                    let mut send = std::pin::pin!(to.send(msg));
+                    let mut first = true;
+                    std::future::poll_fn(|cx| {
+                        let p = send.as_mut().poll(cx);
+                        if first {
+                            first = false;
+                            if p.is_pending() {
+                                self.waited += 1;
+                                self.counters.waited.store(self.waited, Relaxed);
+                            }
+                        }
+                        p
+                    })
+                    .await
                 }
+            };
+            match outcome {
+                Ok(()) => {
+                    self.accepted += 1;
+                    if crash {
+                        self.faults_injected += 1;
+                    }
+                }
+                Err(_) => self.refused += 1,
             }
-            Err(_) => self.refused += 1,
+            let c = &self.counters;
+            c.sent.store(self.sent, Relaxed);
+            c.accepted.store(self.accepted, Relaxed);
+            c.refused.store(self.refused, Relaxed);
+            c.faults_injected.store(self.faults_injected, Relaxed);
         }
-        let c = &self.counters;
-        c.sent.store(self.sent, Relaxed);
-        c.accepted.store(self.accepted, Relaxed);
-        c.refused.store(self.refused, Relaxed);
-        c.faults_injected.store(self.faults_injected, Relaxed);
-        std::future::ready(())
     }
 }
 
@@ -222,16 +251,21 @@ fn spawn_agents(orch: &Orchestrator, cfg: &Config, probe: &Arc<Probe>) -> Result
         _ => (RestartPolicy::default(), CheckpointPolicy::Manual),
     };
 
-    // Native agents: the cheapest handler, or the shared crashable one.
+    // Native agents: the cheapest handler, or the shared crashable one,
+    // spinning `load.handler_us` per message first.
     let p = probe.clone();
+    let cost = Cost::Fixed(Duration::from_secs_f64(cfg.load.handler_us / 1e6));
     let native = match &cfg.plan {
         Plan::Faults { .. } => orch.spawn_many(
-            &AgentSpec::new(move || timed(Fragile::default(), p.clone()))
+            &AgentSpec::new(move || timed(Spin::new(Fragile::default(), cost.clone()), p.clone()))
                 .restart_policy(restart)
                 .checkpoint_policy(checkpoints),
             n - wasm_n,
         )?,
-        _ => orch.spawn_many(&AgentSpec::new(move || timed(Sink, p.clone())), n - wasm_n)?,
+        _ => orch.spawn_many(
+            &AgentSpec::new(move || timed(Spin::new(Sink, cost.clone()), p.clone())),
+            n - wasm_n,
+        )?,
     };
 
     // WASM agents: the counter guest, one pooled instance each (plus room
@@ -298,10 +332,12 @@ fn progress_bar(enabled: bool, seconds: u64) -> ProgressBar {
 
 fn live_line(i: &Interval) -> String {
     format!(
-        "sent {}/s handled {}/s refused {} faults {} p99 {:.3} ms rss {} MiB cpu {:.0} %",
+        "sent {}/s handled {}/s refused {} waited {} depth {} faults {} p99 {:.3} ms rss {} MiB cpu {:.0} %",
         i.sent,
         i.handled,
         i.refused,
+        i.waited,
+        i.depth_max,
         i.faults,
         i.p99_ms(),
         i.rss_bytes >> 20,
@@ -317,6 +353,8 @@ struct Sampler<'a> {
     faults: &'a (dyn Fn() -> u64 + Sync),
     /// Memory and CPU of the process under load.
     usage: &'a (dyn Fn() -> Usage + Sync),
+    /// The deepest mailbox now, where known.
+    depth: Option<&'a (dyn Fn() -> u64 + Sync)>,
     probe: &'a Probe,
     counters: &'a Counters,
     current: LatencyRecorder,
@@ -324,6 +362,7 @@ struct Sampler<'a> {
     /// Running totals at the end of the previous interval.
     last_sent: u64,
     last_refused: u64,
+    last_waited: u64,
     last_faults: u64,
     last_t: Duration,
     last_cpu: Duration,
@@ -334,6 +373,7 @@ impl Sampler<'_> {
     fn sample(&mut self, elapsed: Duration) -> Interval {
         let sent = self.counters.sent.load(Relaxed);
         let refused = self.counters.refused.load(Relaxed);
+        let waited = self.counters.waited.load(Relaxed);
         self.probe.harvest(&mut self.current);
         // Both recorders have the default bounds, so merging cannot fail.
         self.total
@@ -356,6 +396,8 @@ impl Sampler<'_> {
             scheduled: due_now.saturating_sub(due_before),
             sent: sent - self.last_sent,
             refused: refused - self.last_refused,
+            waited: waited - self.last_waited,
+            depth_max: self.depth.map_or(0, |d| d()),
             handled: self.current.count(),
             faults: faults - self.last_faults,
             latency: self.current.summary(),
@@ -363,7 +405,7 @@ impl Sampler<'_> {
             cpu_percent,
         };
         self.current.reset();
-        (self.last_sent, self.last_refused, self.last_faults) = (sent, refused, faults);
+        (self.last_sent, self.last_refused, self.last_waited, self.last_faults) = (sent, refused, waited, faults);
         self.last_t = elapsed;
         self.last_cpu = cpu;
         interval
@@ -469,6 +511,8 @@ pub(crate) struct Gauges<'a> {
     pub(crate) faults: &'a (dyn Fn() -> u64 + Sync),
     /// Memory and CPU of the process under load.
     pub(crate) usage: &'a (dyn Fn() -> Usage + Sync),
+    /// The deepest mailbox now (in-process runs), for the interval log.
+    pub(crate) depth: Option<&'a (dyn Fn() -> u64 + Sync)>,
 }
 
 /// Drives `sink` open-loop along the configuration's rate profile from
@@ -522,12 +566,14 @@ pub(crate) async fn load_phase<S: Flush + Send + 'static>(
         profile,
         faults: gauges.faults,
         usage: gauges.usage,
+        depth: gauges.depth,
         probe: gauges.probe,
         counters: gauges.counters,
         current: LatencyRecorder::new(),
         total: LatencyRecorder::new(),
         last_sent: 0,
         last_refused: 0,
+        last_waited: 0,
         last_faults: (gauges.faults)(),
         last_t: Duration::ZERO,
         last_cpu: (gauges.usage)().1,
@@ -617,6 +663,8 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     };
     let start = Instant::now();
     let sink = OrchSink {
+        policy: cfg.load.policy,
+        waited: 0,
         refs: agents.refs.clone(),
         start,
         probe: probe.clone(),
@@ -631,11 +679,14 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
     };
     let faults = || count(&orch.dead_letter_counts(), DeadLetterKind::Fault);
     let usage = || (rss(), process_cpu_time());
+    let refs = agents.refs.clone();
+    let depth = move || refs.iter().map(|r| r.mailbox_depth() as u64).max().unwrap_or(0);
     let gauges = Gauges {
         probe: &probe,
         counters: &counters,
         faults: &faults,
         usage: &usage,
+        depth: Some(&depth),
     };
     let loaded = load_phase(cfg, opts, &profile, &mut out, gauges, start, sink).await?;
     let Loaded {
@@ -684,6 +735,7 @@ async fn drive(scenario: Scenario, cfg: &Config, opts: &RunOptions) -> Result<Ru
         rss_before,
         rss_spawned,
         faults_injected: sink.faults_injected,
+        waited: sink.waited,
         stats: &stats,
         failures: &failures,
         dead_letters: &dl,

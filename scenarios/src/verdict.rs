@@ -34,6 +34,8 @@ pub struct RunData<'a> {
     pub rss_spawned: u64,
     /// Crash commands accepted into a mailbox (faults scenario).
     pub faults_injected: u64,
+    /// Sends that waited for mailbox room (backpressure policy).
+    pub waited: u64,
     /// Agent stats taken before shutdown.
     pub stats: &'a [AgentStats],
     /// Agents their supervisor gave up on.
@@ -191,11 +193,53 @@ fn burst_checks(
 ) {
     let end = (burst.start_s + burst.duration_s) as f64;
     let in_burst = d.intervals.iter().filter(|i| i.phase == "burst");
+    let refused = in_burst.clone().map(|i| i.refused).sum::<u64>();
+    let waited = in_burst.clone().map(|i| i.waited).sum::<u64>();
+    let at_bound = d
+        .stats
+        .iter()
+        .filter(|s| s.mailbox_capacity > 0 && s.mailbox_high_water >= s.mailbox_capacity)
+        .count();
+    metrics.push(metric("burst_refused", refused as f64, "count"));
+    metrics.push(metric("burst_waited", waited as f64, "count"));
+    metrics.push(metric("waited_total", d.waited as f64, "count"));
+    metrics.push(metric("mailboxes_at_bound", at_bound as f64, "count"));
     metrics.push(metric(
-        "burst_refused",
-        in_burst.clone().map(|i| i.refused).sum::<u64>() as f64,
+        "depth_max",
+        d.intervals.iter().map(|i| i.depth_max).max().unwrap_or(0) as f64,
         "count",
     ));
+    let overload = assess::overload(
+        &assess::Overload {
+            refused: d.accounting.refused,
+            waited: d.waited,
+            mailboxes_at_bound: at_bound as u64,
+            agents: d.stats.len() as u64,
+            policy: d.cfg.load.policy.name(),
+        },
+        checks.require_overload,
+    );
+    assertions.push(overload);
+    if d.rss_spawned > 0 {
+        let limit = rss_limit(d.cfg, d.rss_spawned);
+        let peak = d.intervals.iter().map(|i| i.rss_bytes).max().unwrap_or(0);
+        metrics.push(metric("rss_limit", limit as f64, "bytes"));
+        assertions.push(Assertion {
+            name: "memory_bounded".into(),
+            passed: peak <= limit,
+            detail: format!(
+                "RSS peak {} MiB (limit {} MiB: {} MiB after spawning + {} agents x {} mailbox slots x \
+                 {} B (envelope + payload) + {} MiB headroom)",
+                peak >> 20,
+                limit >> 20,
+                d.rss_spawned >> 20,
+                d.cfg.load.agents,
+                d.cfg.load.mailbox_capacity,
+                slot_bytes(d.cfg),
+                RSS_HEADROOM >> 20
+            ),
+        });
+    }
     metrics.push(metric(
         "burst_p99_max",
         in_burst.map(Interval::p99_ms).fold(0.0, f64::max),
@@ -232,6 +276,23 @@ fn burst_checks(
             detail: "no baseline latency before the burst".into(),
         }),
     }
+}
+
+/// Memory beyond the mailboxes the memory bound allows (latency
+/// histograms, the runtime's and the allocator's own).
+pub const RSS_HEADROOM: u64 = 64 << 20;
+
+/// Bytes one queued message may hold: its envelope plus a payload of its
+/// own (in process the payload is shared, so this over-counts).
+pub fn slot_bytes(cfg: &Config) -> u64 {
+    std::mem::size_of::<caxton_runtime::Message>() as u64 + 16 + cfg.load.message_size as u64
+}
+
+/// The RSS a run may reach with every mailbox full: RSS after spawning,
+/// plus every mailbox slot holding a message, plus [`RSS_HEADROOM`].
+pub fn rss_limit(cfg: &Config, rss_spawned: u64) -> u64 {
+    let slots = cfg.load.agents as u64 * cfg.load.mailbox_capacity as u64;
+    rss_spawned + slots * slot_bytes(cfg) + RSS_HEADROOM
 }
 
 fn fault_checks(d: &RunData<'_>, checks: &FaultChecks, metrics: &mut Vec<Metric>, assertions: &mut Vec<Assertion>) {

@@ -37,10 +37,15 @@ impl Layer {
         set(&mut l.agents, &self.agents);
         set(&mut l.message_size, &self.message_size);
         set(&mut l.agent_kind, &self.agent_kind);
+        set(&mut l.mailbox_capacity, &self.mailbox_capacity);
+        set(&mut l.policy, &self.policy);
+        set(&mut l.handler_us, &self.handler_us);
         match &mut cfg.plan {
-            Plan::Burst { burst, .. } => {
+            Plan::Burst { burst, checks } => {
                 set(&mut burst.start_s, &self.burst_start_s);
                 set(&mut burst.duration_s, &self.burst_duration_s);
+                set(&mut burst.rate, &self.burst_rate);
+                set(&mut checks.require_overload, &self.require_overload);
             }
             Plan::Sustained { checks } => {
                 set(&mut checks.warmup_s, &self.warmup_s);

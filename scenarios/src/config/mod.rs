@@ -34,8 +34,8 @@ pub use duration::{MAX_DURATION_S, parse_duration_s};
 pub use error::ConfigError;
 pub use memory::{WASM_GUEST_BYTES, available_memory};
 pub use schema::{
-    AgentKind, BurstChecks, BurstShape, Config, FaultChecks, FaultShape, Layer, Load, Overrides, PeakChecks, Plan,
-    Quick, SustainedChecks, parse,
+    AgentKind, BurstChecks, BurstShape, CapacityBasis, Config, FaultChecks, FaultShape, Layer, Load, MailboxPolicy,
+    Overrides, PeakChecks, Plan, Quick, SustainedChecks, parse,
 };
 
 impl Config {

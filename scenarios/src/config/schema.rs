@@ -29,6 +29,45 @@ impl AgentKind {
     }
 }
 
+/// What the generator does when an agent's mailbox is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MailboxPolicy {
+    /// Shedding: `try_send`, a full mailbox refuses the message with
+    /// `MailboxFull` (handed back, counted once as a refusal and a dead letter).
+    #[default]
+    Shed,
+    /// Backpressure: `send`, the generator waits for room (each send that
+    /// had to wait counted); nothing is refused for being full.
+    Backpressure,
+}
+
+impl MailboxPolicy {
+    /// The name used in files and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Shed => "shed",
+            Self::Backpressure => "backpressure",
+        }
+    }
+}
+
+/// The capacity a run's relative rates (`--rate 0.7x`) are multiples of.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CapacityBasis {
+    /// The capacity, msg/s.
+    pub msg_per_s: f64,
+    /// `given` (`--capacity`) or `measured` (a quick capacity search in
+    /// this invocation, before the run).
+    pub source: String,
+    /// `--rate` as a multiple of the capacity, if given so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_factor: Option<f64>,
+    /// `--burst-rate` as a multiple of the capacity, if given so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst_factor: Option<f64>,
+}
+
 /// The `[load]` table: what every scenario sends, and to how many agents.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +92,18 @@ pub struct Load {
     /// mailbox at capacity it is the estimate checked against available
     /// memory before the run.
     pub agent_budget_bytes: u64,
+    /// What a full mailbox does to the generator (default `shed`).
+    #[serde(default)]
+    pub policy: MailboxPolicy,
+    /// CPU each native agent spins per message, µs (0: none): a known
+    /// handler cost, so capacity and overload do not depend on how fast
+    /// the empty handler is. WASM agents run their guest as is.
+    #[serde(default)]
+    pub handler_us: f64,
+    /// The capacity relative rates were resolved against (set by the
+    /// command line, never read from a file).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityBasis>,
 }
 
 /// `[checks]` of the peak scenario.
@@ -99,6 +150,11 @@ pub struct BurstChecks {
     pub recovery_p99_floor_ms: f64,
     /// ...for this many consecutive intervals.
     pub recovery_stable_intervals: usize,
+    /// Fail as "did not reach overload" unless the burst overloaded
+    /// something: a refusal, a sender that waited, or a mailbox at its
+    /// bound (on by itself for `--burst-rate Nx` with N >= 1).
+    #[serde(default)]
+    pub require_overload: bool,
 }
 
 /// `[checks]` of the fault-injection scenario.
@@ -209,6 +265,16 @@ pub struct Layer {
     pub window_intervals: Option<usize>,
     /// Overrides `checks.latency_noise_floor_ms` (sustained).
     pub latency_noise_floor_ms: Option<f64>,
+    /// Overrides `load.mailbox_capacity` (`--mailbox-capacity`).
+    pub mailbox_capacity: Option<usize>,
+    /// Overrides `load.policy` (`--policy`).
+    pub policy: Option<MailboxPolicy>,
+    /// Overrides `load.handler_us` (`--handler-us`).
+    pub handler_us: Option<f64>,
+    /// Overrides `burst.rate` (`--burst-rate`).
+    pub burst_rate: Option<f64>,
+    /// Overrides `checks.require_overload` (burst; `--require-overload`).
+    pub require_overload: Option<bool>,
 }
 
 /// The `[quick]` table: what `--quick` changes.

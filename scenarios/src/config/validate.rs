@@ -52,6 +52,12 @@ impl Config {
                 format!("must be 1 byte to 64 MiB, got {}", l.message_size),
             );
         }
+        if !(l.handler_us.is_finite() && (0.0..=1e6).contains(&l.handler_us)) {
+            return bad(
+                "load.handler_us",
+                format!("must be 0 to 1 000 000 µs, got {}", l.handler_us),
+            );
+        }
         if l.mailbox_capacity == 0 {
             return bad("load.mailbox_capacity", "must be at least 1".into());
         }

@@ -277,6 +277,7 @@ pub fn run(scenario: Scenario, cfg: &Config, opts: &RunOptions, target: &Target)
             counters: &counters,
             faults: &faults,
             usage: &usage,
+            depth: None,
         };
         load_phase(cfg, opts, &profile, &mut out, gauges, start, sink).await
     })?;
@@ -334,6 +335,7 @@ pub fn run(scenario: Scenario, cfg: &Config, opts: &RunOptions, target: &Target)
         rss_before,
         rss_spawned,
         faults_injected: counters.faults_injected.load(Relaxed),
+        waited: counters.waited.load(Relaxed),
         stats: &stats,
         failures: &failures,
         dead_letters: &dl,
