@@ -59,16 +59,18 @@ pub struct CapacityArgs {
     /// Length of each step (seconds, or 5s, 1m).
     #[arg(long, value_parser = parse_duration_s, default_value = "3", value_name = "DURATION")]
     pub step: u64,
-    /// Objective: the largest p99 send -> handled latency, ms.
-    #[arg(long, default_value_t = 10.0, value_name = "MS")]
+    /// Objective: the largest p99 send -> handled latency, ms (the peak
+    /// scenario's).
+    #[arg(long, default_value_t = 100.0, value_name = "MS")]
     pub max_p99_ms: f64,
     /// Objective: the least share of sent messages handled, %.
     #[arg(long, default_value_t = 99.0, value_name = "PCT")]
     pub min_success: f64,
     /// Objective: the generator's largest lateness p99, ms (it keeps its
     /// schedule; over it, the step measured the generator's limit).
-    #[arg(long, default_value_t = 10.0, value_name = "MS")]
-    pub max_lateness_ms: f64,
+    /// Default: --max-p99-ms.
+    #[arg(long, value_name = "MS")]
+    pub max_lateness_ms: Option<f64>,
     /// The knee: the highest held rate whose p99 is within this factor
     /// of the lowest rate's p99...
     #[arg(long, default_value_t = 3.0)]
@@ -114,6 +116,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Err(e) = crate::cli::in_process_only(&base, args.target.as_ref()) {
+        eprintln!("capacity: configuration refused: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let plan = if args.quick {
         SearchPlan {
             start_rate: args.start_rate,
@@ -140,7 +146,7 @@ pub fn main() -> ExitCode {
     let objectives = Objectives {
         max_p99_ms: args.max_p99_ms,
         min_success_pct: args.min_success,
-        max_lateness_p99_ms: args.max_lateness_ms,
+        max_lateness_p99_ms: args.max_lateness_ms.unwrap_or(args.max_p99_ms),
         ..Objectives::default()
     };
     eprintln!(

@@ -168,6 +168,16 @@ fn resolve_relative(
     cfg.validate().map_err(|e| e.to_string())
 }
 
+/// Refuses what only an in-process run can do when a `--target` is given:
+/// the server's agents are its own (no spun handler cost) and its send
+/// route never waits for room.
+pub fn in_process_only(cfg: &Config, target: Option<&Target>) -> Result<(), String> {
+    if target.is_some() && (cfg.load.policy == MailboxPolicy::Backpressure || cfg.load.handler_us > 0.0) {
+        return Err("--policy backpressure and --handler-us are for in-process runs, not --target".into());
+    }
+    Ok(())
+}
+
 /// The burst's intervals, one line each: the policy counted per interval.
 fn print_intervals(result_path: &std::path::Path, intervals_file: &str) {
     let path = result_path
@@ -239,6 +249,10 @@ pub fn main(scenario: Scenario) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Err(e) = in_process_only(&cfg, args.target.as_ref()) {
+        eprintln!("{}: configuration refused: {e}", scenario.name());
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if (rate_x.is_some() || burst_x.is_some())
         && let Err(e) = resolve_relative(
             &mut cfg,

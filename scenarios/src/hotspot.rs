@@ -513,6 +513,13 @@ pub fn evaluate(args: &HotspotArgs, phases: &[PhaseResult]) -> (Vec<Metric>, Vec
                 args.isolation_floor(),
             );
             metrics.push(metric(&format!("isolation_factor_{key}"), factor, "x"));
+            let mut p50 = metric(
+                &format!("isolation_factor_p50_{key}"),
+                p.others.p50_us / u.others.p50_us,
+                "x",
+            );
+            p50.informational = true;
+            metrics.push(p50);
             assertions.push(a);
         }
         metrics.push(metric(

@@ -7,6 +7,9 @@ fn scenario(bin: &str, args: &[&str]) -> Output {
     let exe = match bin {
         "peak" => env!("CARGO_BIN_EXE_peak"),
         "faults" => env!("CARGO_BIN_EXE_faults"),
+        "burst" => env!("CARGO_BIN_EXE_burst"),
+        "capacity" => env!("CARGO_BIN_EXE_capacity"),
+        "hotspot" => env!("CARGO_BIN_EXE_hotspot"),
         _ => unreachable!(),
     };
     Command::new(exe)
@@ -40,6 +43,36 @@ fn a_zero_restart_window_is_refused_by_name() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("`faults.restart_window_s`"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_relative_rates_and_in_process_only_flags_are_refused_before_running() {
+    let cases: [(&str, &[&str], &str); 6] = [
+        ("peak", &["--rate", "0.7y"], "--rate"),
+        ("peak", &["--rate", "0.7x", "--capacity", "0"], "--capacity"),
+        (
+            "peak",
+            &["--burst-rate", "3x", "--capacity", "1000"],
+            "--burst-rate is for the burst",
+        ),
+        (
+            "burst",
+            &["--policy", "backpressure", "--target", "http://127.0.0.1:9"],
+            "in-process",
+        ),
+        (
+            "capacity",
+            &["--handler-us", "5", "--target", "http://127.0.0.1:9"],
+            "in-process",
+        ),
+        ("hotspot", &["--capabilities", "1"], "--capabilities"),
+    ];
+    for (bin, args, says) in cases {
+        let out = scenario(bin, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {err}");
+        assert!(err.contains(says), "{bin} {args:?}: {err}");
+    }
 }
 
 fn tempdir() -> std::path::PathBuf {
