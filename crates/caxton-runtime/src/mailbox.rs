@@ -8,7 +8,11 @@
 //!
 //! The bound counts messages *accepted and not yet handled* (queued plus the
 //! rest of the batch in hand), so a mailbox never holds more than its
-//! capacity. A fresh mailbox allocates nothing; its buffer grows on first use.
+//! capacity (at most `2^31 - 1`). A fresh mailbox allocates nothing; its
+//! buffer grows on first use, and an agent that parks on an empty mailbox
+//! gives its buffers back: an idle agent holds no message buffer. What is
+//! rarely used (blocked senders, controls, exit waiters) lives in one box
+//! allocated on first use and dropped once empty.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -19,8 +23,8 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{AgentError, CheckpointError};
-// std's `Mutex`/`AtomicUsize`, or loom's under `--cfg loom` (`loom_tests`).
-use crate::sync::{AtomicUsize, Mutex, MutexGuard};
+// std's `Mutex`/`AtomicU32`, or loom's under `--cfg loom` (`loom_tests`).
+use crate::sync::{AtomicU32, Mutex, MutexGuard};
 
 /// Where a reply to a request made from outside any agent goes.
 pub(crate) type ReplySender = oneshot::Sender<Result<Message, String>>;
@@ -47,22 +51,82 @@ pub(crate) enum PushError {
 
 /// What the agent got from one `poll_batch`.
 pub(crate) enum Batch {
-    /// Messages were moved into the caller's buffer (controls may be too).
-    Ready,
+    /// Messages were moved into the caller's buffer, and these controls
+    /// (usually none: an empty `Vec` allocates nothing) are to run after
+    /// them.
+    Ready(Vec<Control>),
     /// The mailbox is closed and empty: the agent should exit.
     Closed,
 }
 
 struct State {
     queue: VecDeque<Envelope>,
-    /// Accepted and not yet handled: `queue.len()` plus the batch in hand.
-    pending: usize,
-    high_water: usize,
-    closed: bool,
     consumer: Option<Waker>,
+    /// Allocated on first use; dropped by `poll_batch` once empty.
+    cold: Option<Box<Cold>>,
+    /// Accepted and not yet handled: `queue.len()` plus the batch in hand.
+    pending: u32,
+    /// The highest `pending` seen, and [`CLOSED`] once closed (one word
+    /// for both keeps the state at 64 bytes).
+    high_water_closed: u32,
+}
+
+/// The closed flag in `State::high_water_closed`; capacities stay below it.
+const CLOSED: u32 = 1 << 31;
+
+/// The mailbox's rarely used parts.
+#[derive(Default)]
+struct Cold {
     blocked_senders: Vec<Waker>,
     controls: Vec<Control>,
     on_exit: Vec<oneshot::Sender<()>>,
+}
+
+impl State {
+    fn closed(&self) -> bool {
+        self.high_water_closed & CLOSED != 0
+    }
+
+    fn close(&mut self) {
+        self.high_water_closed |= CLOSED;
+    }
+
+    fn high_water(&self) -> u32 {
+        self.high_water_closed & !CLOSED
+    }
+
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Takes the blocked senders' wakers out (to wake after unlocking).
+    fn take_senders(&mut self) -> Vec<Waker> {
+        self.cold
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.blocked_senders))
+            .unwrap_or_default()
+    }
+
+    fn take_controls(&mut self) -> Vec<Control> {
+        self.cold
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.controls))
+            .unwrap_or_default()
+    }
+
+    fn has_controls(&self) -> bool {
+        self.cold.as_ref().is_some_and(|c| !c.controls.is_empty())
+    }
+
+    /// The cold box, if it holds nothing any more (to drop after unlocking).
+    fn take_empty_cold(&mut self) -> Option<Box<Cold>> {
+        match &self.cold {
+            Some(c) if c.blocked_senders.is_empty() && c.controls.is_empty() && c.on_exit.is_empty() => {
+                self.cold.take()
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Wakers of blocked senders kept before they are all woken (see
@@ -72,26 +136,25 @@ const MAX_BLOCKED_SENDERS: usize = 1024;
 /// A bounded, batching, multi-producer single-consumer mailbox.
 pub(crate) struct Mailbox {
     state: Mutex<State>,
-    capacity: usize,
+    capacity: u32,
     /// Mirror of `pending` readable without the lock (least-loaded routing).
-    depth: AtomicUsize,
+    depth: AtomicU32,
 }
 
 impl Mailbox {
+    /// A mailbox of `capacity` messages (more than `2^31 - 1` counts as
+    /// `2^31 - 1`: 256 GiB of queued envelopes).
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
-                pending: 0,
-                high_water: 0,
-                closed: false,
                 consumer: None,
-                blocked_senders: Vec::new(),
-                controls: Vec::new(),
-                on_exit: Vec::new(),
+                cold: None,
+                pending: 0,
+                high_water_closed: 0,
             }),
-            capacity,
-            depth: AtomicUsize::new(0),
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX).min(CLOSED - 1),
+            depth: AtomicU32::new(0),
         }
     }
 
@@ -102,24 +165,24 @@ impl Mailbox {
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Messages accepted and not yet handled.
     pub(crate) fn depth(&self) -> usize {
-        self.depth.load(Ordering::Relaxed)
+        self.depth.load(Ordering::Relaxed) as usize
     }
 
     /// Highest `depth` seen so far.
     pub(crate) fn high_water(&self) -> usize {
-        self.lock().high_water
+        self.lock().high_water() as usize
     }
 
     /// Pushes without waiting.
     #[allow(clippy::result_large_err)] // see `PushError`
     pub(crate) fn try_push(&self, env: Envelope) -> Result<(), PushError> {
         let mut st = self.lock();
-        if st.closed {
+        if st.closed() {
             return Err(PushError::Closed(env));
         }
         if st.pending >= self.capacity {
@@ -138,7 +201,7 @@ impl Mailbox {
     pub(crate) fn poll_push(&self, cx: &mut Context<'_>, slot: &mut Option<Envelope>) -> Poll<Result<(), PushError>> {
         let mut st = self.lock();
         let env = slot.take().expect("poll_push polled after completion");
-        if st.closed {
+        if st.closed() {
             return Poll::Ready(Err(PushError::Closed(env)));
         }
         if st.pending >= self.capacity {
@@ -146,15 +209,16 @@ impl Mailbox {
             // A sender polled again (e.g. beside a timer) is usually the
             // last one registered: do not list it twice.
             let waker = cx.waker();
-            if !st.blocked_senders.iter().rev().take(4).any(|w| w.will_wake(waker)) {
-                st.blocked_senders.push(waker.clone());
+            let blocked = &mut st.cold().blocked_senders;
+            if !blocked.iter().rev().take(4).any(|w| w.will_wake(waker)) {
+                blocked.push(waker.clone());
             }
             // Senders that gave up (a request's timeout) leave their waker
             // behind until the agent next takes a batch; with the agent
             // stuck that list would grow with every attempt. Past a bound,
             // wake them all: live ones register again, dead ones are gone.
-            if st.blocked_senders.len() > MAX_BLOCKED_SENDERS {
-                let senders = std::mem::take(&mut st.blocked_senders);
+            if blocked.len() > MAX_BLOCKED_SENDERS {
+                let senders = std::mem::take(blocked);
                 drop(st);
                 for w in senders {
                     w.wake();
@@ -178,8 +242,8 @@ impl Mailbox {
         drop(std::hint::black_box(Box::new(st.pending)));
         st.queue.push_back(env);
         st.pending += 1;
-        if st.pending > st.high_water {
-            st.high_water = st.pending;
+        if st.pending > st.high_water() {
+            st.high_water_closed = st.pending | (st.high_water_closed & CLOSED);
         }
         self.depth.store(st.pending, Ordering::Relaxed);
         st.consumer.take()
@@ -190,10 +254,10 @@ impl Mailbox {
     #[allow(clippy::result_large_err)] // the control carries its reply slot
     pub(crate) fn push_control(&self, control: Control) -> Result<(), Control> {
         let mut st = self.lock();
-        if st.closed && st.pending == 0 {
+        if st.closed() && st.pending == 0 {
             return Err(control);
         }
-        st.controls.push(control);
+        st.cold().controls.push(control);
         let waker = st.consumer.take();
         drop(st);
         if let Some(w) = waker {
@@ -204,37 +268,40 @@ impl Mailbox {
 
     /// The agent's side: reports `handled` messages of the previous batch as
     /// done, then moves every queued message into `batch` (which must be
-    /// empty) and every control into `controls`. Parks when there is nothing.
+    /// empty; its buffer goes to the mailbox for the next messages) and
+    /// hands over every control. Parks when there is nothing, giving back
+    /// both buffers: an idle agent holds none.
     pub(crate) fn poll_batch(
         &self,
         cx: &mut Context<'_>,
         handled: &mut usize,
         batch: &mut VecDeque<Envelope>,
-        controls: &mut Vec<Control>,
     ) -> Poll<Batch> {
         debug_assert!(batch.is_empty());
         let mut st = self.lock();
-        st.pending -= std::mem::take(handled);
+        // `handled` never exceeds the batch, which never exceeds `pending`.
+        st.pending -= std::mem::take(handled) as u32;
         self.depth.store(st.pending, Ordering::Relaxed);
-        let senders = if st.blocked_senders.is_empty() {
-            Vec::new()
-        } else {
-            std::mem::take(&mut st.blocked_senders)
-        };
-        let result = if !st.queue.is_empty() || !st.controls.is_empty() {
+        let senders = st.take_senders();
+        let mut spare = None;
+        let result = if !st.queue.is_empty() || st.has_controls() {
             std::mem::swap(&mut st.queue, batch);
-            std::mem::swap(&mut st.controls, controls);
-            Poll::Ready(Batch::Ready)
-        } else if st.closed {
+            Poll::Ready(Batch::Ready(st.take_controls()))
+        } else if st.closed() {
             Poll::Ready(Batch::Closed)
         } else {
+            if st.queue.capacity() > 0 || batch.capacity() > 0 {
+                spare = Some((std::mem::take(&mut st.queue), std::mem::take(batch)));
+            }
             match &mut st.consumer {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 slot => *slot = Some(cx.waker().clone()),
             }
             Poll::Pending
         };
+        let cold = st.take_empty_cold();
         drop(st);
+        drop((spare, cold));
         for w in senders {
             w.wake();
         }
@@ -246,10 +313,10 @@ impl Mailbox {
     pub(crate) fn close(&self) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         let mut st = self.lock();
-        st.closed = true;
-        st.on_exit.push(tx);
+        st.close();
+        st.cold().on_exit.push(tx);
         let waker = st.consumer.take();
-        let senders = std::mem::take(&mut st.blocked_senders);
+        let senders = st.take_senders();
         drop(st);
         if let Some(w) = waker {
             w.wake();
@@ -266,13 +333,13 @@ impl Mailbox {
     /// sees `Batch::Closed` (even when `close` did not come first).
     pub(crate) fn close_and_take(&self) -> (VecDeque<Envelope>, Vec<Control>) {
         let mut st = self.lock();
-        st.closed = true;
+        st.close();
         let queue = std::mem::take(&mut st.queue);
-        st.pending -= queue.len();
+        st.pending -= queue.len() as u32;
         self.depth.store(st.pending, Ordering::Relaxed);
-        let controls = std::mem::take(&mut st.controls);
+        let controls = st.take_controls();
         let waker = st.consumer.take();
-        let senders = std::mem::take(&mut st.blocked_senders);
+        let senders = st.take_senders();
         drop(st);
         if let Some(w) = waker {
             w.wake();
@@ -294,13 +361,20 @@ impl Mailbox {
     /// agent gone (`CheckpointError::NotRunning`).
     pub(crate) fn exited(&self) {
         let mut st = self.lock();
-        st.closed = true;
+        st.close();
         st.pending = 0;
         self.depth.store(0, Ordering::Relaxed);
-        let stranded = std::mem::take(&mut st.controls);
-        let waiters = std::mem::take(&mut st.on_exit);
+        let cold = st.cold.take().map(|c| *c).unwrap_or_default();
         drop(st);
+        let Cold {
+            blocked_senders,
+            controls: stranded,
+            on_exit: waiters,
+        } = cold;
         drop(stranded);
+        for w in blocked_senders {
+            w.wake();
+        }
         for w in waiters {
             let _ = w.send(());
         }
@@ -387,16 +461,16 @@ mod loom_tests {
     /// mailbox itself after `close_after` messages. Returns the tags and
     /// controls it was handed.
     fn consume(mb: &Mailbox, mut close_after: Option<usize>) -> (Vec<u8>, Vec<Control>) {
-        let (mut handled, mut batch, mut controls) = (0, VecDeque::new(), Vec::new());
+        let (mut handled, mut batch) = (0, VecDeque::new());
         let (mut seen, mut all_controls) = (Vec::new(), Vec::new());
         loop {
             if close_after == Some(seen.len()) {
                 close_after = None;
                 drop(mb.close());
             }
-            match block_on(poll_fn(|cx| mb.poll_batch(cx, &mut handled, &mut batch, &mut controls))) {
+            match block_on(poll_fn(|cx| mb.poll_batch(cx, &mut handled, &mut batch))) {
                 Batch::Closed => return (seen, all_controls),
-                Batch::Ready => {
+                Batch::Ready(mut controls) => {
                     for env in batch.drain(..) {
                         seen.push(tag(&env));
                         handled += 1;
@@ -422,8 +496,8 @@ mod loom_tests {
     fn settled(mb: &Mailbox) {
         let st = mb.lock();
         assert_eq!(st.pending, 0, "pending returns to 0");
-        assert!(st.queue.is_empty() && st.controls.is_empty());
-        assert!(st.high_water <= mb.capacity, "capacity exceeded");
+        assert!(st.queue.is_empty() && !st.has_controls());
+        assert!(st.high_water() <= mb.capacity, "capacity exceeded");
         drop(st);
         assert_eq!(mb.depth(), 0);
         assert_eq!(outcome(9, mb.try_push(env(9))), Err(9));
@@ -559,9 +633,11 @@ mod loom_tests {
                     (mb.push_control(Control::Checkpoint(tx)).is_ok(), rx)
                 })
             };
-            let (mut batch, mut controls) = (VecDeque::new(), Vec::new());
-            let first = block_on(poll_fn(|cx| mb.poll_batch(cx, &mut 0, &mut batch, &mut controls)));
-            assert!(matches!(first, Batch::Ready));
+            let mut batch = VecDeque::new();
+            let first = block_on(poll_fn(|cx| mb.poll_batch(cx, &mut 0, &mut batch)));
+            let Batch::Ready(controls) = first else {
+                panic!("the first poll has the first message");
+            };
             let (queued, more_controls) = mb.close_and_take();
             mb.exited();
             let accepted = producer.join().unwrap();
@@ -606,17 +682,45 @@ mod tests {
         }
     }
 
+    fn blocked(mb: &Mailbox) -> usize {
+        mb.lock().cold.as_ref().map_or(0, |c| c.blocked_senders.len())
+    }
+
+    /// An agent that parks on an empty mailbox gives its buffers back, and
+    /// the rarely used parts are dropped once empty.
+    #[test]
+    fn an_idle_agent_holds_no_buffer() {
+        let mb = Mailbox::new(8);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut batch = VecDeque::new();
+        for _ in 0..3 {
+            assert!(mb.try_push(env()).is_ok());
+        }
+        let (tx, _rx) = oneshot::channel();
+        assert!(mb.push_control(Control::Checkpoint(tx)).is_ok());
+        let Poll::Ready(Batch::Ready(controls)) = mb.poll_batch(&mut cx, &mut 0, &mut batch) else {
+            panic!("a batch is ready");
+        };
+        assert_eq!((batch.len(), controls.len()), (3, 1));
+        let mut handled = batch.drain(..).count();
+        assert!(mb.poll_batch(&mut cx, &mut handled, &mut batch).is_pending());
+        assert_eq!(batch.capacity(), 0);
+        let st = mb.lock();
+        assert_eq!((st.queue.capacity(), st.pending), (0, 0));
+        assert!(st.cold.is_none());
+    }
+
     #[test]
     fn close_and_take_wakes_a_parked_agent() {
         let mb = Mailbox::new(1);
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
-        let (mut batch, mut controls) = (VecDeque::new(), Vec::new());
-        assert!(mb.poll_batch(&mut cx, &mut 0, &mut batch, &mut controls).is_pending());
+        let mut batch = VecDeque::new();
+        assert!(mb.poll_batch(&mut cx, &mut 0, &mut batch).is_pending());
         mb.close_and_take();
         assert!(flag.0.load(Ordering::SeqCst));
-        let next = mb.poll_batch(&mut cx, &mut 0, &mut batch, &mut controls);
+        let next = mb.poll_batch(&mut cx, &mut 0, &mut batch);
         assert!(matches!(next, Poll::Ready(Batch::Closed)));
     }
 
@@ -624,10 +728,10 @@ mod tests {
     fn a_failed_agent_strands_no_control() {
         let mb = Mailbox::new(2);
         assert!(mb.try_push(env()).is_ok());
-        let (mut batch, mut controls) = (VecDeque::new(), Vec::new());
+        let mut batch = VecDeque::new();
         let mut cx = Context::from_waker(Waker::noop());
-        let first = mb.poll_batch(&mut cx, &mut 0, &mut batch, &mut controls);
-        assert!(matches!(first, Poll::Ready(Batch::Ready)));
+        let first = mb.poll_batch(&mut cx, &mut 0, &mut batch);
+        assert!(matches!(first, Poll::Ready(Batch::Ready(_))));
         // The agent fails with the message in hand, unreported.
         mb.close_and_take();
         let (tx, mut reply) = oneshot::channel();
@@ -661,18 +765,18 @@ mod tests {
             let waker = Waker::from(flag);
             let mut slot = Some(env());
             assert!(mb.poll_push(&mut Context::from_waker(&waker), &mut slot).is_pending());
-            assert!(mb.state.lock().unwrap().blocked_senders.len() <= MAX_BLOCKED_SENDERS);
+            assert!(blocked(&mb) <= MAX_BLOCKED_SENDERS);
         }
         // The one woken early can register again and is woken once space frees.
         assert!(first.0.load(Ordering::SeqCst));
         // The same sender polled twice is listed once.
         let again = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
-        let before = mb.state.lock().unwrap().blocked_senders.len();
+        let before = blocked(&mb);
         let mut slot = Some(env());
         for _ in 0..3 {
             assert!(mb.poll_push(&mut Context::from_waker(&again), &mut slot).is_pending());
         }
-        let after = mb.state.lock().unwrap().blocked_senders.len();
+        let after = blocked(&mb);
         assert!(after <= before + 1, "{before} -> {after}");
     }
 }

@@ -18,7 +18,7 @@ use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind};
 use crate::mailbox::{Control, Envelope, PushError};
 use crate::registry::{AgentShared, Registry, Selection};
 use crate::restart::AgentFailure;
-use crate::stats::{AgentStats, AgentStatus, StatsCell};
+use crate::stats::{AgentStats, AgentStatus};
 
 /// Orchestrator-wide settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -340,7 +340,7 @@ impl Orchestrator {
         if let Some(id) = agent
             && let Some(a) = self.inner.registry.agents.get(&id)
         {
-            StatsCell::add(&a.stats.dead_letters, 1);
+            a.stats.add_dead_letters(1);
         }
         // The log keeps a copy; the caller gets the message back.
         self.inner.dead_letters.record(msg.clone(), agent, reason);
@@ -378,7 +378,7 @@ impl Orchestrator {
     /// [`Self::reject`] for a message refused by an agent already in hand
     /// (no second registry lookup while a registry guard may be held).
     fn reject_at(&self, msg: Message, kind: SendErrorKind, shared: &AgentShared) -> SendError {
-        StatsCell::add(&shared.stats.dead_letters, 1);
+        shared.stats.add_dead_letters(1);
         let reason = DeadLetterReason::from(&kind);
         self.inner.dead_letters.record(msg.clone(), Some(shared.id), reason);
         SendError {
@@ -391,11 +391,15 @@ impl Orchestrator {
     #[inline]
     fn check_size(&self, shared: &AgentShared, env: &Envelope) -> Result<(), SendErrorKind> {
         let size = env.msg.payload.len();
-        if size > shared.max_message_bytes {
+        let limit = shared
+            .common
+            .max_message_bytes
+            .unwrap_or(self.inner.config.max_message_bytes);
+        if size > limit {
             return Err(SendErrorKind::MessageTooLarge {
                 agent: shared.id,
                 size,
-                limit: shared.max_message_bytes,
+                limit,
             });
         }
         Ok(())
@@ -702,7 +706,7 @@ impl Orchestrator {
             }
             // What is left accepted is the batch in hand; the agent has
             // finished with part of it already.
-            let finished = a.finished_in_batch.load(Ordering::Relaxed);
+            let finished = a.stats.finished_in_batch.load(Ordering::Relaxed) as usize;
             report.in_progress += a.mailbox.depth().saturating_sub(finished);
         }
         let after: u64 = agents.iter().map(|a| a.stats.handled.load(Ordering::Relaxed)).sum();

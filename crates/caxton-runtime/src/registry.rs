@@ -15,21 +15,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SpawnError;
 use crate::mailbox::Mailbox;
+use crate::spec::SpecCommon;
 use crate::stats::{AgentStats, SnapshotMeta, StatsCell};
 
 /// Everything the orchestrator and other senders share with one agent.
 pub(crate) struct AgentShared {
     pub(crate) id: AgentId,
     pub(crate) mailbox: Mailbox,
-    /// The largest payload this agent accepts, in bytes.
-    pub(crate) max_message_bytes: usize,
-    /// Messages of the batch in hand that the agent has finished with
-    /// (written by the agent task per message), so a shutdown that gives
-    /// up on a stuck handler counts only what is really still in progress.
-    pub(crate) finished_in_batch: AtomicUsize,
     pub(crate) stats: StatsCell,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) capabilities: Box<[Arc<str>]>,
+    /// Capabilities, policies and the largest payload it accepts, shared
+    /// with every agent of its spec.
+    pub(crate) common: Arc<SpecCommon>,
+}
+
+impl AgentShared {
+    pub(crate) fn capabilities(&self) -> &[Arc<str>] {
+        &self.common.capabilities
+    }
 }
 
 impl AgentShared {
@@ -129,7 +132,7 @@ impl Registry {
                 v.insert(agent.clone());
             }
         }
-        for cap in agent.capabilities.iter() {
+        for cap in agent.capabilities() {
             let group = self.capabilities.entry(cap.clone()).or_default().clone();
             group
                 .members
@@ -145,7 +148,7 @@ impl Registry {
         if let Some(name) = &agent.name {
             self.names.remove_if(name, |_, a| a.id == agent.id);
         }
-        for cap in agent.capabilities.iter() {
+        for cap in agent.capabilities() {
             if let Some(group) = self.capabilities.get(cap) {
                 group
                     .members

@@ -1,6 +1,6 @@
 //! How to spawn an agent: its factory, name, capabilities and policies.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use caxton_core::AgentId;
 
@@ -20,28 +20,39 @@ pub type CheckpointHook = Arc<dyn Fn(&Checkpoint) + Send + Sync>;
 pub struct AgentSpec<A> {
     pub(crate) factory: Factory<A>,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) capabilities: Box<[Arc<str>]>,
+    /// What every agent of this spec shares (one allocation per spec, not
+    /// per agent).
+    pub(crate) common: Arc<SpecCommon>,
     pub(crate) mailbox_capacity: Option<usize>,
-    pub(crate) max_message_bytes: Option<usize>,
-    pub(crate) restart: RestartPolicy,
-    pub(crate) checkpoints: CheckpointPolicy,
     pub(crate) initial: Option<Checkpoint>,
-    pub(crate) on_checkpoint: Option<CheckpointHook>,
     pub(crate) id: Option<AgentId>,
 }
+
+/// The part of a spec that its agents share, held by each agent through
+/// one pointer: capabilities, policies, the checkpoint hook and the
+/// payload limit.
+#[derive(Clone, Default)]
+pub(crate) struct SpecCommon {
+    pub(crate) capabilities: Box<[Arc<str>]>,
+    pub(crate) restart: RestartPolicy,
+    pub(crate) checkpoints: CheckpointPolicy,
+    pub(crate) on_checkpoint: Option<CheckpointHook>,
+    /// The largest payload accepted; `None`: the orchestrator's.
+    pub(crate) max_message_bytes: Option<usize>,
+}
+
+/// The common part of a spec that sets none of it: shared by every such
+/// spec, so building one allocates nothing.
+static DEFAULT_COMMON: LazyLock<Arc<SpecCommon>> = LazyLock::new(Arc::default);
 
 impl<A> Clone for AgentSpec<A> {
     fn clone(&self) -> Self {
         Self {
             factory: self.factory.clone(),
             name: self.name.clone(),
-            capabilities: self.capabilities.clone(),
+            common: self.common.clone(),
             mailbox_capacity: self.mailbox_capacity,
-            max_message_bytes: self.max_message_bytes,
-            restart: self.restart,
-            checkpoints: self.checkpoints,
             initial: self.initial.clone(),
-            on_checkpoint: self.on_checkpoint.clone(),
             id: self.id,
         }
     }
@@ -66,15 +77,16 @@ impl<A> AgentSpec<A> {
         Self {
             factory,
             name: None,
-            capabilities: Box::new([]),
+            common: DEFAULT_COMMON.clone(),
             mailbox_capacity: None,
-            max_message_bytes: None,
-            restart: RestartPolicy::default(),
-            checkpoints: CheckpointPolicy::default(),
             initial: None,
-            on_checkpoint: None,
             id: None,
         }
+    }
+
+    /// The shared part, to change (copied first if other specs share it).
+    fn common_mut(&mut self) -> &mut SpecCommon {
+        Arc::make_mut(&mut self.common)
     }
 
     /// Registers the agent under a unique name.
@@ -85,9 +97,10 @@ impl<A> AgentSpec<A> {
 
     /// Declares a capability the agent can be addressed by.
     pub fn capability(mut self, cap: impl Into<Arc<str>>) -> Self {
-        let mut caps = self.capabilities.into_vec();
+        let common = self.common_mut();
+        let mut caps = std::mem::take(&mut common.capabilities).into_vec();
         caps.push(cap.into());
-        self.capabilities = caps.into_boxed_slice();
+        common.capabilities = caps.into_boxed_slice();
         self
     }
 
@@ -101,26 +114,26 @@ impl<A> AgentSpec<A> {
     /// ([`crate::OrchestratorConfig::max_message_bytes`]) for this agent:
     /// a larger message is refused to its sender, never handed to the agent.
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
-        self.max_message_bytes = Some(bytes);
+        self.common_mut().max_message_bytes = Some(bytes);
         self
     }
 
     /// Sets the restart policy.
     pub fn restart_policy(mut self, policy: RestartPolicy) -> Self {
-        self.restart = policy;
+        self.common_mut().restart = policy;
         self
     }
 
     /// Sets when checkpoints are taken automatically.
     pub fn checkpoint_policy(mut self, policy: CheckpointPolicy) -> Self {
-        self.checkpoints = policy;
+        self.common_mut().checkpoints = policy;
         self
     }
 
     /// Calls `hook` with every checkpoint the agent takes, so a host can
     /// keep it beyond the process (a cluster node stores it in NATS).
     pub fn on_checkpoint(mut self, hook: impl Fn(&Checkpoint) + Send + Sync + 'static) -> Self {
-        self.on_checkpoint = Some(Arc::new(hook));
+        self.common_mut().on_checkpoint = Some(Arc::new(hook));
         self
     }
 
@@ -141,7 +154,7 @@ impl<A> AgentSpec<A> {
 
     /// The capabilities the agent declares.
     pub fn declared_capabilities(&self) -> &[Arc<str>] {
-        &self.capabilities
+        &self.common.capabilities
     }
 
     /// Starts the agent from this checkpoint instead of a fresh state.

@@ -6,7 +6,7 @@
 #[allow(unused_imports)] // only the loom tests share mailboxes across threads
 pub(crate) use loom::sync::Arc;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::AtomicUsize;
+pub(crate) use loom::sync::atomic::AtomicU32;
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
@@ -14,6 +14,6 @@ pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[allow(unused_imports)] // only the loom tests share mailboxes across threads
 pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::AtomicUsize;
+pub(crate) use std::sync::atomic::AtomicU32;
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};

@@ -8,10 +8,10 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use bytes::Bytes;
 use caxton_core::{AgentId, Message, Timestamp};
 
 use crate::agent::Agent;
@@ -23,13 +23,19 @@ use crate::error::{AgentError, CheckpointError, FaultKind, SpawnError};
 use crate::mailbox::{Batch, Control, Envelope, Mailbox, ReplySender, hook_error};
 use crate::orchestrator::Orchestrator;
 use crate::registry::AgentShared;
-use crate::restart::{AgentFailure, RestartPolicy};
-use crate::spec::{AgentSpec, CheckpointHook, Factory};
+use crate::restart::AgentFailure;
+use crate::spec::{AgentSpec, Factory};
 use crate::stats::{AgentStatus, StatsCell};
 
 /// Largest batch buffer (in messages) an agent keeps between batches.
 const KEEP_BUFFER: usize = 64;
 
+/// An agent's task: what it keeps is what every live agent costs, so it is
+/// kept small (the agent's tokio task is this future plus ~96 bytes,
+/// rounded up to 128; docs/profiling.md, "Memory per agent"). Policies,
+/// capabilities and the checkpoint hook are reached through
+/// `shared.common`; what only a checkpointed or faulted agent needs is
+/// boxed on first use.
 struct AgentTask<A: Agent> {
     orch: Orchestrator,
     shared: Arc<AgentShared>,
@@ -37,21 +43,42 @@ struct AgentTask<A: Agent> {
     /// and building its replacement, or once the agent has failed.
     agent: Option<A>,
     factory: Factory<A>,
-    restart: RestartPolicy,
-    checkpoints: CheckpointPolicy,
-    last_checkpoint: Option<Checkpoint>,
-    on_checkpoint: Option<CheckpointHook>,
-    /// The batch in hand, and how many of it the agent has finished with.
+    /// The batch in hand (how many of it the agent has finished with is
+    /// `shared.stats.finished_in_batch`).
     batch: VecDeque<Envelope>,
-    finished_in_batch: usize,
-    controls: Vec<Control>,
-    restarts: VecDeque<Instant>,
-    fault_at: Option<Instant>,
+    /// Messages handled successfully since the last automatic checkpoint.
+    since_checkpoint: u64,
+    /// The restart point.
+    last_checkpoint: Option<Box<SavedCheckpoint>>,
+    /// Restart history and the start of a recovery under way.
+    faults: Option<Box<Faults>>,
+    timer: BatchTimer,
     /// Set once the task has deregistered the agent; until then, dropping
     /// the task (a panic that escaped, or its runtime shutting down) fails
     /// the agent properly.
     exited: bool,
 }
+
+/// What a restart needs of the last checkpoint (the rest of a
+/// [`Checkpoint`] is rebuilt from the agent's stats when one is taken).
+struct SavedCheckpoint {
+    sequence: u64,
+    state: Bytes,
+}
+
+/// The supervisor's memory of faults, for agents that had any.
+#[derive(Default)]
+struct Faults {
+    /// When recent restarts happened (within the policy's window).
+    restarts: VecDeque<Instant>,
+    /// When the fault being recovered from happened.
+    fault_at: Option<Instant>,
+}
+
+/// A snapshot at most this large is copied for the caller and the hook
+/// rather than shared: the copy the agent keeps then needs no shared
+/// header (a refcounted `Bytes` costs 24 bytes more, for the agent's life).
+const COPY_SMALL_CHECKPOINT: usize = 256;
 
 impl Orchestrator {
     /// Spawns an agent. It is ready when this returns: messages sent from
@@ -81,16 +108,14 @@ impl Orchestrator {
         let shared = Arc::new(AgentShared {
             id: spec.id.unwrap_or_else(|| self.registry().allocate_id()),
             mailbox: Mailbox::new(capacity),
-            max_message_bytes: spec.max_message_bytes.unwrap_or(self.config().max_message_bytes),
-            finished_in_batch: AtomicUsize::new(0),
             stats: StatsCell::default(),
             name: spec.name,
-            capabilities: spec.capabilities,
+            common: spec.common,
         });
         // Stats show the agent's memory from the start, not only after its
         // first batch.
         if let Some(bytes) = memory {
-            shared.stats.memory_bytes.store(bytes, Relaxed);
+            shared.stats.set_memory(bytes);
         }
         if let Err(e) = self.registry().register(shared.clone()) {
             drop_contained(agent);
@@ -108,19 +133,20 @@ impl Orchestrator {
             drop(shared.mailbox.close());
         }
         let task = AgentTask {
+            timer: BatchTimer::new(self.config().cpu_clock),
             orch: self.internal(),
             shared,
             agent: Some(agent),
             factory: spec.factory,
-            restart: spec.restart,
-            checkpoints: spec.checkpoints,
-            last_checkpoint: spec.initial,
-            on_checkpoint: spec.on_checkpoint,
             batch: VecDeque::new(),
-            finished_in_batch: 0,
-            controls: Vec::new(),
-            restarts: VecDeque::new(),
-            fault_at: None,
+            since_checkpoint: 0,
+            last_checkpoint: spec.initial.map(|cp| {
+                Box::new(SavedCheckpoint {
+                    sequence: cp.sequence,
+                    state: cp.state,
+                })
+            }),
+            faults: None,
             exited: false,
         };
         // The task is tracked by `live`; its JoinHandle is not needed.
@@ -218,140 +244,155 @@ impl<A: Agent> AgentTask<A> {
         reason = "an async fn would store the task twice in every agent's future"
     )]
     fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
-        // `self` lives once, in this block; `serve` borrows it. (An
-        // `async fn run(self)` would keep a second copy of the task in
-        // every agent's future.)
+        // `self` lives once, in this block, and the loop is written here
+        // rather than in an `async fn serve(&mut self)`: every byte of this
+        // future is in every live agent. (An `async fn run(self)` would
+        // keep a second copy of the task.)
         async move {
-            self.serve().await;
+            loop {
+                // In a block: nothing of a batch stays in the future while
+                // the agent yields below.
+                let more = {
+                    match std::future::poll_fn(|cx| self.poll_batch(cx)).await {
+                        Batch::Closed => false,
+                        Batch::Ready(controls) => self.run_batch(controls),
+                    }
+                };
+                if !more {
+                    break;
+                }
+                // Let other tasks on this worker run between batches.
+                tokio::task::consume_budget().await;
+            }
             self.exit();
         }
     }
 
-    async fn serve(&mut self) {
-        let mut since_checkpoint = 0u64;
-        let mut timer = BatchTimer::new(self.orch.config().cpu_clock);
-        let shared = self.shared.clone();
-        // This task is the only writer of these counters: keep running totals
-        // here and publish them with plain stores, once per batch.
-        let (mut handled_total, mut batches_total, mut cpu_total) = (0u64, 0u64, Duration::ZERO);
-
-        'outer: loop {
-            let next = std::future::poll_fn(|cx| {
-                shared
-                    .mailbox
-                    .poll_batch(cx, &mut self.finished_in_batch, &mut self.batch, &mut self.controls)
-            })
-            .await;
-            shared.finished_in_batch.store(0, Relaxed);
-            if let Batch::Closed = next {
-                break;
-            }
-            let batch_start = timer.start(self.batch.len());
-            // When the batch's first message started being handled: the
-            // batch's start on the monotonic clock (the read the agent
-            // takes per message anyway, for recovery times).
-            let mut first_started = None;
-            let mut handled = 0u64;
-            // Set when the agent failed for good; the batch's counts are
-            // still published below.
-            let mut failed = false;
-            while let Some(env) = self.batch.pop_front() {
-                // One vDSO clock read (~25 ns) per message: the start of a
-                // recovery, should this message fault (docs/measurement.md).
-                let started = Instant::now();
-                first_started.get_or_insert(started);
-                let outcome = self.handle(env, started);
-                self.finished_in_batch += 1;
-                shared.finished_in_batch.store(self.finished_in_batch, Relaxed);
-                handled += 1;
-                match outcome {
-                    Handled::Ok => {
-                        if let Some(at) = self.fault_at.take() {
-                            shared.stats.record_recovery(at.elapsed());
-                        }
-                        since_checkpoint += 1;
-                        if let CheckpointPolicy::EveryMessages(n) = self.checkpoints
-                            && since_checkpoint >= n
-                        {
-                            // The checkpoint records the count so far, not the last batch's.
-                            shared.stats.handled.store(handled_total + handled, Relaxed);
-                            match self.take_checkpoint() {
-                                Ok(_) => since_checkpoint = 0,
-                                // A snapshot that faults (or panics) broke the
-                                // instance: restart it from the previous one.
-                                Err(CheckpointError::Agent { error, .. }) if is_fault(&error) => {
-                                    since_checkpoint = 0;
-                                    if !self.on_fault(error, None) {
-                                        failed = true;
-                                        break;
-                                    }
-                                }
-                                // Any other failure keeps the previous checkpoint.
-                                Err(_) => {}
-                            }
-                        }
-                    }
-                    Handled::Fault(error, reply, started) => {
-                        // Recovery counts from the start of the faulting
-                        // message, so the unwinding (or trap) and the fault
-                        // handling are in it.
-                        self.fault_at.get_or_insert(started);
-                        if !self.on_fault(error, reply) {
-                            failed = true;
-                            break;
-                        }
-                    }
-                }
-            }
-            handled_total += handled;
-            batches_total += 1;
-            self.orch.count_handled(handled);
-            shared.stats.handled.store(handled_total, Relaxed);
-            shared.stats.batches.store(batches_total, Relaxed);
-            if timer.timed() {
-                let end = first_started.map(|_| Instant::now());
-                cpu_total += timer.finish(batch_start, first_started, end);
-                shared.stats.cpu_ns.store(cpu_total.as_nanos() as u64, Relaxed);
-            }
-            if failed {
-                break;
-            }
-            let memory = match &self.agent {
-                Some(agent) => contained(|| Ok(agent.memory_bytes())),
-                None => Ok(None),
-            };
-            match memory {
-                Ok(Some(bytes)) => shared.stats.memory_bytes.store(bytes, Relaxed),
-                Ok(None) => {}
-                Err(error) => {
-                    if !self.on_fault(error, None) {
-                        break 'outer;
-                    }
-                }
-            }
-            let mut controls = std::mem::take(&mut self.controls);
-            let mut pending = controls.drain(..);
-            while let Some(control) = pending.next() {
-                if !self.run_control(control) {
-                    // The agent failed: `fail` refuses what is left.
-                    let id = shared.id;
-                    pending.for_each(|c| c.refuse(id));
-                    break 'outer;
-                }
-            }
-            drop(pending);
-            if self.controls.is_empty() {
-                // Keep the (now empty) buffer for the next batch.
-                self.controls = controls;
-            }
-            // A burst leaves a large buffer behind; give it back rather than
-            // hold it for the agent's lifetime (it swaps with the mailbox's).
-            if self.batch.capacity() > KEEP_BUFFER {
-                self.batch = VecDeque::new();
-            }
-            // Let other tasks on this worker run between batches.
-            tokio::task::consume_budget().await;
+    /// Reports the previous batch done and takes the next one.
+    fn poll_batch(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Batch> {
+        let finished = &self.shared.stats.finished_in_batch;
+        let mut handled = finished.load(Relaxed) as usize;
+        let polled = self.shared.mailbox.poll_batch(cx, &mut handled, &mut self.batch);
+        if handled == 0 {
+            // Reported to the mailbox: none of the next batch is finished.
+            finished.store(0, Relaxed);
         }
+        polled
+    }
+
+    /// Handles the batch in hand, then runs `controls`. `false` when the
+    /// agent failed for good. (Not async: nothing of it lives in the
+    /// agent's future while it waits.)
+    fn run_batch(&mut self, controls: Vec<Control>) -> bool {
+        let batch_start = self.timer.start(self.batch.len());
+        // When the batch's first message started being handled: the
+        // batch's start on the monotonic clock (the read the agent takes
+        // per message anyway, for recovery times).
+        let mut first_started = None;
+        // This task is the only writer of its counters: it reads them back
+        // and publishes the batch's with plain stores.
+        let handled_before = self.shared.stats.handled.load(Relaxed);
+        let mut handled = 0u64;
+        // Set when the agent failed for good; the batch's counts are still
+        // published below.
+        let mut failed = false;
+        while let Some(env) = self.batch.pop_front() {
+            // One vDSO clock read (~25 ns) per message: the start of a
+            // recovery, should this message fault (docs/measurement.md).
+            let started = Instant::now();
+            first_started.get_or_insert(started);
+            let outcome = self.handle(env, started);
+            handled += 1;
+            // At most the batch, which is at most the capacity (a u32).
+            self.shared.stats.finished_in_batch.store(handled as u32, Relaxed);
+            match outcome {
+                Handled::Ok => {
+                    if let Some(at) = self.faults.as_mut().and_then(|f| f.fault_at.take()) {
+                        self.shared.stats.record_recovery(at.elapsed());
+                    }
+                    self.since_checkpoint += 1;
+                    if let CheckpointPolicy::EveryMessages(n) = self.shared.common.checkpoints
+                        && self.since_checkpoint >= n
+                    {
+                        // The checkpoint records the count so far, not the last batch's.
+                        self.shared.stats.handled.store(handled_before + handled, Relaxed);
+                        match self.take_checkpoint() {
+                            Ok(_) => self.since_checkpoint = 0,
+                            // A snapshot that faults (or panics) broke the
+                            // instance: restart it from the previous one.
+                            Err(CheckpointError::Agent { error, .. }) if is_fault(&error) => {
+                                self.since_checkpoint = 0;
+                                if !self.on_fault(error, None) {
+                                    failed = true;
+                                    break;
+                                }
+                            }
+                            // Any other failure keeps the previous checkpoint.
+                            Err(_) => {}
+                        }
+                    }
+                }
+                Handled::Fault(error, reply, started) => {
+                    // Recovery counts from the start of the faulting
+                    // message, so the unwinding (or trap) and the fault
+                    // handling are in it.
+                    self.faults().fault_at.get_or_insert(started);
+                    if !self.on_fault(error, reply) {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        self.orch.count_handled(handled);
+        let stats = &self.shared.stats;
+        stats.handled.store(handled_before + handled, Relaxed);
+        StatsCell::add(&stats.batches, 1);
+        if self.timer.timed() {
+            let end = first_started.map(|_| Instant::now());
+            let took = self.timer.finish(batch_start, first_started, end);
+            StatsCell::add(&stats.cpu_ns, took.as_nanos() as u64);
+        }
+        let id = self.shared.id;
+        if failed {
+            controls.into_iter().for_each(|c| c.refuse(id));
+            return false;
+        }
+        let memory = match &self.agent {
+            Some(agent) => contained(|| Ok(agent.memory_bytes())),
+            None => Ok(None),
+        };
+        match memory {
+            Ok(Some(bytes)) => self.shared.stats.set_memory(bytes),
+            Ok(None) => {}
+            Err(error) => {
+                if !self.on_fault(error, None) {
+                    controls.into_iter().for_each(|c| c.refuse(id));
+                    return false;
+                }
+            }
+        }
+        let mut pending = controls.into_iter();
+        while let Some(control) = pending.next() {
+            if !self.run_control(control) {
+                // The agent failed: `fail` refused the mailbox's; refuse the
+                // rest of these.
+                pending.for_each(|c| c.refuse(id));
+                return false;
+            }
+        }
+        // A burst leaves a large buffer behind; give it back rather than
+        // hold it for the agent's lifetime (it swaps with the mailbox's;
+        // both go back when the agent parks).
+        if self.batch.capacity() > KEEP_BUFFER {
+            self.batch = VecDeque::new();
+        }
+        true
+    }
+
+    /// The fault record, allocated on the first fault.
+    fn faults(&mut self) -> &mut Faults {
+        self.faults.get_or_insert_with(Box::default)
     }
 
     /// Handles one message, which started being handled at `started`.
@@ -392,7 +433,7 @@ impl<A: Agent> AgentTask<A> {
     }
 
     fn dead_letter(&self, msg: Message, reason: DeadLetterReason) {
-        StatsCell::add(&self.shared.stats.dead_letters, 1);
+        self.shared.stats.add_dead_letters(1);
         self.orch.dead_letters().record(msg, Some(self.shared.id), reason);
     }
 
@@ -400,7 +441,7 @@ impl<A: Agent> AgentTask<A> {
     /// and on a refused restart fails the agent. `false` when it failed.
     fn on_fault(&mut self, error: AgentError, reply: Option<(ReplySender, String)>) -> bool {
         let now = Instant::now();
-        self.fault_at.get_or_insert(now);
+        self.faults().fault_at.get_or_insert(now);
         let restarted = self.restart(now, &error);
         if let Some((tx, why)) = reply {
             let _ = tx.send(Err(why));
@@ -419,28 +460,28 @@ impl<A: Agent> AgentTask<A> {
     /// no. The faulted instance is dropped first, so it never holds
     /// resources (e.g. a pool slot) its replacement needs.
     fn restart(&mut self, now: Instant, error: &AgentError) -> Result<(), String> {
-        let policy = self.restart;
+        let policy = self.shared.common.restart;
+        let restarts = &mut self.faults.get_or_insert_with(Box::default).restarts;
         // A zero window never forgets a restart: the limit is then over the
         // agent's whole life.
         if !policy.window.is_zero() {
-            while self
-                .restarts
-                .front()
-                .is_some_and(|t| now.duration_since(*t) > policy.window)
-            {
-                self.restarts.pop_front();
+            while restarts.front().is_some_and(|t| now.duration_since(*t) > policy.window) {
+                restarts.pop_front();
             }
+        }
+        let refused = restarts.len() >= policy.max_restarts as usize;
+        if !refused {
+            restarts.push_back(now);
         }
         if let Some(old) = self.agent.take() {
             drop_contained(old);
         }
-        if self.restarts.len() >= policy.max_restarts as usize {
+        if refused {
             return Err(format!(
                 "{error}; restart limit reached ({} within {:?})",
                 policy.max_restarts, policy.window
             ));
         }
-        self.restarts.push_back(now);
         let factory = self.factory.clone();
         let mut fresh = contained(|| factory()).map_err(|e| format!("{error}; restart failed: {e}"))?;
         if let Some(cp) = &self.last_checkpoint
@@ -450,7 +491,7 @@ impl<A: Agent> AgentTask<A> {
             return Err(format!("{error}; restoring checkpoint {} failed: {e}", cp.sequence));
         }
         self.agent = Some(fresh);
-        StatsCell::add(&self.shared.stats.restarts, 1);
+        self.shared.stats.add_restart();
         self.orch.count_restart();
         Ok(())
     }
@@ -465,18 +506,26 @@ impl<A: Agent> AgentTask<A> {
         let (queued, more_controls) = self.shared.mailbox.close_and_take();
         let id = self.shared.id;
         for env in self.batch.drain(..).chain(queued) {
-            StatsCell::add(&self.shared.stats.dead_letters, 1);
+            self.shared.stats.add_dead_letters(1);
             self.orch.fail_envelope(env, id, DeadLetterReason::AgentFailed, &reason);
         }
-        for c in self.controls.drain(..).chain(more_controls) {
+        for c in more_controls {
             c.refuse(id);
         }
         self.orch.report_failure(AgentFailure {
             agent: id,
             name: self.shared.name.as_deref().map(str::to_owned),
             reason,
-            restarts: self.shared.stats.restarts.load(Relaxed),
+            restarts: self.shared.stats.restarts(),
         });
+    }
+
+    /// Makes `state` the restart point (reusing the box of the last one).
+    fn save_checkpoint(&mut self, sequence: u64, state: Bytes) {
+        match &mut self.last_checkpoint {
+            Some(saved) => **saved = SavedCheckpoint { sequence, state },
+            None => self.last_checkpoint = Some(Box::new(SavedCheckpoint { sequence, state })),
+        }
     }
 
     fn take_checkpoint(&mut self) -> Result<Checkpoint, CheckpointError> {
@@ -496,9 +545,16 @@ impl<A: Agent> AgentTask<A> {
             messages_handled: self.shared.stats.handled.load(Relaxed),
             state,
         };
-        self.last_checkpoint = Some(cp.clone());
+        // A small state is copied, so the agent keeps it at its exact size
+        // and unshared; a large one is shared with the caller.
+        let kept = if cp.state.len() <= COPY_SMALL_CHECKPOINT {
+            Bytes::copy_from_slice(&cp.state)
+        } else {
+            cp.state.clone()
+        };
+        self.save_checkpoint(cp.sequence, kept);
         StatsCell::add(&self.shared.stats.checkpoints, 1);
-        if let Some(hook) = &self.on_checkpoint {
+        if let Some(hook) = &self.shared.common.on_checkpoint {
             // The checkpoint stands whatever the hook does.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&cp)));
         }
@@ -526,7 +582,7 @@ impl<A: Agent> AgentTask<A> {
                 };
                 match result {
                     Ok(()) => {
-                        self.last_checkpoint = Some(cp);
+                        self.save_checkpoint(cp.sequence, cp.state);
                         let _ = tx.send(Ok(()));
                         None
                     }
@@ -594,5 +650,53 @@ fn describe(reason: &DeadLetterReason) -> String {
         DeadLetterReason::HandlerError(e) => format!("handler error: {e}"),
         DeadLetterReason::Fault { kind, detail } => format!("{kind:?} fault: {detail}"),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16-byte agent, like the memory profile's counter.
+    struct Small(#[allow(dead_code)] u64, #[allow(dead_code)] u64);
+
+    impl Agent for Small {
+        fn handle(&mut self, _: &mut Context<'_>, _: &Message) -> Result<(), AgentError> {
+            Ok(())
+        }
+    }
+
+    /// Every byte of the task's future is in every live agent, and tokio
+    /// rounds its task (future + 96 bytes) up to 128: past 160 bytes a
+    /// small agent's task grows from 256 to 384 (docs/profiling.md, "Where
+    /// a native agent's bytes go"). Not a timing: a layout.
+    #[tokio::test]
+    async fn a_small_agents_task_fits_in_256_bytes() {
+        let orch = Orchestrator::new();
+        let spec = AgentSpec::new(|| Small(0, 0));
+        let task = AgentTask::<Small> {
+            timer: BatchTimer::new(crate::CpuClock::Sampled),
+            orch: orch.internal(),
+            shared: Arc::new(AgentShared {
+                id: AgentId::new(1).unwrap(),
+                mailbox: Mailbox::new(4),
+                stats: StatsCell::default(),
+                name: None,
+                common: spec.common.clone(),
+            }),
+            agent: Some(Small(0, 0)),
+            factory: spec.factory.clone(),
+            batch: VecDeque::new(),
+            since_checkpoint: 0,
+            last_checkpoint: None,
+            faults: None,
+            // Nothing to deregister when it is dropped below.
+            exited: true,
+        };
+        let future = task.run();
+        let size = std::mem::size_of_val(&future);
+        drop(future);
+        assert!(size <= 160, "the agent task's future is {size} bytes");
+        assert!(std::mem::size_of::<AgentShared>() <= 160);
     }
 }
