@@ -133,7 +133,7 @@ pub const WORKLOADS: [Workload; 5] = [
         about: "20 000 x 64 B round-robin to 1000 actors, until all handled",
         budget: Budget::SLOW,
         elements: Some(FANOUT_MESSAGES),
-        round_iters: 20,
+        round_iters: 10,
         make: |host, name| peer!(host, name, fanout),
     },
     Workload {
@@ -141,7 +141,7 @@ pub const WORKLOADS: [Workload; 5] = [
         about: "request/reply round trip, one in flight",
         budget: Budget::FAST,
         elements: None,
-        round_iters: 5_000,
+        round_iters: 2_000,
         make: |host, name| peer!(host, name, pingpong),
     },
     Workload {
@@ -149,7 +149,7 @@ pub const WORKLOADS: [Workload; 5] = [
         about: "spawn 10 000 actors until each handled one message",
         budget: Budget::HEAVY,
         elements: Some(SPAWN_ACTORS as u64),
-        round_iters: 3,
+        round_iters: 2,
         make: |host, name| peer!(host, name, spawn),
     },
     Workload {
@@ -157,7 +157,7 @@ pub const WORKLOADS: [Workload; 5] = [
         about: "one message to each of 1000 actors, until all handled",
         budget: Budget::SLOW,
         elements: Some(BROADCAST_ACTORS as u64),
-        round_iters: 200,
+        round_iters: 100,
         make: |host, name| peer!(host, name, broadcast),
     },
     Workload {
@@ -165,7 +165,7 @@ pub const WORKLOADS: [Workload; 5] = [
         about: "request/reply round trip while 1000 other actors take a fan-out stream",
         budget: Budget::FAST,
         elements: None,
-        round_iters: 2_000,
+        round_iters: 1_000,
         make: |host, name| peer!(host, name, under_load),
     },
 ];
