@@ -53,6 +53,10 @@ pub struct CapacityArgs {
     /// Stop here even if nothing broke, msg/s.
     #[arg(long, default_value_t = 1e8, value_name = "MSG/S")]
     pub max_rate: f64,
+    /// Runs a broken step again up to this many times; it breaks only if
+    /// every try does.
+    #[arg(long, default_value_t = 1)]
+    pub confirm: u32,
     /// When the first rate breaks, step down to no lower than this, msg/s.
     #[arg(long, default_value_t = 10.0, value_name = "MSG/S")]
     pub min_rate: f64,
@@ -128,6 +132,7 @@ pub fn main() -> ExitCode {
             max_rate: args.max_rate,
             min_rate: args.min_rate,
             step_s: 1,
+            confirm: args.confirm,
         }
     } else {
         SearchPlan {
@@ -137,6 +142,7 @@ pub fn main() -> ExitCode {
             max_rate: args.max_rate,
             min_rate: args.min_rate,
             step_s: args.step.max(1),
+            confirm: args.confirm,
         }
     };
     if !(plan.start_rate > 0.0 && plan.growth > 1.0 && plan.max_rate >= plan.start_rate) {

@@ -216,6 +216,7 @@ fn the_capacity_search_stops_at_a_slow_agents_limit() {
         max_rate: 1e6,
         min_rate: 10.0,
         step_s: 1,
+        confirm: 0,
     };
     // Latency and lateness are left out: only what the agent handles counts.
     let objectives = Objectives {
