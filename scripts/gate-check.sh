@@ -16,6 +16,7 @@
 #   AA=5 scripts/gate-check.sh             # the five A/A comparisons
 #   SUITE=0 BENCHES=throughput scripts/gate-check.sh   # a smaller check
 #   JUDGE=target/release THRESHOLD=20 scripts/gate-check.sh  # re-judge, no measuring
+#   SKIP_BUILD=1 OUT=dir scripts/gate-check.sh  # measure the binaries already in dir/bin
 #
 # Everything goes under OUT (default target/gate-check): per comparison the
 # Markdown and JSON tables, and summary.txt with one line per comparison.
@@ -52,9 +53,13 @@ if [ -n "${JUDGE:-}" ]; then
 fi
 
 : > "$OUT/summary.txt"
-say "building: the planted slowdown first, then the default build (the one left in the target dir)"
-scripts/interleave.sh build . "$OUT/bin/planted" --features caxton-runtime/planted-slowdown
-scripts/interleave.sh build . "$OUT/bin/base"
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+    say "not building (SKIP_BUILD=1): the binaries already in $OUT/bin/{base,planted}"
+else
+    say "building: the planted slowdown first, then the default build (the one left in the target dir)"
+    scripts/interleave.sh build . "$OUT/bin/planted" --features caxton-runtime/planted-slowdown
+    scripts/interleave.sh build . "$OUT/bin/base"
+fi
 
 failed=0
 check() {
