@@ -509,7 +509,14 @@ pub fn html(result: &ScenarioResult, search: &Search) -> String {
     let _ = writeln!(body, "<h1>Capacity search: {verdict}</h1>");
     let _ = writeln!(body, "<ul class=\"summary\">");
     for m in &result.metrics {
-        let _ = writeln!(body, "<li>{}: {:.3} {}</li>", esc(&m.name), m.value, esc(&m.unit));
+        let value = if m.value.is_finite() && m.value.fract() == 0.0 {
+            format!("{}", m.value as i64)
+        } else if m.value.is_finite() {
+            format!("{:.3}", m.value)
+        } else {
+            "n/a".to_owned()
+        };
+        let _ = writeln!(body, "<li>{}: {value} {}</li>", esc(&m.name), esc(&m.unit));
     }
     for a in &result.assertions {
         let _ = writeln!(
