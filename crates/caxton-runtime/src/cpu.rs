@@ -52,20 +52,21 @@ pub enum CpuClock {
     ///   smaller of `w` and the CPU time the worker thread used since its
     ///   last thread-clock reading (one read, at the batch's end).
     ///
-    /// So a batch never adds less than its thread CPU time `c`, and adds
-    /// more only by time its worker spent preempted or blocked inside it:
-    /// `c <= added <= w`: never less than the thread clock would say. The
+    /// So a batch never adds less than its own thread CPU time `c` (from
+    /// its first message's start to its end): `c <= added <= w`. The
     /// excess is time the worker spent preempted or blocked inside the
     /// batch, below [`LONG_BATCH`] for a short batch; for an unforeseen long
     /// one (few messages, after a short batch) it is at most the CPU the
     /// thread spent elsewhere since its last reading (other agents'
-    /// batches, at most [`SAMPLE_EVERY`] of them, and non-agent tasks), so
-    /// at worst its wall time. A CPU-bound agent (long or big batches) is
-    /// thus measured exactly but for the first batch of each run of long
-    /// ones; a mostly-waiting one (short batches) is overstated by the
-    /// clock reads around each batch, tens of nanoseconds, plus any
-    /// preemption inside its batches.
-    /// Measured against [`CpuClock::Thread`]: `cargo run --release -p
+    /// batches, at most [`SAMPLE_EVERY`] of them, and non-agent tasks such
+    /// as a load generator on the same worker), so at worst its wall time.
+    /// A CPU-bound agent (long or big batches) is thus measured exactly but
+    /// for the first batch of each run of long ones; a mostly-waiting one
+    /// (short batches) is overstated by the clock read that ends each
+    /// batch, tens of nanoseconds, plus any preemption inside its batches.
+    /// ([`CpuClock::Thread`]'s own figure also counts part of its two
+    /// system calls, so on one-message batches it reads higher than this.)
+    /// Measured against the thread clock: `cargo run --release -p
     /// caxton-runtime --example cpu_estimate` (docs/profiling.md).
     #[default]
     Sampled,

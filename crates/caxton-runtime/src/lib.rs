@@ -42,8 +42,8 @@
 //! ```
 
 // Module dependencies point one way (docs/architecture.md, "Module
-// layering"): `task` (the run loop and spawning) -> `spec` -> `agent` ->
-// `context` -> `orchestrator` (the handle, routing, shutdown) -> `registry`,
+// layering"): `task` (the run loop and spawning) -> `agent` -> `context`
+// -> `orchestrator` (the handle, routing, shutdown) -> `registry` -> `spec`,
 // `dead_letter`, `mailbox`, `stats`, `restart`, `error`, ...
 mod agent;
 pub mod agents;
