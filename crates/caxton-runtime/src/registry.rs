@@ -53,8 +53,11 @@ pub enum Selection {
     /// Each in turn.
     #[default]
     RoundRobin,
-    /// The one with the fewest messages accepted and not yet handled
-    /// (scans every member: O(members)).
+    /// The one with the fewest messages accepted and not yet handled. The
+    /// scan starts one member further each time and stops at the first
+    /// empty mailbox, so ties are shared in turn (not all given to the
+    /// first member registered) and an idle group costs O(1); O(members)
+    /// when every member is busy.
     LeastLoaded,
 }
 
@@ -74,7 +77,21 @@ impl CapabilityGroup {
                 let i = self.next.fetch_add(1, Ordering::Relaxed) % members.len();
                 members.get(i)
             }
-            Selection::LeastLoaded => members.iter().min_by_key(|a| a.mailbox.depth()),
+            Selection::LeastLoaded => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed) % members.len();
+                let (head, tail) = members.split_at(start);
+                let mut best: Option<(&'a Arc<AgentShared>, usize)> = None;
+                for agent in tail.iter().chain(head) {
+                    let depth = agent.mailbox.depth();
+                    if depth == 0 {
+                        return Some(agent);
+                    }
+                    if best.is_none_or(|(_, least)| depth < least) {
+                        best = Some((agent, depth));
+                    }
+                }
+                best.map(|(agent, _)| agent)
+            }
         }
     }
 }

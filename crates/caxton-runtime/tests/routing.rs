@@ -94,6 +94,24 @@ async fn least_loaded_picks_the_emptiest_mailbox() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_loaded_shares_ties_in_turn() {
+    // Every mailbox empty: each member gets picked once per lap, not the
+    // first one registered every time.
+    let orch = Orchestrator::new();
+    let ids: HashSet<_> = (0..4)
+        .map(|_| orch.spawn(AgentSpec::new(|| Echo).capability("tie")).unwrap())
+        .collect();
+    let picks: HashSet<_> = (0..4)
+        .map(|_| {
+            orch.resolve(&Address::capability("tie"), Selection::LeastLoaded)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(picks, ids);
+    orch.shutdown(T).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcast_reaches_every_capable_agent() {
     let orch = Orchestrator::new();
     let seen = Arc::new(AtomicU64::new(0));
