@@ -5,7 +5,8 @@
 //! tick is 1 ms: a message due inside a millisecond waits for the next tick,
 //! and a latency measured from the intended send time is then mostly that
 //! wait (0.69 ms p50 at 1000 msg/s for a hop that costs a few µs). A
-//! [`Pacer`] keeps the same schedule ([`RateProfile`]) on a thread of its
+//! [`Pacer`] keeps the same schedule ([`RateProfile`], walked by
+//! [`caxton_workloads::open_loop::walk`] like every generator) on a thread of its
 //! own instead: it sleeps the thread until a short margin before the next
 //! message is due (the kernel's timer, accurate to tens of µs), then spins
 //! on the monotonic clock to the due time, and sends.
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caxton_profiling::LatencyRecorder;
-use caxton_workloads::open_loop::{Due, LoadSink, OpenLoopReport, RateProfile, StopFlag};
+use caxton_workloads::open_loop::{LoadSink, OpenLoopReport, Pacing, RateProfile, StopFlag, walk};
 
 /// How long before a message is due the pacer stops sleeping and spins.
 ///
@@ -97,47 +98,49 @@ impl Pacer {
     /// thread between sends: poll it only on a thread of its own (see
     /// [`Pacer::spawn`]).
     pub async fn run_from(&self, start: Instant, sink: &mut impl LoadSink, stop: &StopFlag) -> Paced {
-        let mut report = OpenLoopReport::default();
-        let mut lateness = LatencyRecorder::new();
-        let mut next = 0u64;
-        loop {
-            if stop.is_stopped() {
-                report.stopped = true;
-                break;
-            }
-            let Some(intended) = self.profile.intended(next) else {
-                break;
-            };
-            let Some(due_at) = start.checked_add(intended) else {
-                break;
-            };
-            let now = Instant::now();
-            if due_at > now {
-                let wait = due_at - now;
-                if wait > self.spin_margin {
-                    std::thread::sleep((wait - self.spin_margin).min(MAX_SLEEP));
-                    continue;
-                }
-                while Instant::now() < due_at {
-                    std::hint::spin_loop();
-                }
-            }
-            let late = Instant::now().saturating_duration_since(due_at);
-            lateness.record(late);
-            report.max_lag = report.max_lag.max(late);
-            sink.send(Due { index: next, intended }).await;
-            next += 1;
+        let mut pacing = SpinPacing {
+            spin_margin: self.spin_margin,
+            lateness: LatencyRecorder::new(),
+        };
+        let report = walk(&self.profile, start.into(), sink, stop, &mut pacing).await;
+        Paced {
+            report,
+            lateness: pacing.lateness,
         }
-        report.sent = next;
-        report.elapsed = start.elapsed();
-        report.scheduled = self.profile.due(report.elapsed).max(next);
-        Paced { report, lateness }
+    }
+}
+
+/// The pacer's [`Pacing`]: sleep the thread to within the spin margin, spin
+/// to the due time; record every send's lateness.
+struct SpinPacing {
+    spin_margin: Duration,
+    lateness: LatencyRecorder,
+}
+
+impl Pacing for SpinPacing {
+    async fn wait(&mut self, due: tokio::time::Instant, now: tokio::time::Instant) -> bool {
+        let wait = due - now;
+        if wait > self.spin_margin {
+            std::thread::sleep((wait - self.spin_margin).min(MAX_SLEEP));
+            return false;
+        }
+        let due = due.into_std();
+        while Instant::now() < due {
+            std::hint::spin_loop();
+        }
+        true
+    }
+
+    async fn sent(&mut self, late: Duration) {
+        self.lateness.record(late);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
+
+    use caxton_workloads::open_loop::Due;
 
     use super::*;
 

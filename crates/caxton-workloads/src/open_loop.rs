@@ -294,41 +294,95 @@ impl OpenLoop {
 
     /// Runs with `start` as time zero of the schedule.
     pub async fn run_from(&self, start: Instant, sink: &mut impl LoadSink, stop: &StopFlag) -> OpenLoopReport {
-        let mut report = OpenLoopReport::default();
-        let mut next = 0u64;
-        let mut since_yield = 0u64;
-        loop {
-            if stop.is_stopped() {
-                report.stopped = true;
-                break;
-            }
-            let Some(intended) = self.profile.intended(next) else {
-                break;
-            };
-            let due_at = start + intended;
-            let now = Instant::now();
-            if due_at > now {
-                // Nothing due: sleep until the next message is, but wake
-                // now and then to notice a stop.
-                since_yield = 0;
-                tokio::time::sleep_until(due_at.min(now + self.max_sleep)).await;
-                continue;
-            }
-            report.max_lag = report.max_lag.max(now - due_at);
-            sink.send(Due { index: next, intended }).await;
-            next += 1;
-            since_yield += 1;
-            if since_yield >= self.yield_every {
-                since_yield = 0;
-                tokio::task::yield_now().await;
-            }
-        }
-        let end = Instant::now();
-        report.sent = next;
-        report.elapsed = end - start;
-        report.scheduled = self.profile.due(report.elapsed).max(next);
-        report
+        let mut pacing = TimerPacing {
+            max_sleep: self.max_sleep,
+            yield_every: self.yield_every,
+            since_yield: 0,
+        };
+        walk(&self.profile, start, sink, stop, &mut pacing).await
     }
+}
+
+/// How an open-loop generator waits for due times and what it does after
+/// each send: the part in which generators differ ([`OpenLoop`] on tokio's
+/// timer; the scenarios' pacer sleeping a thread, then spinning). The
+/// schedule itself is walked by [`walk`], the same for all.
+pub trait Pacing {
+    /// Called when the next message is due at `due`, later than `now`:
+    /// waits towards it. `true` when the due time has been reached and the
+    /// message is to go at once; `false` to have the walk check for a stop
+    /// and read the clock again (a wait may end early).
+    fn wait(&mut self, due: Instant, now: Instant) -> impl Future<Output = bool> + Send;
+
+    /// Called after each send, `late` behind its intended time.
+    fn sent(&mut self, late: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// [`OpenLoop`]'s pacing: tokio's timer, and a yield every so many sends of
+/// a backlog.
+struct TimerPacing {
+    max_sleep: Duration,
+    yield_every: u64,
+    since_yield: u64,
+}
+
+impl Pacing for TimerPacing {
+    async fn wait(&mut self, due: Instant, now: Instant) -> bool {
+        // Sleep until the next message is due, but wake now and then to
+        // notice a stop.
+        self.since_yield = 0;
+        tokio::time::sleep_until(due.min(now + self.max_sleep)).await;
+        false
+    }
+
+    async fn sent(&mut self, _late: Duration) {
+        self.since_yield += 1;
+        if self.since_yield >= self.yield_every {
+            self.since_yield = 0;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Walks `profile` from `start` (time zero of the schedule) until it ends
+/// or `stop` is set: message `n` goes to `sink` at its intended time
+/// ([`RateProfile::intended`]), waited for by `pacing`; a backlog goes at
+/// once, each message still carrying its intended time. Every open-loop
+/// generator of the workspace is this walk with its own [`Pacing`].
+pub async fn walk(
+    profile: &RateProfile,
+    start: Instant,
+    sink: &mut impl LoadSink,
+    stop: &StopFlag,
+    pacing: &mut impl Pacing,
+) -> OpenLoopReport {
+    let mut report = OpenLoopReport::default();
+    let mut next = 0u64;
+    loop {
+        if stop.is_stopped() {
+            report.stopped = true;
+            break;
+        }
+        let Some(intended) = profile.intended(next) else {
+            break;
+        };
+        let Some(due_at) = start.checked_add(intended) else {
+            break;
+        };
+        let now = Instant::now();
+        if due_at > now && !pacing.wait(due_at, now).await {
+            continue;
+        }
+        let late = Instant::now().saturating_duration_since(due_at);
+        report.max_lag = report.max_lag.max(late);
+        sink.send(Due { index: next, intended }).await;
+        next += 1;
+        pacing.sent(late).await;
+    }
+    report.sent = next;
+    report.elapsed = start.elapsed();
+    report.scheduled = profile.due(report.elapsed).max(next);
+    report
 }
 
 #[cfg(test)]
