@@ -88,8 +88,8 @@ pub struct HotspotArgs {
     #[arg(long, default_value_t = 256, value_name = "BYTES")]
     pub message_size: usize,
     /// Register `cap-0`'s slow members before its fast ones (default:
-    /// after). Least-loaded routing breaks ties (equal depths, e.g. all
-    /// idle) by registration order, so this decides who gets the ties.
+    /// after). Least-loaded routing shares ties (equal depths, e.g. all
+    /// idle) in turn, so the order should not matter: this checks it.
     #[arg(long)]
     pub slow_first: bool,
     /// Isolation limit: the others' p99 in a hot-spot phase at most this
