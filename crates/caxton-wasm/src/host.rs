@@ -99,6 +99,9 @@ impl WasmHost {
     }
 }
 
+/// Pool slots decommitted together (wasmtime's `decommit_batch_size`).
+const DECOMMIT_BATCH: usize = 16;
+
 fn engine_config(config: &HostConfig) -> Config {
     let mut cfg = Config::new();
     match config.allocator {
@@ -118,7 +121,15 @@ fn engine_config(config: &HostConfig) -> Config {
                 .table_elements(Allocator::POOL_TABLE_ELEMENTS)
                 // Keep every freed slot's memory image mapped (pages are
                 // still decommitted), so a respawn skips re-mapping it.
-                .max_unused_warm_slots(instances);
+                .max_unused_warm_slots(instances)
+                // Freed slots are decommitted 16 at a time, in one
+                // `process_madvise` call (one TLB shootdown) where the kernel
+                // has it; a slot waiting in the batch is not reused before
+                // its decommit, and an exhausted pool flushes the batch
+                // first. Measured by `examples/spawn_options.rs`: teardown
+                // per instance -20 to -35 %, spawn unchanged to slightly
+                // faster; larger batches send respawns to cold slots.
+                .decommit_batch_size(DECOMMIT_BATCH);
             cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         Allocator::OnDemand => {
