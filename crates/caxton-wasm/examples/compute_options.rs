@@ -13,7 +13,9 @@
 //!
 //! Run with `cargo run --release -p caxton-wasm --example compute_options
 //! [ROUNDS]` (default 15); with `CAXTON_WASM_PERFMAP=1` under `perf record`
-//! the guest's functions have names in `perf report`.
+//! the guest's functions have names in `perf report`; `CAXTON_COMPUTE_WASM=FILE`
+//! measures another build of the compute guest (the native side stays this
+//! build's kernels).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -134,7 +136,10 @@ impl Guest {
                 .memory_reservation_for_growth(0);
         }
         let engine = Engine::new(&cfg)?;
-        let module = Module::new(&engine, guests::COMPUTE)?;
+        let module = match std::env::var_os("CAXTON_COMPUTE_WASM") {
+            Some(path) => Module::new(&engine, std::fs::read(path)?)?,
+            None => Module::new(&engine, guests::COMPUTE)?,
+        };
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         linker.define_unknown_imports_as_default_values(&mut store, &module)?;
