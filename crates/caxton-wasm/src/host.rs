@@ -126,9 +126,10 @@ fn engine_config(config: &HostConfig) -> Config {
                 // `process_madvise` call (one TLB shootdown) where the kernel
                 // has it; a slot waiting in the batch is not reused before
                 // its decommit, and an exhausted pool flushes the batch
-                // first. Measured by `examples/spawn_options.rs`: teardown
-                // per instance -20 to -35 %, spawn unchanged to slightly
-                // faster; larger batches send respawns to cold slots.
+                // first. Measured by `examples/spawn_options.rs`: dropping
+                // an instance costs 20 to 35 % less, spawning the same
+                // (within noise); larger batches send respawns to cold
+                // slots, which costs a fresh slot's first use.
                 .decommit_batch_size(DECOMMIT_BATCH);
             cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
