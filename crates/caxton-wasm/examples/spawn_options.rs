@@ -16,7 +16,8 @@
 //!
 //! Run with `cargo run --release -p caxton-wasm --example spawn_options
 //! [N] [ROUNDS] [OPTIONS]` (default 1000 slots, 7 rounds, every option;
-//! OPTIONS: row numbers from 0, comma-separated).
+//! OPTIONS: row numbers from 0, comma-separated). `CAXTON_ECHO_WASM=FILE`
+//! measures another build of the echo guest in the wasmtime rows.
 
 use std::time::{Duration, Instant};
 
@@ -227,9 +228,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "memory protection keys (cpu flag pku): {}",
         if pku { "yes" } else { "no" }
     );
+    // Another build of the echo guest (a smaller stack, say) when given.
+    let echo = match std::env::var_os("CAXTON_ECHO_WASM") {
+        Some(path) => std::fs::read(path)?,
+        None => guests::ECHO.to_vec(),
+    };
     let artifacts = OPTIONS
         .iter()
-        .map(|o| Engine::new(&config(o, 1))?.precompile_module(guests::ECHO))
+        .map(|o| Engine::new(&config(o, 1))?.precompile_module(&echo))
         .collect::<wasmtime::Result<Vec<_>>>()?;
     let rows = OPTIONS.len() + 1;
     let mut samples = vec![[Vec::new(), Vec::new(), Vec::new()]; rows];
