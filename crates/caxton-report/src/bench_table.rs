@@ -81,6 +81,9 @@ pub fn format_rate(per_s: f64) -> String {
 const ORDER: &[&str] = &[
     "peers_fanout",
     "peers_pingpong",
+    "peers_spawn",
+    "peers_broadcast",
+    "peers_request_under_load",
     "throughput_routing",
     "throughput_pool",
     "latency_request_reply",
@@ -263,17 +266,20 @@ const HOW_TO_READ: &str = r#"
 * Every workload is defined once in `crates/caxton-workloads` and driven from the thread that calls
   `Runtime::block_on` (an external client); agents, actors and consumer tasks run on tokio's
   multi-threaded runtime with one worker per core. See `benches/src/lib.rs`.
-* **Peers** (`peers_*`): the same workload on raw tokio mpsc (the floor), Caxton, ractor and kameo;
-  `caxton_wall_clock` is Caxton timing handlers on the wall clock instead of the thread CPU clock
-  (a system call per read on Linux), the closer match to peers that keep no per-actor time.
+* **Peers** (`peers_*`, docs/peers.md): the same workload on raw tokio (the floor), Caxton, ractor,
+  kameo and actix (its own System and one Arbiter per core); `caxton` is Caxton's default
+  configuration (handler time on `CpuClock::Sampled`), `caxton_wall_clock` times handlers on the
+  wall clock, the closer match to peers that keep no per-actor time.
   "time ÷ raw tokio" is a row's median time divided by the `raw_tokio` row's (same parameter) in the
   same run: 1.00 is as fast as bare channels, 2.00 takes twice as long (half the throughput).
   "time ÷ native" likewise divides by the native Caxton row with the same parameter. Members are
   measured one after the other, and this machine's cross-core speed drifts by up to 2x from minute to
-  minute, so read ratios as approximate and compare runs with criterion baselines
-  (`--save-baseline`, `--baseline`).
-* Fan-out: one producer, 20 000 envelopes of 64 B per iteration, round-robin to 1000 receivers
-  (bounded mailboxes of 1024; ractor's are unbounded). Ping-pong: one request in flight, 64 B.
+  minute, so read ratios as approximate; the interleaved rounds runner (`--bench peers_rounds`)
+  measures them round-robin in one process.
+* Fan-out: one producer, 20 000 envelopes of 64 B per iteration, round-robin to 1000 receivers.
+  Ping-pong: one request in flight, 64 B. Spawn: 10 000 actors, each until it handled one message.
+  Broadcast: one message to each of 1000 actors. Request under load: the ping-pong round trip while
+  1000 other actors take a fan-out stream.
 * `throughput_routing`: 20 000 messages per iteration routed by agent id to N sink agents: `native`
   does nothing, `wasm` is the `counter` guest (pooling allocator, default limits: epoch CPU limit,
   16 MiB memory).

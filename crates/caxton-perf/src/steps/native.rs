@@ -103,9 +103,10 @@ pub(crate) async fn throughput_by_count(orch: &Orchestrator, cfg: &SuiteConfig) 
 }
 
 /// Request/reply at light load (one in flight), requester in the runtime:
-/// the suite's orchestrator (handler time on the thread CPU clock, the
-/// default) and one timing handlers on the wall clock, beside raw tokio,
-/// interleaved. The pair shows what exact CPU accounting costs a request.
+/// the suite's orchestrator (the default configuration: handler time on
+/// `CpuClock::Sampled`) and one timing handlers on the wall clock, beside
+/// raw tokio, interleaved in an order that rotates from rep to rep. The
+/// pair shows what the default CPU accounting costs a request.
 pub(crate) async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let wall = Orchestrator::with_config(OrchestratorConfig {
         cpu_clock: CpuClock::Wall,
@@ -121,11 +122,17 @@ pub(crate) async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Ve
         caxton_round_trips(&w, wall_echo, n / 2, payload.clone(), |_| {}).await?;
         raw.round_trips(n / 2, payload.clone(), |_| {}).await;
         let (mut c_reps, mut w_reps, mut r_reps) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..reps {
+        for rep in 0..reps {
             let (mut c, mut wr, mut r) = (LatencyRecorder::new(), LatencyRecorder::new(), LatencyRecorder::new());
-            caxton_round_trips(&o, echo, n, payload.clone(), |d| c.record(d)).await?;
-            caxton_round_trips(&w, wall_echo, n, payload.clone(), |d| wr.record(d)).await?;
-            raw.round_trips(n, payload.clone(), |d| r.record(d)).await;
+            // The order rotates from rep to rep, so no member is always the
+            // one measured first (or right after another).
+            for k in 0..3 {
+                match (rep + k) % 3 {
+                    0 => caxton_round_trips(&o, echo, n, payload.clone(), |d| c.record(d)).await?,
+                    1 => caxton_round_trips(&w, wall_echo, n, payload.clone(), |d| wr.record(d)).await?,
+                    _ => raw.round_trips(n, payload.clone(), |d| r.record(d)).await,
+                }
+            }
             c_reps.push(c);
             w_reps.push(wr);
             r_reps.push(r);
