@@ -15,8 +15,6 @@ pub mod counter;
 pub mod fanout;
 pub mod open_loop;
 pub mod payload;
-#[cfg(feature = "peers")]
-pub mod peers;
 pub mod pingpong;
 pub mod pool;
 pub mod spawn;
