@@ -29,7 +29,7 @@ use caxton_runtime::{AgentId, Message, Performative};
 use caxton_workloads::agents::{Completion, Tally};
 use caxton_workloads::fanout::{FanoutConfig, drive};
 
-use super::{Echo, Fanout, Host, LoadFuture, Peer, envelope, payloads, time_ready};
+use super::{Echo, Fanout, Host, LoadFuture, Peer, envelope, payloads, receivers, time_ready};
 
 /// The actix system and its arbiters, one per core.
 pub struct ActixHost {
@@ -230,13 +230,7 @@ impl Peer for Actix {
     }
 
     fn broadcast(&self, host: &Host, n: usize) -> Sinks {
-        self.sinks(
-            host,
-            &FanoutConfig {
-                agents: n,
-                ..FanoutConfig::default()
-            },
-        )
+        self.sinks(host, &receivers(n))
     }
 
     fn spawn_ready(&self, host: &Host, n: usize) -> Duration {

@@ -17,7 +17,7 @@ use caxton_runtime::{AgentId, Message, Performative};
 use caxton_workloads::agents::{Completion, Tally};
 use caxton_workloads::fanout::{FanoutConfig, drive};
 
-use super::{Echo, Fanout, Host, Peer, envelope, payloads, time_ready};
+use super::{Echo, Fanout, Host, Peer, envelope, payloads, receivers, time_ready};
 
 /// kameo as a [`Peer`].
 pub struct Kameo;
@@ -133,13 +133,7 @@ impl Peer for Kameo {
     }
 
     fn broadcast(&self, host: &Host, n: usize) -> Sinks {
-        self.sinks(
-            host,
-            &FanoutConfig {
-                agents: n,
-                ..FanoutConfig::default()
-            },
-        )
+        self.sinks(host, &receivers(n))
     }
 
     fn spawn_ready(&self, host: &Host, n: usize) -> Duration {

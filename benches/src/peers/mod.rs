@@ -398,6 +398,15 @@ fn echo_payload() -> Bytes {
 }
 
 /// The 64-byte payloads of every fan-out, broadcast and spawn message.
+/// The fan-out shape with `n` receivers, the default otherwise: a
+/// broadcast's receivers on runtimes without a broadcast of their own.
+pub(crate) fn receivers(n: usize) -> FanoutConfig {
+    FanoutConfig {
+        agents: n,
+        ..FanoutConfig::default()
+    }
+}
+
 pub(crate) fn payloads() -> &'static Payloads {
     static PAYLOADS: OnceLock<Payloads> = OnceLock::new();
     PAYLOADS.get_or_init(|| Payloads::new(64))
@@ -478,13 +487,7 @@ impl Peer for RawTokio {
     }
 
     fn broadcast(&self, host: &Host, n: usize) -> RawFanout {
-        self.sinks(
-            host,
-            &FanoutConfig {
-                agents: n,
-                ..FanoutConfig::default()
-            },
-        )
+        self.sinks(host, &receivers(n))
     }
 
     fn spawn_ready(&self, host: &Host, n: usize) -> Duration {

@@ -13,7 +13,7 @@ use caxton_workloads::agents::{Completion, Tally};
 use caxton_workloads::fanout::{FanoutConfig, drive};
 use tokio::task::JoinHandle;
 
-use super::{Echo, Fanout, Host, Peer, envelope, payloads, time_ready};
+use super::{Echo, Fanout, Host, Peer, envelope, payloads, receivers, time_ready};
 
 /// ractor as a [`Peer`].
 pub struct Ractor;
@@ -161,13 +161,7 @@ impl Peer for Ractor {
     }
 
     fn broadcast(&self, host: &Host, n: usize) -> Sinks {
-        self.sinks(
-            host,
-            &FanoutConfig {
-                agents: n,
-                ..FanoutConfig::default()
-            },
-        )
+        self.sinks(host, &receivers(n))
     }
 
     fn spawn_ready(&self, host: &Host, n: usize) -> Duration {
