@@ -292,7 +292,7 @@ pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String 
 }
 
 /// How the interleaved comparison judges, as the Markdown report states it.
-const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds on the same machine (base, head, then head, base, ...); each round's head / base is a paired ratio, so the machine's drift between minutes cancels. Base and head are paired step by step (suite) or benchmark by benchmark (criterion), seconds apart. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* the rounds lean that way beyond chance: an exact one-sided sign test with p <= 0.05 (5 of 5 rounds, 6 of 6, 7 of 7, 7 of 8, 8 of 9, ...). Base and head are the medians of their rounds; a criterion round's figure is its fastest sample's time per iteration.\n\n";
+const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds on the same machine (base, head, then head, base, ...); each round's head / base is a paired ratio, so the machine's drift between minutes cancels. Base and head are paired step by step (suite) or benchmark by benchmark (criterion), seconds apart. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* the rounds lean that way beyond chance: an exact one-sided sign test with p <= 0.05 (5 of 5 rounds, 6 of 6, 7 of 7, 7 of 8, 8 of 9, ...), *and* the change stands out of the spread of the ratios themselves (|ln median ratio| above the robust standard deviation of the ratios' logs). Base and head are the medians of their rounds; a criterion round's figure is its fastest sample's time per iteration.\n\n";
 
 /// Fewest interleaved rounds a comparison takes: with fewer, no row could
 /// pass the sign test ([`SIGN_TEST_ALPHA`]) and nothing could be flagged.
@@ -301,6 +301,30 @@ pub const MIN_ROUNDS: usize = 5;
 /// The sign test's level: a row is flagged only when the chance of so many
 /// rounds leaning its way with no change is at most this (one-sided).
 pub const SIGN_TEST_ALPHA: f64 = 0.05;
+
+/// How far past the spread of its paired ratios ([`ratio_spread`]) a row's
+/// change must be to be flagged: `|ln(median ratio)| > NOISE_K * spread`.
+pub const NOISE_K: f64 = 1.0;
+
+/// The spread of paired ratios: the robust standard deviation (1.4826 x
+/// the median absolute deviation) of their logs. Pairs that agree (1.18,
+/// 1.25, 1.20, 1.15, 1.30) give a narrow spread, so their change stands
+/// out; a row whose pairs swing (1.31, 1.16, 1.08, 1.87, 7.77: a fan-out on
+/// a machine whose cross-core speed flips within a pair) a wide one, so a
+/// median pulled past the threshold by the swing is not a change. Drift
+/// between rounds does not widen it: each ratio is taken within a pair.
+pub fn ratio_spread(ratios: &[f64]) -> f64 {
+    let logs: Vec<f64> = ratios
+        .iter()
+        .filter(|r| r.is_finite() && **r > 0.0)
+        .map(|r| r.ln())
+        .collect();
+    let Ok(mid) = caxton_stats::median(&logs) else {
+        return 0.0;
+    };
+    let deviations: Vec<f64> = logs.iter().map(|l| (l - mid).abs()).collect();
+    caxton_stats::median(&deviations).map_or(0.0, |mad| 1.4826 * mad)
+}
 
 /// Why a row's figure cannot be judged between two builds: it depends on
 /// code layout (where the linker put a tight loop), which moves from build
@@ -338,8 +362,9 @@ pub type Run = std::collections::BTreeMap<String, RowValue>;
 /// Judges one row from its paired ratios (head / base of each round): the
 /// change is the median ratio; flagged only past `threshold_pct` when the
 /// rounds lean the median's way beyond chance (exact sign test at
-/// [`SIGN_TEST_ALPHA`], so at least [`MIN_ROUNDS`] rounds) and every
-/// round has a usable ratio.
+/// [`SIGN_TEST_ALPHA`], so at least [`MIN_ROUNDS`] rounds), every round has
+/// a usable ratio, and the change stands out of the spread of the ratios
+/// themselves ([`ratio_spread`]) by [`NOISE_K`].
 /// Returns the change in percent (NaN with no usable ratio).
 pub fn judge_paired(ratios: &[f64], higher_better: bool, threshold_pct: f64) -> (f64, Verdict) {
     let usable: Vec<f64> = ratios.iter().copied().filter(|r| r.is_finite() && *r > 0.0).collect();
@@ -355,7 +380,8 @@ pub fn judge_paired(ratios: &[f64], higher_better: bool, threshold_pct: f64) -> 
     let leaning = usable.iter().filter(|r| slower(**r) == worse && **r != 1.0).count();
     let consistent =
         usable.len() == ratios.len() && caxton_stats::sign_test_p(leaning, usable.len()) <= SIGN_TEST_ALPHA;
-    if usable.len() < MIN_ROUNDS || !consistent {
+    let above_noise = median.ln().abs() > NOISE_K * ratio_spread(&usable);
+    if usable.len() < MIN_ROUNDS || !consistent || !above_noise {
         return (change, Verdict::WithinNoise);
     }
     (
@@ -692,6 +718,16 @@ mod tests {
         let tally = SelfCheck::tally(&rows, 10.0);
         assert_eq!((tally.slowed_past_threshold, tally.caught), (1, 0));
         assert_eq!(tally.missed, vec!["route".to_owned()]);
+    }
+
+    #[test]
+    fn pairs_that_swing_more_than_they_lean_are_noise() {
+        // Every round slower, median +31 %, but the pairs themselves swing
+        // from 1.08 to 7.8 (seen in an A/A comparison here): not a change.
+        let (base, head) = rounds(&[1.0; 5], &[1.31, 1.16, 1.08, 1.87, 7.77]);
+        assert_eq!(compare_rounds(&base, &head, 10.0)[0].verdict, Verdict::WithinNoise);
+        assert!(ratio_spread(&[1.31, 1.16, 1.08, 1.87, 7.77]) > 1.31f64.ln());
+        assert!(ratio_spread(&[1.18, 1.25, 1.2, 1.15, 1.3]) < 1.18f64.ln());
     }
 
     #[test]
