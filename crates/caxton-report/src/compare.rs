@@ -582,7 +582,10 @@ pub struct SelfCheck {
     /// Rows whose median paired change was past the threshold in the
     /// slower direction.
     pub slowed_past_threshold: usize,
-    /// Of those, the rows flagged as regressions.
+    /// Of those, the rows whose change also stands out of the spread of
+    /// their paired ratios ([`ratio_spread`]): slowdowns the rounds resolve.
+    pub resolved: usize,
+    /// Of the slowed rows, those flagged as regressions.
     pub caught: usize,
     /// Names of the slowed rows the gate did not flag.
     pub missed: Vec<String>,
@@ -612,6 +615,13 @@ impl SelfCheck {
                 .count(),
             regressions: judged.iter().filter(|r| r.verdict == Verdict::Regression).count(),
             slowed_past_threshold: slowed.len(),
+            resolved: slowed
+                .iter()
+                .filter(|r| {
+                    r.change_pct
+                        .is_some_and(|c| (1.0 + c / 100.0).ln().abs() > NOISE_K * ratio_spread(&r.ratios))
+                })
+                .count(),
             caught: slowed.iter().filter(|r| r.verdict == Verdict::Regression).count(),
             missed: slowed
                 .iter()
@@ -630,9 +640,10 @@ impl SelfCheck {
             ),
             Expect::Slower => {
                 let mut s = format!(
-                    "planted slowdown: {} row(s) judged; {} slowed past the threshold, {} of them flagged (sensitivity {})",
+                    "planted slowdown: {} row(s) judged; {} slowed past the threshold ({} of them beyond the spread of their paired ratios), {} of them flagged (sensitivity {})",
                     self.judged,
                     self.slowed_past_threshold,
+                    self.resolved,
                     self.caught,
                     if self.slowed_past_threshold == 0 {
                         "n/a".to_owned()
