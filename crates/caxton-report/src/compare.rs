@@ -306,6 +306,12 @@ pub const SIGN_TEST_ALPHA: f64 = 0.05;
 /// change must be to be flagged: `|ln(median ratio)| > NOISE_K * spread`.
 pub const NOISE_K: f64 = 1.0;
 
+/// Whether a change to `median_ratio` stands out of the spread of the
+/// paired `ratios` it is the median of (see [`NOISE_K`]).
+pub fn stands_out(median_ratio: f64, ratios: &[f64]) -> bool {
+    median_ratio.ln().abs() > NOISE_K * ratio_spread(ratios)
+}
+
 /// The spread of paired ratios: the robust standard deviation (1.4826 x
 /// the median absolute deviation) of their logs. Pairs that agree (1.18,
 /// 1.25, 1.20, 1.15, 1.30) give a narrow spread, so their change stands
@@ -380,7 +386,7 @@ pub fn judge_paired(ratios: &[f64], higher_better: bool, threshold_pct: f64) -> 
     let leaning = usable.iter().filter(|r| slower(**r) == worse && **r != 1.0).count();
     let consistent =
         usable.len() == ratios.len() && caxton_stats::sign_test_p(leaning, usable.len()) <= SIGN_TEST_ALPHA;
-    let above_noise = median.ln().abs() > NOISE_K * ratio_spread(&usable);
+    let above_noise = stands_out(median, &usable);
     if usable.len() < MIN_ROUNDS || !consistent || !above_noise {
         return (change, Verdict::WithinNoise);
     }
@@ -617,10 +623,7 @@ impl SelfCheck {
             slowed_past_threshold: slowed.len(),
             resolved: slowed
                 .iter()
-                .filter(|r| {
-                    r.change_pct
-                        .is_some_and(|c| (1.0 + c / 100.0).ln().abs() > NOISE_K * ratio_spread(&r.ratios))
-                })
+                .filter(|r| r.change_pct.is_some_and(|c| stands_out(1.0 + c / 100.0, &r.ratios)))
                 .count(),
             caught: slowed.iter().filter(|r| r.verdict == Verdict::Regression).count(),
             missed: slowed
