@@ -15,16 +15,25 @@
 //! (skipping any redelivery at or below it): every
 //! acknowledged message is handled once (at least once on the stream,
 //! deduplicated by sequence against the state).
+//!
+//! A node whose lease ran out may only have stalled: its pump can still be
+//! running when a survivor adopts the agent. So the checkpoint record is
+//! owned: the adopter rewrites it under its own node number (a
+//! compare-and-set, [`own_checkpoint`]) before it reads the sequence, and a
+//! pump stores each commit with a compare-and-set on the revision it last
+//! wrote. The stalled pump's next commit finds another revision and ends
+//! without acknowledging or purging anything: the messages its (fenced)
+//! agent handled after the adoption stay in the stream for the adopter.
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{self, consumer, kv, stream};
 use caxton_core::{AgentId, Message};
 use caxton_runtime::{CheckpointError, DeadLetterReason, Orchestrator};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::store::{self, StoredCheckpoint, id_key};
+use crate::store::{self, Store, StoredCheckpoint, id_key};
 use crate::subjects::Subjects;
 use crate::wire::{self, Frame};
 
@@ -113,25 +122,116 @@ pub async fn forget(stream: &stream::Stream, subjects: &Subjects, id: AgentId, n
     let _ = stream.purge().filter(subjects.durable(id)).await;
 }
 
-/// What a pump needs.
+/// Makes node `writer` the owner of agent `id`'s checkpoint record and
+/// returns the record with its revision, which that node's pump then
+/// compares-and-sets on. The record is rewritten as read (or created
+/// empty for a new agent) under `writer`'s number with a compare-and-set
+/// on the revision read, so any other node's pump that still runs can no
+/// longer commit. Retries a lost race or a transient error a few times.
+pub async fn own_checkpoint(
+    checkpoints: &kv::Store,
+    id: AgentId,
+    writer: u64,
+) -> Result<(StoredCheckpoint, u64), String> {
+    let key = id_key(id);
+    let mut last = String::new();
+    for attempt in 0..20u32 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt.min(10)))).await;
+        }
+        let entry = match checkpoints.entry(key.clone()).await {
+            Ok(entry) => entry,
+            Err(e) => {
+                last = format!("reading the checkpoint of agent {id}: {e}");
+                continue;
+            }
+        };
+        let (mut record, revision) = match entry {
+            Some(e) if e.operation == kv::Operation::Put => match store::decode::<StoredCheckpoint>(&e.value) {
+                Ok(record) => (record, Some(e.revision)),
+                Err(err) => return Err(format!("the checkpoint of agent {id}: {err}")),
+            },
+            // Deleted (a stopped agent's id is never reused, but be exact).
+            Some(e) => (StoredCheckpoint::empty(), Some(e.revision)),
+            None => (StoredCheckpoint::empty(), None),
+        };
+        record.writer = writer;
+        let bytes = store::encode(&record);
+        let written = match revision {
+            Some(revision) => checkpoints
+                .update(&key, bytes, revision)
+                .await
+                .map_err(|e| e.to_string()),
+            None => checkpoints.create(&key, bytes).await.map_err(|e| e.to_string()),
+        };
+        match written {
+            Ok(revision) => return Ok((record, revision)),
+            Err(e) => last = format!("taking over the checkpoint of agent {id}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// What storing a commit's checkpoint came to.
+enum Stored {
+    /// Stored: acknowledge and purge.
+    Yes,
+    /// Not stored (NATS did not answer): acknowledge nothing, go on.
+    No,
+    /// Another node owns the record now: acknowledge nothing, stop.
+    Fenced,
+}
+
+/// Feeds one durable agent from its consumer and commits what it handled
+/// (see the module docs).
 pub struct Pump {
-    /// The node's orchestrator.
-    pub orch: Orchestrator,
-    /// The agent (live on this node).
-    pub id: AgentId,
-    /// Its consumer.
-    pub consumer: consumer::PullConsumer,
-    /// The checkpoint bucket.
-    pub checkpoints: async_nats::jetstream::kv::Store,
-    /// The stream (purged below what a commit covers).
-    pub stream: stream::Stream,
-    /// The agent's subject in it.
-    pub subject: String,
+    orch: Orchestrator,
+    id: AgentId,
+    consumer: consumer::PullConsumer,
+    checkpoints: kv::Store,
+    stream: stream::Stream,
+    subject: String,
     /// The last stream sequence already in the agent's state.
-    pub applied: u64,
+    applied: u64,
+    /// This node's number (the checkpoint record's writer).
+    writer: u64,
+    /// The checkpoint record's revision this pump last wrote: commits
+    /// compare-and-set on it.
+    revision: u64,
+    /// Problems told to stderr so far (the first few are).
+    warnings: u64,
 }
 
 impl Pump {
+    /// A pump for agent `id` (live in `orch`) on node `writer`, reading
+    /// `consumer` (from [`open_consumer`]), whose state holds the stream
+    /// up to `applied` and whose checkpoint record `writer` owns at
+    /// `revision` (from [`own_checkpoint`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        orch: Orchestrator,
+        id: AgentId,
+        consumer: consumer::PullConsumer,
+        store: &Store,
+        subjects: &Subjects,
+        applied: u64,
+        writer: u64,
+        revision: u64,
+    ) -> Self {
+        Self {
+            orch,
+            id,
+            consumer,
+            checkpoints: store.checkpoints.clone(),
+            stream: store.durable.clone(),
+            subject: subjects.durable(id),
+            applied,
+            writer,
+            revision,
+            warnings: 0,
+        }
+    }
+
     /// Feeds the agent until `stop` turns true (then commits what was
     /// handled) or the agent is gone.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
@@ -139,7 +239,8 @@ impl Pump {
         'outer: loop {
             let mut messages = match self.consumer.messages().await {
                 Ok(m) => m,
-                Err(_) => {
+                Err(e) => {
+                    self.warn(format_args!("pulling: {e}"));
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
                         _ = stop.changed() => break,
@@ -158,7 +259,10 @@ impl Pump {
                                 break 'outer;
                             }
                         }
-                        Some(Err(_)) => continue,
+                        Some(Err(e)) => {
+                            self.warn(format_args!("pulled: {e}"));
+                            continue;
+                        }
                         None => continue 'outer,
                     },
                     _ = deadline, if !pending.is_empty() => {
@@ -232,22 +336,31 @@ impl Pump {
         let checkpoint = match self.orch.checkpoint(self.id).await {
             Ok(cp) => Some(cp),
             Err(CheckpointError::Unsupported(_)) => None,
-            Err(_) => return false,
+            Err(e) => {
+                self.warn(format_args!("checkpoint: {e}; the pump ends"));
+                return false;
+            }
         };
         let record = StoredCheckpoint {
             checkpoint,
             applied: self.applied,
+            writer: self.writer,
         };
-        if self
-            .checkpoints
-            .put(id_key(self.id), store::encode(&record))
-            .await
-            .is_err()
-        {
-            // Not stored: acknowledge nothing, the messages stay in the
-            // stream (and are skipped by sequence while this node lives).
-            pending.clear();
-            return true;
+        match self.store(store::encode(&record)).await {
+            Stored::Yes => {}
+            Stored::No => {
+                // Acknowledge nothing: the messages stay in the stream
+                // (and are skipped by sequence while this node lives).
+                pending.clear();
+                return true;
+            }
+            Stored::Fenced => {
+                self.warn(format_args!("another node adopted the agent; the pump ends"));
+                // Adopted elsewhere: what this agent handled since the
+                // adopter's checkpoint is redelivered there.
+                pending.clear();
+                return false;
+            }
         }
         for m in pending.drain(..) {
             let _ = m.ack().await;
@@ -260,5 +373,35 @@ impl Pump {
             .sequence(self.applied + 1)
             .await;
         true
+    }
+
+    /// Tells stderr what went wrong, the first few times (diagnostics:
+    /// every outcome is also handled).
+    fn warn(&mut self, what: std::fmt::Arguments<'_>) {
+        self.warnings += 1;
+        if self.warnings <= 5 {
+            eprintln!("caxton-cluster: durable pump of agent {}: {what}", self.id);
+        }
+    }
+
+    /// Stores a commit's record with a compare-and-set on the revision
+    /// this pump last wrote.
+    async fn store(&mut self, bytes: bytes::Bytes) -> Stored {
+        let key = id_key(self.id);
+        if let Ok(revision) = self.checkpoints.update(&key, bytes.clone(), self.revision).await {
+            self.revision = revision;
+            return Stored::Yes;
+        }
+        // Refused, or no answer: the record tells which.
+        match self.checkpoints.entry(key).await {
+            Ok(Some(e)) if e.revision == self.revision => Stored::No,
+            // The write landed though its answer was lost.
+            Ok(Some(e)) if e.operation == kv::Operation::Put && e.value == bytes => {
+                self.revision = e.revision;
+                Stored::Yes
+            }
+            Ok(_) => Stored::Fenced,
+            Err(_) => Stored::No,
+        }
     }
 }

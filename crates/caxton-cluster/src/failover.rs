@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use caxton_core::AgentId;
 
 use crate::directory::Directory;
+use crate::durable;
 use crate::recipe::{Adoption, Respawner};
 use crate::store::{self, AgentRecord, NodeRecord, Store, StoredCheckpoint, id_key, name_key};
 
@@ -131,12 +132,35 @@ impl Survivor {
                 owner_number: self.number,
                 ..record.clone()
             };
-            if agents.update(&key, store::encode(&mine), entry.revision).await.is_err() {
+            let Ok(claimed) = agents.update(&key, store::encode(&mine), entry.revision).await else {
                 continue;
-            }
-            let stored = match self.store.checkpoints.get(&key).await {
-                Ok(Some(bytes)) => store::decode::<StoredCheckpoint>(&bytes).ok(),
-                _ => None,
+            };
+            // A durable agent's record is rewritten under this node's
+            // number first: should the old owner only have stalled, its
+            // pump can no longer commit (nor acknowledge, nor purge)
+            // what this node's consumer has to redeliver.
+            let read = if recipe.durable {
+                durable::own_checkpoint(&self.store.checkpoints, id, self.number)
+                    .await
+                    .map(|(record, _)| Some(record))
+            } else {
+                match self.store.checkpoints.get(&key).await {
+                    Ok(bytes) => Ok(bytes.and_then(|b| store::decode::<StoredCheckpoint>(&b).ok())),
+                    Err(e) => Err(format!("reading its checkpoint: {e}")),
+                }
+            };
+            let stored = match read {
+                Ok(stored) => stored,
+                Err(e) => {
+                    // Restarting without the state it has would lose it:
+                    // the claim goes back and a later sweep tries again.
+                    eprintln!(
+                        "caxton-cluster: node {} leaves agent {id} of dead node {owner} for now: {e}",
+                        self.me
+                    );
+                    let _ = agents.update(&key, entry.value.clone(), claimed).await;
+                    return;
+                }
             };
             let adoption = Adoption {
                 id,

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -171,11 +171,12 @@ impl CheckpointQueue {
         self.latest.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
     }
 
-    async fn write(&self, bucket: &kv::Store) {
+    async fn write(&self, bucket: &kv::Store, writer: u64) {
         for (id, checkpoint) in self.take() {
             let record = StoredCheckpoint {
                 checkpoint: Some(checkpoint),
                 applied: 0,
+                writer,
             };
             let _ = bucket.put(id_key(id), store::encode(&record)).await;
         }
@@ -206,6 +207,8 @@ struct Inner {
     background: Mutex<Vec<JoinHandle<()>>>,
     /// Lease renewals that found the lease gone (the node re-claimed it).
     lease_losses: AtomicU64,
+    /// Set by [`Node::pause_lease`]: renewals skipped (a stall, drilled).
+    lease_paused: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -324,6 +327,7 @@ impl Node {
                 pumps: Mutex::new(HashMap::new()),
                 background: Mutex::new(Vec::new()),
                 lease_losses: AtomicU64::new(0),
+                lease_paused: AtomicBool::new(false),
             }),
         };
         node.start_background(record, lease_revision, options.lease);
@@ -345,6 +349,9 @@ impl Node {
             loop {
                 every.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
+                if inner.lease_paused.load(Ordering::Relaxed) {
+                    continue;
+                }
                 let nodes = &inner.store.nodes;
                 match nodes.update(&inner.name, record.clone(), revision).await {
                     Ok(r) => revision = r,
@@ -387,11 +394,11 @@ impl Node {
             }
         }));
         // The checkpoint writer.
-        let (queue, bucket) = (inner.checkpoints.clone(), inner.store.checkpoints.clone());
+        let (queue, bucket, number) = (inner.checkpoints.clone(), inner.store.checkpoints.clone(), inner.number);
         tasks.push(tokio::spawn(async move {
             loop {
                 queue.wake.notified().await;
-                queue.write(&bucket).await;
+                queue.write(&bucket, number).await;
             }
         }));
         inner.background.lock().unwrap_or_else(|p| p.into_inner()).extend(tasks);
@@ -670,25 +677,34 @@ impl Node {
         if durable {
             let applied = adoption.map_or(0, |a| a.applied);
             let previous = adoption.map(|a| a.from_number);
-            let opened =
-                durable::open_consumer(&store.durable, &inner.subjects, id, inner.number, applied, previous).await;
-            let consumer = match opened {
-                Ok(c) => c,
+            // The pump commits with a compare-and-set on this revision.
+            let owned = durable::own_checkpoint(&store.checkpoints, id, inner.number).await;
+            let opened = match owned {
+                Ok((_, revision)) => {
+                    durable::open_consumer(&store.durable, &inner.subjects, id, inner.number, applied, previous)
+                        .await
+                        .map(|c| (c, revision))
+                }
+                Err(detail) => Err(detail),
+            };
+            let (consumer, revision) = match opened {
+                Ok(opened) => opened,
                 Err(detail) => {
                     Self::end(subs).await;
                     self.undo(id, name.as_deref(), true).await;
                     return Err(self.registry_error(detail));
                 }
             };
-            let pump = Pump {
-                orch: inner.shared.orch.clone(),
+            let pump = Pump::new(
+                inner.shared.orch.clone(),
                 id,
                 consumer,
-                checkpoints: store.checkpoints.clone(),
-                stream: store.durable.clone(),
-                subject: inner.subjects.durable(id),
+                store,
+                &inner.subjects,
                 applied,
-            };
+                inner.number,
+                revision,
+            );
             let (stop, rx) = watch::channel(false);
             let task = tokio::spawn(pump.run(rx));
             inner
@@ -1040,7 +1056,7 @@ impl Node {
                 _ => {}
             }
         }
-        inner.checkpoints.write(&store.checkpoints).await;
+        inner.checkpoints.write(&store.checkpoints, inner.number).await;
         let report = orch.shutdown(deadline).await;
         for task in inner.background.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
             task.abort();
@@ -1052,6 +1068,15 @@ impl Node {
 }
 
 impl Node {
+    /// Stops (`true`) or resumes (`false`) renewing the lease while the
+    /// node goes on working, as a node that stalls past its lease would (a
+    /// long pause, a stopped VM), for fault drills and tests: survivors
+    /// adopt its agents; on resuming it finds its lease lost and stops its
+    /// copies of the agents that moved.
+    pub fn pause_lease(&self, paused: bool) {
+        self.inner.lease_paused.store(paused, Ordering::Relaxed);
+    }
+
     /// Leaves the lattice as a killed process would, for fault drills and
     /// tests in one process: stops renewing the lease (it expires),
     /// unsubscribes, drops the durable pumps without a commit and stops

@@ -56,6 +56,21 @@ pub struct StoredCheckpoint {
     pub checkpoint: Option<Checkpoint>,
     /// The last durable stream sequence handled before it was taken.
     pub applied: u64,
+    /// The number of the node that wrote it (durable agents: the node
+    /// whose pump commits; an adopter rewrites the record under its own
+    /// number to fence the previous owner's pump).
+    pub writer: u64,
+}
+
+impl StoredCheckpoint {
+    /// No state and no sequence yet (a new durable agent).
+    pub fn empty() -> Self {
+        Self {
+            checkpoint: None,
+            applied: 0,
+            writer: 0,
+        }
+    }
 }
 
 /// Why a record did not decode.

@@ -198,3 +198,55 @@ async fn durable_delivery_needs_one_durable_receiver_and_modules_travel() {
     a.shutdown(T).await;
     b.shutdown(T).await;
 }
+
+/// A node that only stalls (its lease lapses while it goes on working)
+/// loses its durable agent to a survivor, and its pump, still running,
+/// must not commit past the adopter's checkpoint: every message the
+/// senders had acknowledged is in the adopted agent's count, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_node_cannot_commit_what_its_adopter_has_to_handle() {
+    let nats = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (a, b, c) = (node(&nats, "a").await, node(&nats, "b").await, node(&nats, "c").await);
+    let spec = AgentSpec::new(Counter::default).name("stalls");
+    let id = c
+        .spawn_recoverable(spec, Recipe::new("counter", "").durable(true))
+        .await
+        .unwrap();
+    // Durable sends all along: before, during and after the stall.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = tokio::spawn({
+        let (a, stop) = (a.clone(), stop.clone());
+        async move {
+            let mut acknowledged = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                a.send_durable(Message::inform(id, "x")).await.unwrap();
+                acknowledged += 1;
+            }
+            acknowledged
+        }
+    });
+    eventually("some handled on c", async || count(&a, id).await.filter(|&n| n >= 100)).await;
+    c.pause_lease(true);
+    eventually("adopted by a survivor", async || {
+        (a.failover_counters().adopted + b.failover_counters().adopted >= 1).then_some(())
+    })
+    .await;
+    // The adopter's pump runs a while beside the stalled node's.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.pause_lease(false);
+    eventually("c finds its lease lost", async || (c.lease_losses() >= 1).then_some(())).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged = sender.await.unwrap();
+    assert!(acknowledged > 100, "the sender kept sending");
+    let got = eventually("every acknowledged message handled", async || {
+        count(&a, id).await.filter(|&n| n >= acknowledged)
+    })
+    .await;
+    assert_eq!(got, acknowledged, "handled once each on the adopter");
+    assert!(c.orchestrator().agent_ref(id).is_err(), "c stopped its copy");
+    assert_eq!(a.failover_counters().adopted + b.failover_counters().adopted, 1);
+    a.shutdown(T).await;
+    b.shutdown(T).await;
+    c.shutdown(T).await;
+}

@@ -1,5 +1,5 @@
 //! The crate's modules depend on each other one way: `node` on top;
-//! `failover`, `durable` and `directory` below it; then `store`, `recipe`,
+//! `failover` below it, `durable` and `directory` below that; then `store`, `recipe`,
 //! `error`; `wire`, `subjects` and `testing` use no other module.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,7 +53,7 @@ fn modules_depend_one_way() {
                 "wire",
             ]),
         ),
-        ("failover".to_owned(), set(&["directory", "recipe", "store"])),
+        ("failover".to_owned(), set(&["directory", "durable", "recipe", "store"])),
         ("durable".to_owned(), set(&["store", "subjects", "wire"])),
         ("directory".to_owned(), set(&["store"])),
         ("store".to_owned(), set(&["recipe", "subjects", "wire"])),

@@ -326,6 +326,21 @@ pub fn cluster(bins: &Binaries, cfg: &ClusterConfig) -> Result<NetResult, Netben
     let (d_accepted, d_handled, d_unanswered) = tally(true);
     let (c_accepted, c_handled, c_unanswered) = tally(false);
     let d_lost = d_accepted as i64 - d_handled as i64 - dead_letters as i64;
+    // Which durable counters fell short, to tell a failure's shape.
+    let short: Vec<String> = counters
+        .iter()
+        .zip(&counts)
+        .filter(|(c, n)| c.durable && n.is_none_or(|n| n < c.accepted.load(Ordering::Relaxed)))
+        .map(|(c, n)| {
+            let got = n.map_or("no answer".to_owned(), |n| n.to_string());
+            format!("{} {got} of {}", c.name, c.accepted.load(Ordering::Relaxed))
+        })
+        .collect();
+    if d_lost != 0 || d_unanswered != 0 {
+        for s in nodes.iter().flatten() {
+            eprintln!("cluster: {} stderr (tail):\n{}", s.name(), s.stderr_tail());
+        }
+    }
     for s in nodes.into_iter().flatten() {
         s.stop(Duration::from_secs(30));
     }
@@ -393,7 +408,12 @@ pub fn cluster(bins: &Binaries, cfg: &ClusterConfig) -> Result<NetResult, Netben
             "no acknowledged durable message lost",
             d_lost == 0 && d_unanswered == 0,
             format!(
-                "{d_accepted} accepted, {d_handled} handled, {dead_letters} dead-lettered, {d_unanswered} counters unanswered"
+                "{d_accepted} accepted, {d_handled} handled, {dead_letters} dead-lettered, {d_unanswered} counters unanswered{}",
+                if short.is_empty() {
+                    String::new()
+                } else {
+                    format!("; short: {}", short.join(", "))
+                }
             ),
         ),
         Check::new(
