@@ -51,6 +51,7 @@ pub mod checkpoint;
 mod context;
 pub mod cpu;
 mod dead_letter;
+mod deadline;
 mod error;
 mod mailbox;
 mod orchestrator;

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, oneshot};
 use crate::checkpoint::Checkpoint;
 use crate::cpu::CpuClock;
 use crate::dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterReason, DeadLetters};
+use crate::deadline::{Deadlines, Elapsed, WithDeadline};
 use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind};
 use crate::mailbox::{Control, Envelope, PushError};
 use crate::registry::{AgentShared, Registry, Selection};
@@ -115,6 +116,8 @@ struct Inner {
     handled_total: AtomicU64,
     /// Restarts after faults, ever.
     restarts_total: AtomicU64,
+    /// The deadlines of requests still waiting (see [`crate::deadline`]).
+    deadlines: Deadlines,
 }
 
 /// A handle to the orchestrator; cheap to clone and share.
@@ -200,6 +203,7 @@ impl Orchestrator {
             shutting_down: AtomicBool::new(false),
             handled_total: AtomicU64::new(0),
             restarts_total: AtomicU64::new(0),
+            deadlines: Deadlines::default(),
         });
         let user = Arc::new(UserHandles(Arc::downgrade(&inner)));
         Self {
@@ -511,7 +515,7 @@ impl Orchestrator {
         env.msg.receiver = Address::Id(target);
         // One deadline for the whole exchange: waiting for mailbox space,
         // then for the reply. A deadline too far to represent is none.
-        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        let deadline = std::time::Instant::now().checked_add(timeout);
         if let Err(kind) = self.check_size(&shared, &env) {
             return Err(self.reject_at(env.msg, kind, &shared).into());
         }
@@ -526,10 +530,7 @@ impl Orchestrator {
         }
         let mut slot = Some(env);
         let push = std::future::poll_fn(|cx| shared.mailbox.poll_push(cx, &mut slot));
-        let pushed = match deadline {
-            Some(at) => tokio::time::timeout_at(at, push).await.ok(),
-            None => Some(push.await),
-        };
+        let pushed = WithDeadline::new(&self.inner.deadlines, deadline, push).await.ok();
         match pushed {
             Some(Ok(())) => {}
             Some(Err(e)) => return Err(self.push_error(e, &shared).into()),
@@ -558,22 +559,16 @@ impl Orchestrator {
         rx: oneshot::Receiver<Result<Message, String>>,
         target: AgentId,
         timeout: Duration,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<std::time::Instant>,
     ) -> Result<Message, RequestError> {
-        let reply = async {
-            match rx.await {
-                Ok(Ok(reply)) => Ok(reply),
-                Ok(Err(reason)) => Err(RequestError::Failed { agent: target, reason }),
-                Err(_) => Err(RequestError::NoReply(target)),
-            }
-        };
-        let timed_out = RequestError::Timeout {
-            after: timeout,
-            accepted: true,
-        };
-        match deadline {
-            Some(at) => tokio::time::timeout_at(at, reply).await.unwrap_or(Err(timed_out)),
-            None => reply.await,
+        match WithDeadline::new(&self.inner.deadlines, deadline, rx).await {
+            Ok(Ok(Ok(reply))) => Ok(reply),
+            Ok(Ok(Err(reason))) => Err(RequestError::Failed { agent: target, reason }),
+            Ok(Err(_)) => Err(RequestError::NoReply(target)),
+            Err(Elapsed) => Err(RequestError::Timeout {
+                after: timeout,
+                accepted: true,
+            }),
         }
     }
 
