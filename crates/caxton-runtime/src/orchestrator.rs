@@ -488,7 +488,9 @@ impl Orchestrator {
 
     /// Sends a request and waits for the reply, up to `timeout` in all
     /// (waiting for mailbox space included). Never hangs: a stopped,
-    /// failing or silent agent yields an error.
+    /// failing or silent agent yields an error. The timeout runs on the
+    /// real clock (a paused tokio test clock does not move it) and fires
+    /// within the deadline thread's wake-up latency, never early.
     pub async fn request(&self, msg: Message, timeout: Duration) -> Result<Message, RequestError> {
         self.request_with(msg, timeout, true).await
     }
