@@ -244,9 +244,8 @@ impl<F: Future + Unpin> Future for WithDeadline<'_, F> {
         };
         match this.ticket {
             None => {
-                if Instant::now() >= due {
-                    return Poll::Ready(Err(Elapsed));
-                }
+                // No clock read here: a deadline already past is simply
+                // due at once for the thread.
                 this.ticket = Some(this.deadlines.file(due, cx.waker()));
                 Poll::Pending
             }
@@ -318,6 +317,28 @@ mod tests {
         let out = WithDeadline::new(&deadlines, Some(near), std::future::pending::<()>()).await;
         assert!(out.is_err() && Instant::now() >= near);
         long.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_deadlines_in_any_order_each_fire_once() {
+        let deadlines = Arc::new(Deadlines::default());
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..200u64)
+            .map(|i| {
+                let d = deadlines.clone();
+                // Out of order, some already past.
+                let due = start + Duration::from_millis((i * 7919) % 50);
+                tokio::spawn(async move {
+                    let out = WithDeadline::new(&d, Some(due), std::future::pending::<()>()).await;
+                    out.is_err() && Instant::now() >= due
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap(), "given up at its deadline, not before");
+        }
+        let st = deadlines.lock();
+        assert_eq!(st.live, 0);
     }
 
     #[test]
