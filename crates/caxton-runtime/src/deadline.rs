@@ -201,8 +201,11 @@ fn run(shared: std::sync::Weak<Shared>) {
         }
         drop(st);
         drop(shared);
-        // Woken outside the lock: a waker may run code.
-        due_wakers.drain(..).for_each(Waker::wake);
+        // Woken outside the lock: a waker may run code, and one that
+        // panics must not stop the thread every deadline depends on.
+        for waker in due_wakers.drain(..) {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+        }
     }
 }
 
