@@ -292,7 +292,7 @@ pub fn markdown(title: &str, rows: &[Comparison], threshold_pct: f64) -> String 
 }
 
 /// How the interleaved comparison judges, as the Markdown report states it.
-const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds on the same machine (base, head, then head, base, ...); each round's head / base is a paired ratio, so the machine's drift between minutes cancels. Base and head are paired step by step (suite) or benchmark by benchmark (criterion), seconds apart. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* the rounds lean that way beyond chance: an exact one-sided sign test with p <= 0.05 (5 of 5 rounds, 6 of 6, 7 of 7, 7 of 8, 8 of 9, ...), *and* the change stands out of the spread of the ratios themselves (|ln median ratio| above the robust standard deviation of the ratios' logs). Base and head are the medians of their rounds; a criterion round's figure is its fastest sample's time per iteration.\n\n";
+const PAIRED_RULE: &str = "Interleaved: base and head measured in alternating rounds on the same machine (base, head, then head, base, ...); each round's head / base is a paired ratio, so the machine's drift between minutes cancels. Base and head are paired step by step (suite) or benchmark by benchmark (criterion), seconds apart. The change is the median ratio; a row is flagged only when the median ratio is past the threshold *and* the rounds lean that way beyond chance: an exact one-sided sign test with p <= 0.05 (5 of 5 rounds, 6 of 6, 7 of 7, 7 of 8, 8 of 9, ...), *and* the change stands out of the spread of the ratios themselves (|ln median ratio| above the robust standard deviation of the ratios' logs), *and* it survives Holm's correction over every row judged here (the one-sided paired t-test of the ratios' logs, with a 5 % chance of even one false alarm in the whole comparison). Base and head are the medians of their rounds; a criterion round's figure is its fastest sample's time per iteration.\n\n";
 
 /// Fewest interleaved rounds a comparison takes: with fewer, no row could
 /// pass the sign test ([`SIGN_TEST_ALPHA`]) and nothing could be flagged.
@@ -402,11 +402,13 @@ pub fn judge_paired(ratios: &[f64], higher_better: bool, threshold_pct: f64) -> 
 
 /// Compares interleaved rounds: `base[i]` and `head[i]` were measured back
 /// to back, in alternation. Each row is judged on its paired ratios
-/// ([`judge_paired`]); rows with a note are shown, not judged.
+/// ([`judge_paired`]), and a flagged row must also survive the correction
+/// for judging many rows at once (`hold_family_wise`); rows with a note are
+/// shown, not judged.
 pub fn compare_rounds(base: &[Run], head: &[Run], threshold_pct: f64) -> Vec<Comparison> {
     let names: std::collections::BTreeSet<&String> = base.iter().chain(head).flat_map(|r| r.keys()).collect();
     let rounds = base.len().min(head.len());
-    names
+    let mut rows: Vec<Comparison> = names
         .into_iter()
         .map(|name| {
             let pairs: Vec<(&RowValue, &RowValue)> = (0..rounds)
@@ -447,7 +449,47 @@ pub fn compare_rounds(base: &[Run], head: &[Run], threshold_pct: f64) -> Vec<Com
                 note,
             }
         })
+        .collect();
+    hold_family_wise(&mut rows);
+    rows
+}
+
+/// The chance of even one false alarm among all the rows of a comparison
+/// (see [`family_wise`]).
+pub const FAMILY_ALPHA: f64 = 0.05;
+
+/// The one-sided paired t-test p of each judged row in the direction of
+/// its own median change (`None` for a row not judged); see
+/// [`hold_family_wise`].
+pub fn family_wise(rows: &[Comparison]) -> Vec<Option<f64>> {
+    rows.iter()
+        .map(|r| {
+            let judged = r.note.is_none() && r.verdict != Verdict::Missing && r.ratios.len() >= 2;
+            let logs: Vec<f64> = r.ratios.iter().map(|x| x.ln()).collect();
+            let median = caxton_stats::median(&r.ratios).ok()?;
+            judged.then(|| caxton_stats::paired_t_p(&logs, median > 1.0))
+        })
         .collect()
+}
+
+/// A comparison judges dozens of rows at once, so a per-row test at 5 %
+/// raises a false alarm in most comparisons of an unchanged build (seen
+/// here: 3 in 10 A/A comparisons). A flagged row therefore also has to
+/// survive Holm's correction over every judged row of the comparison: the
+/// paired t-test of its log ratios, at [`FAMILY_ALPHA`] for the whole
+/// comparison. Rows that fail it read "within noise".
+fn hold_family_wise(rows: &mut [Comparison]) {
+    let ps = family_wise(rows);
+    let judged: Vec<usize> = (0..rows.len()).filter(|&i| ps[i].is_some()).collect();
+    let kept = caxton_stats::holm(
+        &judged.iter().map(|&i| ps[i].unwrap_or(1.0)).collect::<Vec<_>>(),
+        FAMILY_ALPHA,
+    );
+    for (&i, keep) in judged.iter().zip(kept) {
+        if !keep && matches!(rows[i].verdict, Verdict::Regression | Verdict::Improvement) {
+            rows[i].verdict = Verdict::WithinNoise;
+        }
+    }
 }
 
 /// A result set as one run of the interleaved comparison: a metric with
@@ -742,6 +784,50 @@ mod tests {
         assert_eq!(compare_rounds(&base, &head, 10.0)[0].verdict, Verdict::WithinNoise);
         assert!(ratio_spread(&[1.31, 1.16, 1.08, 1.87, 7.77]) > 1.31f64.ln());
         assert!(ratio_spread(&[1.18, 1.25, 1.2, 1.15, 1.3]) < 1.18f64.ln());
+    }
+
+    /// Rounds of 30 rows: `odd` (its head factors) beside 29 rows that
+    /// wobble a few per cent either way.
+    fn many_rows(odd: &[f64]) -> (Vec<Run>, Vec<Run>) {
+        let wobble = [1.02, 0.97, 1.01, 0.99, 1.03];
+        let rows = |r: usize, head: bool| {
+            let mut rows: Vec<(String, f64)> = (0..29)
+                .map(|i| {
+                    (
+                        format!("row{i:02}"),
+                        if head { 100.0 * wobble[(r + i) % 5] } else { 100.0 },
+                    )
+                })
+                .collect();
+            rows.push(("odd".to_owned(), if head { 100.0 * odd[r] } else { 100.0 }));
+            rows
+        };
+        let mk = |v: Vec<(String, f64)>| run(&v.iter().map(|(n, x)| (n.as_str(), *x)).collect::<Vec<_>>());
+        let base = (0..odd.len()).map(|r| mk(rows(r, false))).collect();
+        let head = (0..odd.len()).map(|r| mk(rows(r, true))).collect();
+        (base, head)
+    }
+
+    #[test]
+    fn among_many_rows_a_row_that_only_leans_by_chance_is_not_flagged() {
+        // An A/A row seen here: every round slower, median +31 %, and the
+        // ratios spread less than that, so alone it is flagged.
+        let aa = [1.33, 1.43, 1.31, 1.06, 1.04];
+        let (base, head) = rounds(&[1.0; 5], &aa);
+        assert_eq!(compare_rounds(&base, &head, 10.0)[0].verdict, Verdict::Regression);
+        // Judged with 29 other rows, the correction for judging 30 at once
+        // holds it: its paired t p (about 0.02) is far above 0.05 / 30.
+        let (base, head) = many_rows(&aa);
+        let rows = compare_rounds(&base, &head, 10.0);
+        let odd = rows.iter().find(|r| r.name == "odd").unwrap();
+        assert_eq!(odd.verdict, Verdict::WithinNoise, "{odd:?}");
+        assert!(!has_regression(&rows));
+        // A consistent slowdown (the planted allocation's row) still is.
+        let (base, head) = many_rows(&[1.22, 1.18, 1.2, 1.3, 1.2]);
+        let rows = compare_rounds(&base, &head, 10.0);
+        let odd = rows.iter().find(|r| r.name == "odd").unwrap();
+        assert_eq!(odd.verdict, Verdict::Regression, "{odd:?}");
+        assert_eq!(rows.iter().filter(|r| r.verdict == Verdict::Regression).count(), 1);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Caxton's summary statistics, defined once for the suite, the reports,
-//! the comparison, the scenarios and the examples. No dependencies.
+//! the comparison, the scenarios and the examples. Student's t comes
+//! from `statrs`.
 //!
 //! | idea | function | definition |
 //! | --- | --- | --- |
@@ -18,6 +19,8 @@
 //! geometric mean, a value that is not positive.
 
 use std::fmt;
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Why a statistic could not be computed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -148,6 +151,48 @@ pub fn sign_test_p(k: usize, n: usize) -> f64 {
     tail / 2f64.powi(n as i32)
 }
 
+/// The one-sided paired t-test of `diffs` (e.g. the logs of paired
+/// ratios): the probability, were their true mean zero, of a mean at
+/// least this far above zero (`above`) or below it (Student's t with
+/// `n - 1` degrees of freedom). 1 for fewer than two finite values;
+/// identical values give 0 when they lie on the tested side, else 1.
+pub fn paired_t_p(diffs: &[f64], above: bool) -> f64 {
+    let n = diffs.len();
+    if n < 2 || diffs.iter().any(|d| !d.is_finite()) {
+        return 1.0;
+    }
+    let mean = diffs.iter().sum::<f64>() / n as f64;
+    let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let toward = if above { mean } else { -mean };
+    if var <= 0.0 {
+        return if toward > 0.0 { 0.0 } else { 1.0 };
+    }
+    let t = toward / (var / n as f64).sqrt();
+    match StudentsT::new(0.0, 1.0, (n - 1) as f64) {
+        Ok(dist) => 1.0 - dist.cdf(t),
+        Err(_) => 1.0,
+    }
+}
+
+/// Holm's step-down correction for testing many rows at once: which of
+/// `p_values` stay significant with the chance of even one false
+/// discovery among them all held to `alpha` (each p compared with
+/// `alpha / (m - rank)`, smallest first, stopping at the first that
+/// fails). Non-finite p-values are never significant.
+pub fn holm(p_values: &[f64], alpha: f64) -> Vec<bool> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).filter(|&i| p_values[i].is_finite()).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut significant = vec![false; m];
+    for (rank, &i) in order.iter().enumerate() {
+        if p_values[i] > alpha / (m - rank) as f64 {
+            break;
+        }
+        significant[i] = true;
+    }
+    significant
+}
+
 /// The geometric mean `exp(mean(ln x))` of positive, finite values: the
 /// summary of ratios that weighs each equally, whatever its magnitude.
 pub fn geomean(values: &[f64]) -> Result<f64, StatsError> {
@@ -253,6 +298,32 @@ mod tests {
             StatsError::TooFew { needed: 2, got: 1 }.to_string(),
             "1 value(s), at least 2 needed"
         );
+    }
+
+    #[test]
+    fn paired_t_matches_known_values() {
+        // t = 2.0 / (1.5811 / sqrt 5) = 2.8284 with 4 df: one-sided p 0.0237.
+        let d = [0.0, 1.0, 2.0, 3.0, 4.0];
+        assert!(
+            (paired_t_p(&d, true) - 0.02371).abs() < 1e-4,
+            "{}",
+            paired_t_p(&d, true)
+        );
+        assert!((paired_t_p(&d, false) - 0.97629).abs() < 1e-4);
+        assert_eq!(paired_t_p(&[1.0], true), 1.0);
+        assert_eq!(paired_t_p(&[0.2, 0.2, 0.2], true), 0.0);
+        assert_eq!(paired_t_p(&[0.2, 0.2, 0.2], false), 1.0);
+        assert_eq!(paired_t_p(&[0.0, 0.0], true), 1.0);
+        assert_eq!(paired_t_p(&[1.0, f64::NAN], true), 1.0);
+    }
+
+    #[test]
+    fn holm_steps_down_and_stops_at_the_first_failure() {
+        // m = 4: 0.01 <= 0.0125, 0.015 <= 0.0167, 0.03 > 0.025 stops.
+        assert_eq!(holm(&[0.03, 0.01, 0.015, 0.04], 0.05), vec![false, true, true, false]);
+        assert_eq!(holm(&[0.5, f64::NAN], 0.05), vec![false, false]);
+        assert_eq!(holm(&[], 0.05), Vec::<bool>::new());
+        assert_eq!(holm(&[0.05], 0.05), vec![true]);
     }
 
     #[test]
