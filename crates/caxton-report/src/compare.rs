@@ -464,10 +464,12 @@ pub const FAMILY_ALPHA: f64 = 0.05;
 pub fn family_wise(rows: &[Comparison]) -> Vec<Option<f64>> {
     rows.iter()
         .map(|r| {
-            let judged = r.note.is_none() && r.verdict != Verdict::Missing && r.ratios.len() >= 2;
+            if r.note.is_some() || r.verdict == Verdict::Missing || r.ratios.len() < 2 {
+                return None;
+            }
             let logs: Vec<f64> = r.ratios.iter().map(|x| x.ln()).collect();
             let median = caxton_stats::median(&r.ratios).ok()?;
-            judged.then(|| caxton_stats::paired_t_p(&logs, median > 1.0))
+            Some(caxton_stats::paired_t_p(&logs, median > 1.0))
         })
         .collect()
 }
@@ -481,10 +483,8 @@ pub fn family_wise(rows: &[Comparison]) -> Vec<Option<f64>> {
 fn hold_family_wise(rows: &mut [Comparison]) {
     let ps = family_wise(rows);
     let judged: Vec<usize> = (0..rows.len()).filter(|&i| ps[i].is_some()).collect();
-    let kept = caxton_stats::holm(
-        &judged.iter().map(|&i| ps[i].unwrap_or(1.0)).collect::<Vec<_>>(),
-        FAMILY_ALPHA,
-    );
+    let judged_ps: Vec<f64> = judged.iter().filter_map(|&i| ps[i]).collect();
+    let kept = caxton_stats::holm(&judged_ps, FAMILY_ALPHA);
     for (&i, keep) in judged.iter().zip(kept) {
         if !keep && matches!(rows[i].verdict, Verdict::Regression | Verdict::Improvement) {
             rows[i].verdict = Verdict::WithinNoise;
