@@ -57,6 +57,7 @@ mod mailbox;
 mod orchestrator;
 mod registry;
 mod restart;
+mod spare;
 mod spec;
 mod stats;
 mod sync;

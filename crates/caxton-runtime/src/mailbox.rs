@@ -10,9 +10,10 @@
 //! rest of the batch in hand), so a mailbox never holds more than its
 //! capacity (at most `2^31 - 1`). A fresh mailbox allocates nothing; its
 //! buffer grows on first use, and an agent that parks on an empty mailbox
-//! gives its buffers back: an idle agent holds no message buffer. What is
-//! rarely used (blocked senders, controls, exit waiters) lives in one box
-//! allocated on first use and dropped once empty.
+//! gives its buffers back, to a small process-wide pool (`SPARE`) that the
+//! next push into an empty mailbox takes from: an idle agent holds no
+//! message buffer. What is rarely used (blocked senders, controls, exit
+//! waiters) lives in one box allocated on first use and dropped once empty.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -23,6 +24,7 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{AgentError, CheckpointError};
+use crate::spare::Spare;
 // std's `Mutex`/`AtomicU32`, or loom's under `--cfg loom` (`loom_tests`).
 use crate::sync::{AtomicU32, Mutex, MutexGuard};
 
@@ -128,6 +130,10 @@ impl State {
         }
     }
 }
+
+/// Empty buffers given back by parked agents, for the next push into an
+/// empty mailbox (`crate::spare`; at most 16 KiB for the whole process).
+static SPARE: Spare<Envelope> = Spare::new();
 
 /// Wakers of blocked senders kept before they are all woken (see
 /// `poll_push`).
@@ -240,6 +246,13 @@ impl Mailbox {
         // flag. Off unless the `planted-slowdown` feature is asked for.
         #[cfg(feature = "planted-slowdown")]
         drop(std::hint::black_box(Box::new(st.pending)));
+        // An empty mailbox gave its buffer back when its agent parked: take
+        // a recycled one rather than allocate (`SPARE`).
+        if st.queue.capacity() == 0
+            && let Some(buffer) = SPARE.take()
+        {
+            st.queue = buffer;
+        }
         st.queue.push_back(env);
         st.pending += 1;
         if st.pending > st.high_water() {
@@ -283,7 +296,7 @@ impl Mailbox {
         st.pending -= std::mem::take(handled) as u32;
         self.depth.store(st.pending, Ordering::Relaxed);
         let senders = st.take_senders();
-        let mut spare = None;
+        let mut given_back = None;
         let result = if !st.queue.is_empty() || st.has_controls() {
             std::mem::swap(&mut st.queue, batch);
             Poll::Ready(Batch::Ready(st.take_controls()))
@@ -291,7 +304,7 @@ impl Mailbox {
             Poll::Ready(Batch::Closed)
         } else {
             if st.queue.capacity() > 0 || batch.capacity() > 0 {
-                spare = Some((std::mem::take(&mut st.queue), std::mem::take(batch)));
+                given_back = Some((std::mem::take(&mut st.queue), std::mem::take(batch)));
             }
             match &mut st.consumer {
                 Some(w) if w.will_wake(cx.waker()) => {}
@@ -301,7 +314,11 @@ impl Mailbox {
         };
         let cold = st.take_empty_cold();
         drop(st);
-        drop((spare, cold));
+        drop(cold);
+        if let Some((queue, batch)) = given_back {
+            SPARE.give(queue);
+            SPARE.give(batch);
+        }
         for w in senders {
             w.wake();
         }

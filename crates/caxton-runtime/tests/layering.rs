@@ -28,8 +28,10 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
                     .chars()
                     .take_while(|c| c.is_ascii_lowercase() || *c == '_')
                     .collect();
-                // A lower-case segment followed by `::` is a module.
-                if !name.is_empty() && rest[name.len()..].starts_with("::") && name != module {
+                // A lower-case segment followed by `::` is a module, and so
+                // is one named like a file of `src/` (`use crate::m;`).
+                let is_module = rest[name.len()..].starts_with("::") || src.join(format!("{name}.rs")).is_file();
+                if !name.is_empty() && is_module && name != module {
                     uses.insert(name);
                 }
             }
