@@ -63,7 +63,7 @@ impl<T> Spare<T> {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn len(&self) -> usize {
         self.buffers.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
