@@ -481,9 +481,11 @@ pub fn family_wise(rows: &[Comparison]) -> Vec<Option<f64>> {
 /// paired t-test of its log ratios, at [`FAMILY_ALPHA`] for the whole
 /// comparison. Rows that fail it read "within noise".
 fn hold_family_wise(rows: &mut [Comparison]) {
-    let ps = family_wise(rows);
-    let judged: Vec<usize> = (0..rows.len()).filter(|&i| ps[i].is_some()).collect();
-    let judged_ps: Vec<f64> = judged.iter().filter_map(|&i| ps[i]).collect();
+    let (judged, judged_ps): (Vec<usize>, Vec<f64>) = family_wise(rows)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p?)))
+        .unzip();
     let kept = caxton_stats::holm(&judged_ps, FAMILY_ALPHA);
     for (&i, keep) in judged.iter().zip(kept) {
         if !keep && matches!(rows[i].verdict, Verdict::Regression | Verdict::Improvement) {

@@ -8,6 +8,9 @@
 //! | percentile | [`percentile`] | **linear interpolation between closest ranks** (Hyndman & Fan type 7, "R-7": R's and Excel's default, numpy's `linear`) |
 //! | noise band | [`noise_band`] | the [`NOISE_BAND`] (5th..95th) percentiles of at least two samples |
 //! | geometric mean | [`geomean`] | `exp(mean(ln x))` of positive values |
+//! | sign test | [`sign_test_p`] | exact one-sided binomial tail of `k` of `n` pairs leaning one way |
+//! | paired t-test | [`paired_t_p`] | one-sided Student's t of the mean of paired differences, `n - 1` degrees of freedom |
+//! | many rows at once | [`holm`] | Holm's step-down correction, family-wise error held to `alpha` |
 //!
 //! The median is the 50th [`percentile`] under this definition, so the two
 //! always agree.
