@@ -54,7 +54,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use caxton_runtime::{Address, AgentId, AgentSpec, CpuClock, Message, Orchestrator, OrchestratorConfig, Performative};
+use caxton_runtime::{
+    Address, AgentId, AgentSpec, CpuClock, Executor, Message, Orchestrator, OrchestratorConfig, Performative,
+};
 use caxton_workloads::agents::{Completion, Sink, Tally, counted};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
 use caxton_workloads::payload::Payloads;
@@ -70,10 +72,20 @@ use crate::{Budget, FANOUT_MESSAGES, sum_iters, time_block};
 pub const RAW: &str = "raw_tokio";
 
 /// Every member of every group, in the order they are benched: raw tokio,
-/// Caxton in its default configuration, Caxton with handler time on the
-/// wall clock (the closer match to peers that keep no per-actor time), then
-/// the peers.
-pub const MEMBERS: [&str; 6] = [RAW, "caxton", "caxton_wall_clock", "ractor", "kameo", "actix"];
+/// Caxton in its default configuration (agents on its own threads, one
+/// per core), Caxton with handler time on the wall clock (the closer match
+/// to peers that keep no per-actor time), Caxton with its agents on the
+/// bench's tokio runtime beside the other members (`Executor::Shared`),
+/// then the peers.
+pub const MEMBERS: [&str; 7] = [
+    RAW,
+    "caxton",
+    "caxton_wall_clock",
+    "caxton_shared",
+    "ractor",
+    "kameo",
+    "actix",
+];
 
 /// Actors spawned per `peers_spawn` iteration.
 pub const SPAWN_ACTORS: usize = 10_000;
@@ -113,6 +125,16 @@ macro_rules! peer {
                     $host,
                     OrchestratorConfig {
                         cpu_clock: CpuClock::Wall,
+                        ..OrchestratorConfig::default()
+                    },
+                ),
+                $host,
+            ),
+            "caxton_shared" => $f(
+                Caxton::new(
+                    $host,
+                    OrchestratorConfig {
+                        executor: Executor::Shared,
                         ..OrchestratorConfig::default()
                     },
                 ),

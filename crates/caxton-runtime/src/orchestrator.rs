@@ -16,6 +16,7 @@ use crate::cpu::CpuClock;
 use crate::dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterReason, DeadLetters};
 use crate::deadline::{Deadlines, Elapsed, WithDeadline};
 use crate::error::{CheckpointError, RequestError, SendError, SendErrorKind};
+use crate::executor::{Executor, Placement};
 use crate::mailbox::{Control, Envelope, PushError};
 use crate::registry::{AgentShared, Registry, Selection};
 use crate::restart::AgentFailure;
@@ -46,12 +47,16 @@ pub struct OrchestratorConfig {
     /// counts as one). Orchestrators that share an id space, such as the
     /// nodes of a cluster, each start at the base of a disjoint range.
     pub first_agent_id: u64,
+    /// Where agents run: on the runtime the orchestrator was made on
+    /// ([`Executor::Shared`], the default), or on threads of its own, one
+    /// single-threaded runtime per core ([`Executor::PerCore`]).
+    pub executor: Executor,
 }
 
 impl Default for OrchestratorConfig {
     /// 1024-message mailboxes, round-robin, a dead-letter log of 1024
     /// entries and 16 MiB, 16 MiB messages, the sampled CPU clock, ids
-    /// from 1.
+    /// from 1, agents on the orchestrator's own threads (one per core).
     fn default() -> Self {
         Self {
             mailbox_capacity: 1024,
@@ -61,6 +66,7 @@ impl Default for OrchestratorConfig {
             max_message_bytes: 16 << 20,
             cpu_clock: CpuClock::Sampled,
             first_agent_id: 1,
+            executor: Executor::PerCore { threads: 0 },
         }
     }
 }
@@ -108,7 +114,7 @@ struct Inner {
     dead_letters: DeadLetters,
     failures: Mutex<Vec<AgentFailure>>,
     config: OrchestratorConfig,
-    runtime: tokio::runtime::Handle,
+    placement: Placement,
     live: AtomicUsize,
     all_exited: Notify,
     shutting_down: AtomicBool,
@@ -174,30 +180,51 @@ pub struct AgentRef {
 }
 
 impl Orchestrator {
-    /// An orchestrator with default settings on the current tokio runtime.
+    /// An orchestrator with default settings: its agents run on threads
+    /// of its own, one per core ([`Executor::PerCore`]).
     ///
     /// # Panics
-    /// When called outside a tokio runtime.
+    /// When those threads cannot be started.
     pub fn new() -> Self {
         Self::with_config(OrchestratorConfig::default())
     }
 
-    /// An orchestrator with `config` on the current tokio runtime.
+    /// An orchestrator with `config`: its agents run on the current tokio
+    /// runtime ([`Executor::Shared`]) or on threads of its own
+    /// ([`Executor::PerCore`], which needs no runtime to be made).
     ///
     /// # Panics
-    /// When called outside a tokio runtime.
+    /// With [`Executor::Shared`] outside a tokio runtime; with
+    /// [`Executor::PerCore`] when its threads cannot be started.
     pub fn with_config(config: OrchestratorConfig) -> Self {
-        Self::on_runtime(config, tokio::runtime::Handle::current())
+        let placement = match config.executor {
+            Executor::Shared => Placement::Shared(tokio::runtime::Handle::current()),
+            Executor::PerCore { threads } => Placement::per_core(threads),
+        };
+        Self::with_placement(config, placement)
     }
 
-    /// An orchestrator whose agents run on the given runtime.
+    /// An orchestrator whose agents run on the given runtime with
+    /// [`Executor::Shared`] ([`Executor::PerCore`] starts threads of its
+    /// own and does not use `runtime`).
+    ///
+    /// # Panics
+    /// With [`Executor::PerCore`] when its threads cannot be started.
     pub fn on_runtime(config: OrchestratorConfig, runtime: tokio::runtime::Handle) -> Self {
+        let placement = match config.executor {
+            Executor::Shared => Placement::Shared(runtime),
+            Executor::PerCore { threads } => Placement::per_core(threads),
+        };
+        Self::with_placement(config, placement)
+    }
+
+    fn with_placement(config: OrchestratorConfig, placement: Placement) -> Self {
         let inner = Arc::new(Inner {
             registry: Registry::new(config.first_agent_id),
             dead_letters: DeadLetters::new(config.dead_letter_log, config.dead_letter_log_bytes),
             failures: Mutex::new(Vec::new()),
             config,
-            runtime,
+            placement,
             live: AtomicUsize::new(0),
             all_exited: Notify::new(),
             shutting_down: AtomicBool::new(false),
@@ -241,10 +268,10 @@ impl Orchestrator {
         self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
-    /// The runtime agent tasks are spawned on.
+    /// The runtime agent `id`'s task is spawned on.
     #[inline]
-    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
-        &self.inner.runtime
+    pub(crate) fn runtime_for(&self, id: AgentId) -> &tokio::runtime::Handle {
+        self.inner.placement.for_agent(id.get())
     }
 
     /// Counts a registered agent as live until [`Self::agent_exited`].

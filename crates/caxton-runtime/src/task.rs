@@ -150,7 +150,7 @@ impl Orchestrator {
             exited: false,
         };
         // The task is tracked by `live`; its JoinHandle is not needed.
-        drop(self.runtime().spawn(task.run()));
+        drop(self.runtime_for(id).spawn(task.run()));
         if late {
             return Err(SpawnError::ShuttingDown);
         }
