@@ -72,16 +72,16 @@ use crate::{Budget, FANOUT_MESSAGES, sum_iters, time_block};
 pub const RAW: &str = "raw_tokio";
 
 /// Every member of every group, in the order they are benched: raw tokio,
-/// Caxton in its default configuration (agents on its own threads, one
-/// per core), Caxton with handler time on the wall clock (the closer match
-/// to peers that keep no per-actor time), Caxton with its agents on the
-/// bench's tokio runtime beside the other members (`Executor::Shared`),
+/// Caxton in its default configuration (agents on the bench's tokio
+/// runtime), Caxton with handler time on the wall clock (the closer match
+/// to peers that keep no per-actor time), Caxton with its agents on
+/// threads of its own, one per core (`Executor::PerCore`, actix's model),
 /// then the peers.
 pub const MEMBERS: [&str; 7] = [
     RAW,
     "caxton",
     "caxton_wall_clock",
-    "caxton_shared",
+    "caxton_per_core",
     "ractor",
     "kameo",
     "actix",
@@ -130,11 +130,11 @@ macro_rules! peer {
                 ),
                 $host,
             ),
-            "caxton_shared" => $f(
+            "caxton_per_core" => $f(
                 Caxton::new(
                     $host,
                     OrchestratorConfig {
-                        executor: Executor::Shared,
+                        executor: Executor::PerCore { threads: 0 },
                         ..OrchestratorConfig::default()
                     },
                 ),

@@ -23,7 +23,8 @@ pub enum Executor {
     /// Agents are tasks on the tokio runtime the orchestrator was made on
     /// (`Orchestrator::new` takes the current one), sharing it with
     /// everything else there; on a multi-threaded runtime an idle worker
-    /// steals them.
+    /// steals them. The default: a sender that is a task on the same
+    /// runtime wakes the agent on its own worker.
     #[default]
     Shared,
     /// The orchestrator starts `threads` threads of its own (0: one per

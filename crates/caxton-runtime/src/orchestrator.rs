@@ -48,15 +48,17 @@ pub struct OrchestratorConfig {
     /// nodes of a cluster, each start at the base of a disjoint range.
     pub first_agent_id: u64,
     /// Where agents run: on the runtime the orchestrator was made on
-    /// ([`Executor::Shared`], the default), or on threads of its own, one
-    /// single-threaded runtime per core ([`Executor::PerCore`]).
+    /// ([`Executor::Shared`], the default: fastest for senders that are
+    /// tasks on that runtime), or on threads of its own, one
+    /// single-threaded runtime per core ([`Executor::PerCore`]: fastest
+    /// for senders on threads of their own).
     pub executor: Executor,
 }
 
 impl Default for OrchestratorConfig {
     /// 1024-message mailboxes, round-robin, a dead-letter log of 1024
     /// entries and 16 MiB, 16 MiB messages, the sampled CPU clock, ids
-    /// from 1, agents on the orchestrator's own threads (one per core).
+    /// from 1, agents on the runtime the orchestrator is made on.
     fn default() -> Self {
         Self {
             mailbox_capacity: 1024,
@@ -66,7 +68,7 @@ impl Default for OrchestratorConfig {
             max_message_bytes: 16 << 20,
             cpu_clock: CpuClock::Sampled,
             first_agent_id: 1,
-            executor: Executor::PerCore { threads: 0 },
+            executor: Executor::Shared,
         }
     }
 }
@@ -180,11 +182,10 @@ pub struct AgentRef {
 }
 
 impl Orchestrator {
-    /// An orchestrator with default settings: its agents run on threads
-    /// of its own, one per core ([`Executor::PerCore`]).
+    /// An orchestrator with default settings on the current tokio runtime.
     ///
     /// # Panics
-    /// When those threads cannot be started.
+    /// When called outside a tokio runtime.
     pub fn new() -> Self {
         Self::with_config(OrchestratorConfig::default())
     }

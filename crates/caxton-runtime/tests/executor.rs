@@ -2,13 +2,17 @@
 //! core, or the runtime it was made on. Its own test binary, so the
 //! threads it counts are only its own.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use caxton_runtime::{
-    Agent, AgentError, AgentId, AgentSpec, Context, Executor, Message, Orchestrator, OrchestratorConfig,
+    Agent, AgentError, AgentId, AgentSpec, Context, Executor, Message, Orchestrator, OrchestratorConfig, RestartPolicy,
 };
+use common::Counter;
 
 const T: Duration = Duration::from_secs(5);
 
@@ -150,7 +154,54 @@ fn the_executor_is_read_from_config() {
     assert_eq!(shared.executor, Executor::Shared);
     let per_core: OrchestratorConfig = serde_json::from_str(r#"{"executor": {"per_core": {"threads": 4}}}"#).unwrap();
     assert_eq!(per_core.executor, Executor::PerCore { threads: 4 });
-    assert_eq!(OrchestratorConfig::default().executor, Executor::PerCore { threads: 0 });
+    assert_eq!(OrchestratorConfig::default().executor, Executor::Shared);
     let bad = serde_json::from_str::<OrchestratorConfig>(r#"{"executor": "work_stealing"}"#).unwrap_err();
     assert!(bad.to_string().contains("work_stealing"), "{bad}");
+}
+
+#[test]
+fn per_core_loses_nothing_through_panics_restarts_and_shutdown() {
+    let _counting = COUNTING.lock().unwrap_or_else(|p| p.into_inner());
+    let orch = Orchestrator::with_config(per_core(2));
+    let seen = Arc::new(AtomicU64::new(0));
+    let ids = orch
+        .spawn_many(
+            &AgentSpec::new({
+                let seen = seen.clone();
+                move || Counter::new(seen.clone())
+            })
+            .restart_policy(RestartPolicy {
+                max_restarts: 1000,
+                window: Duration::ZERO,
+            }),
+            50,
+        )
+        .unwrap();
+    let (mut accepted, mut panics) = (0u64, 0u64);
+    for round in 0..200u32 {
+        for (i, id) in ids.iter().enumerate() {
+            let payload = if (round as usize + i) % 37 == 0 {
+                "panic".to_owned()
+            } else {
+                round.to_string()
+            };
+            if orch.try_send(Message::inform(*id, payload.clone())).is_ok() {
+                accepted += 1;
+                panics += u64::from(payload == "panic");
+            }
+        }
+    }
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = client.block_on(orch.shutdown(T));
+    assert_eq!(report.agents, 50);
+    assert_eq!(report.agents_drained, 50);
+    assert!(report.undelivered.is_empty());
+    // Every accepted message was handled or is one dead letter (a panic).
+    assert!(panics > 0);
+    assert_eq!(orch.dead_letter_counts().total, panics);
+    assert_eq!(seen.load(Ordering::SeqCst) + panics, accepted);
+    assert_eq!(orch.agent_count(), 0);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use caxton_profiling::{CpuSnapshot, CpuWindow, LatencyRecorder};
 use caxton_report::results::Measurement;
-use caxton_runtime::{AgentSpec, CheckpointPolicy, CpuClock, Orchestrator, OrchestratorConfig};
+use caxton_runtime::{AgentSpec, CheckpointPolicy, CpuClock, Executor, Orchestrator, OrchestratorConfig};
 use caxton_workloads::agents::{Fragile, PANIC, Sink};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig, RawFanout};
 use caxton_workloads::pingpong::{RawEcho, caxton_round_trips, spawn_echo};
@@ -104,43 +104,58 @@ pub(crate) async fn throughput_by_count(orch: &Orchestrator, cfg: &SuiteConfig) 
 
 /// Request/reply at light load (one in flight), requester in the runtime:
 /// the suite's orchestrator (the default configuration: handler time on
-/// `CpuClock::Sampled`) and one timing handlers on the wall clock, beside
-/// raw tokio, interleaved in an order that rotates from rep to rep. The
-/// pair shows what the default CPU accounting costs a request.
+/// `CpuClock::Sampled`, agents on the suite's runtime), one timing handlers
+/// on the wall clock and one running its agents on threads of its own
+/// (`Executor::PerCore`), beside raw tokio, interleaved in an order that
+/// rotates from rep to rep. The first pair shows what the default CPU
+/// accounting costs a request; the per-core row what a requester that is
+/// a task on the runtime pays when the agent lives on another thread.
 pub(crate) async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let wall = Orchestrator::with_config(OrchestratorConfig {
         cpu_clock: CpuClock::Wall,
         ..OrchestratorConfig::default()
     });
+    let per_core = Orchestrator::with_config(OrchestratorConfig {
+        executor: Executor::PerCore { threads: 0 },
+        ..OrchestratorConfig::default()
+    });
     let echo = spawn_echo(orch)?;
     let wall_echo = spawn_echo(&wall)?;
+    let core_echo = spawn_echo(&per_core)?;
     let raw = Arc::new(RawEcho::spawn());
     let payload = Bytes::from_static(&[7u8; 64]);
-    let (o, w, n, reps) = (orch.clone(), wall.clone(), cfg.round_trips, cfg.reps);
-    let (c_reps, w_reps, r_reps) = in_runtime(async move {
+    let (o, w, p, n, reps) = (orch.clone(), wall.clone(), per_core.clone(), cfg.round_trips, cfg.reps);
+    let (c_reps, w_reps, p_reps, r_reps) = in_runtime(async move {
         caxton_round_trips(&o, echo, n / 2, payload.clone(), |_| {}).await?;
         caxton_round_trips(&w, wall_echo, n / 2, payload.clone(), |_| {}).await?;
+        caxton_round_trips(&p, core_echo, n / 2, payload.clone(), |_| {}).await?;
         raw.round_trips(n / 2, payload.clone(), |_| {}).await;
-        let (mut c_reps, mut w_reps, mut r_reps) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut c_reps, mut w_reps, mut p_reps, mut r_reps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for rep in 0..reps {
-            let (mut c, mut wr, mut r) = (LatencyRecorder::new(), LatencyRecorder::new(), LatencyRecorder::new());
+            let mut c = LatencyRecorder::new();
+            let mut wr = LatencyRecorder::new();
+            let mut pr = LatencyRecorder::new();
+            let mut r = LatencyRecorder::new();
             // The order rotates from rep to rep, so no member is always the
             // one measured first (or right after another).
-            for k in 0..3 {
-                match (rep + k) % 3 {
+            for k in 0..4 {
+                match (rep + k) % 4 {
                     0 => caxton_round_trips(&o, echo, n, payload.clone(), |d| c.record(d)).await?,
                     1 => caxton_round_trips(&w, wall_echo, n, payload.clone(), |d| wr.record(d)).await?,
+                    2 => caxton_round_trips(&p, core_echo, n, payload.clone(), |d| pr.record(d)).await?,
                     _ => raw.round_trips(n, payload.clone(), |d| r.record(d)).await,
                 }
             }
             c_reps.push(c);
             w_reps.push(wr);
+            p_reps.push(pr);
             r_reps.push(r);
         }
-        Ok::<_, caxton_runtime::RequestError>((c_reps, w_reps, r_reps))
+        Ok::<_, caxton_runtime::RequestError>((c_reps, w_reps, p_reps, r_reps))
     })
     .await?;
     wall.shutdown(Duration::from_secs(5)).await;
+    per_core.shutdown(Duration::from_secs(5)).await;
     let mut rows = latency_rows(
         "native, request/reply, 64 B, one in flight",
         &c_reps,
@@ -150,6 +165,12 @@ pub(crate) async fn latency(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Ve
     rows.extend(latency_rows(
         "native, request/reply, 64 B, one in flight, handler time on the wall clock",
         &w_reps,
+        "raw tokio mpsc + oneshot",
+        &r_reps,
+    )?);
+    rows.extend(latency_rows(
+        "native, request/reply, 64 B, one in flight, agents on per-core threads",
+        &p_reps,
         "raw tokio mpsc + oneshot",
         &r_reps,
     )?);
