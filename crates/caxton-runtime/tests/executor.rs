@@ -180,7 +180,7 @@ fn per_core_loses_nothing_through_panics_restarts_and_shutdown() {
     let (mut accepted, mut panics) = (0u64, 0u64);
     for round in 0..200u32 {
         for (i, id) in ids.iter().enumerate() {
-            let payload = if (round as usize + i) % 37 == 0 {
+            let payload = if (round as usize + i).is_multiple_of(37) {
                 "panic".to_owned()
             } else {
                 round.to_string()
