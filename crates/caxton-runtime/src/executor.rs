@@ -58,6 +58,14 @@ impl Placement {
         )
     }
 
+    /// The number of threads of [`Executor::PerCore`]; `None` when shared.
+    pub(crate) fn threads(&self) -> Option<usize> {
+        match self {
+            Self::Shared(_) => None,
+            Self::PerCore(cores) => Some(cores.handles.len()),
+        }
+    }
+
     /// The runtime agent `id` runs on.
     #[inline]
     pub(crate) fn for_agent(&self, id: u64) -> &Handle {

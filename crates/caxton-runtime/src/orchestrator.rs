@@ -269,6 +269,13 @@ impl Orchestrator {
         self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
+    /// How many threads of its own the orchestrator runs agents on
+    /// (`None`: agents share the runtime it was made on).
+    #[inline]
+    pub(crate) fn executor_threads(&self) -> Option<usize> {
+        self.inner.placement.threads()
+    }
+
     /// The runtime agent `id`'s task is spawned on.
     #[inline]
     pub(crate) fn runtime_for(&self, id: AgentId) -> &tokio::runtime::Handle {

@@ -80,6 +80,9 @@ struct Faults {
 /// header (a refcounted `Bytes` costs 24 bytes more, for the agent's life).
 const COPY_SMALL_CHECKPOINT: usize = 256;
 
+/// Agents per hand-off when `spawn_many` spawns onto a shared runtime.
+const SHARED_SPAWN_CHUNK: usize = 128;
+
 impl Orchestrator {
     /// Spawns an agent. It is ready when this returns: messages sent from
     /// now on are queued for it.
@@ -87,6 +90,20 @@ impl Orchestrator {
     /// A constructor or initial restore that fails or panics is a
     /// [`SpawnError`]; nothing is registered then.
     pub fn spawn<A: Agent>(&self, spec: AgentSpec<A>) -> Result<AgentId, SpawnError> {
+        let (task, late) = self.prepare(spec)?;
+        let id = task.shared.id;
+        // The task is tracked by `live`; its JoinHandle is not needed.
+        drop(self.runtime_for(id).spawn(task.run()));
+        if late {
+            return Err(SpawnError::ShuttingDown);
+        }
+        Ok(id)
+    }
+
+    /// Builds and registers an agent and its task, ready to be spawned;
+    /// `true` when a shutdown began meanwhile (the agent is then closed
+    /// and drains what it accepted once its task runs).
+    fn prepare<A: Agent>(&self, spec: AgentSpec<A>) -> Result<(AgentTask<A>, bool), SpawnError> {
         if self.is_shutting_down() {
             return Err(SpawnError::ShuttingDown);
         }
@@ -122,7 +139,6 @@ impl Orchestrator {
             return Err(e);
         }
         self.agent_started();
-        let id = shared.id;
         // A shutdown that began while this agent was being built may not
         // have seen it in the registry: close it here (the registry's lock
         // orders the two, so one side always sees the other). It still
@@ -149,12 +165,7 @@ impl Orchestrator {
             faults: None,
             exited: false,
         };
-        // The task is tracked by `live`; its JoinHandle is not needed.
-        drop(self.runtime_for(id).spawn(task.run()));
-        if late {
-            return Err(SpawnError::ShuttingDown);
-        }
-        Ok(id)
+        Ok((task, late))
     }
 
     /// Spawns `n` agents from one spec (which must not carry a name).
@@ -166,7 +177,55 @@ impl Orchestrator {
         if let (Some(id), true) = (spec.id, n > 1) {
             return Err(SpawnError::IdTaken(id));
         }
-        (0..n).map(|_| self.spawn(spec.clone())).collect()
+        // Each runtime thread gets its agents' tasks in one hand-off and
+        // spawns them itself (a local queue push each), rather than one
+        // cross-thread push and wake-up per agent. On a shared runtime the
+        // hand-offs are chunks, which idle workers steal from.
+        let (threads, chunk) = match self.executor_threads() {
+            Some(threads) => (threads, usize::MAX),
+            None => (1, SHARED_SPAWN_CHUNK),
+        };
+        let mut batches: Vec<Vec<AgentTask<A>>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut ids = Vec::with_capacity(n);
+        let mut outcome = Ok(());
+        for _ in 0..n {
+            match self.prepare(spec.clone()) {
+                Ok((task, late)) => {
+                    let id = task.shared.id;
+                    let batch = &mut batches[(id.get() % threads as u64) as usize];
+                    batch.push(task);
+                    if batch.len() == chunk {
+                        self.launch(std::mem::take(batch));
+                    }
+                    if late {
+                        outcome = Err(SpawnError::ShuttingDown);
+                        break;
+                    }
+                    ids.push(id);
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        for batch in batches {
+            self.launch(batch);
+        }
+        outcome.map(|()| ids)
+    }
+
+    /// Spawns a batch of agent tasks that share a runtime thread (or the
+    /// shared runtime) with one task that spawns them there.
+    fn launch<A: Agent>(&self, batch: Vec<AgentTask<A>>) {
+        let Some(first) = batch.first() else { return };
+        // Dropped unrun (its runtime gone), each task fails its agent
+        // properly (see `Drop for AgentTask`).
+        drop(self.runtime_for(first.shared.id).spawn(async move {
+            for task in batch {
+                drop(tokio::spawn(task.run()));
+            }
+        }));
     }
 }
 
