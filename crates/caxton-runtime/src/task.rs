@@ -80,9 +80,6 @@ struct Faults {
 /// header (a refcounted `Bytes` costs 24 bytes more, for the agent's life).
 const COPY_SMALL_CHECKPOINT: usize = 256;
 
-/// Agents per hand-off when `spawn_many` spawns onto a shared runtime.
-const SHARED_SPAWN_CHUNK: usize = 128;
-
 impl Orchestrator {
     /// Spawns an agent. It is ready when this returns: messages sent from
     /// now on are queued for it.
@@ -177,14 +174,16 @@ impl Orchestrator {
         if let (Some(id), true) = (spec.id, n > 1) {
             return Err(SpawnError::IdTaken(id));
         }
-        // Each runtime thread gets its agents' tasks in one hand-off and
-        // spawns them itself (a local queue push each), rather than one
-        // cross-thread push and wake-up per agent. On a shared runtime the
-        // hand-offs are chunks, which idle workers steal from.
-        let (threads, chunk) = match self.executor_threads() {
-            Some(threads) => (threads, usize::MAX),
-            None => (1, SHARED_SPAWN_CHUNK),
+        // On a shared runtime each agent's task is spawned here, before
+        // this returns.
+        let Some(threads) = self.executor_threads() else {
+            return (0..n).map(|_| self.spawn(spec.clone())).collect();
         };
+        // On the orchestrator's own threads, each thread gets its agents'
+        // tasks in one hand-off and spawns them itself (a local queue push
+        // each) rather than one cross-thread push and wake-up per agent.
+        // The agents are registered and take messages when this returns;
+        // their tasks start as their threads get to the hand-off.
         let mut batches: Vec<Vec<AgentTask<A>>> = (0..threads).map(|_| Vec::new()).collect();
         let mut ids = Vec::with_capacity(n);
         let mut outcome = Ok(());
@@ -192,11 +191,7 @@ impl Orchestrator {
             match self.prepare(spec.clone()) {
                 Ok((task, late)) => {
                     let id = task.shared.id;
-                    let batch = &mut batches[(id.get() % threads as u64) as usize];
-                    batch.push(task);
-                    if batch.len() == chunk {
-                        self.launch(std::mem::take(batch));
-                    }
+                    batches[(id.get() % threads as u64) as usize].push(task);
                     if late {
                         outcome = Err(SpawnError::ShuttingDown);
                         break;
@@ -215,8 +210,8 @@ impl Orchestrator {
         outcome.map(|()| ids)
     }
 
-    /// Spawns a batch of agent tasks that share a runtime thread (or the
-    /// shared runtime) with one task that spawns them there.
+    /// Spawns a batch of agent tasks that share a runtime thread with one
+    /// task that spawns them there.
     fn launch<A: Agent>(&self, batch: Vec<AgentTask<A>>) {
         let Some(first) = batch.first() else { return };
         // Dropped unrun (its runtime gone), each task fails its agent
