@@ -16,13 +16,30 @@ use caxton_workloads::spawn::{RawTasks, caxton_spawn_batch, stop_all};
 use super::shared::{Error, SuiteConfig, in_runtime, latency_rows, recovery_samples};
 
 /// Routed throughput, 1 producer -> 1000 native agents, 64 B, against raw
-/// tokio channels in interleaved pairs; producer in the runtime and outside it.
+/// tokio channels in interleaved pairs: producer in the runtime, outside
+/// it, and outside it with the agents on the orchestrator's own per-core
+/// threads (`Executor::PerCore`, the setting for producers outside any
+/// runtime).
 pub(crate) async fn throughput(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let fan = FanoutConfig::default();
-    let caxton = Arc::new(CaxtonFanout::native(orch, &fan)?);
+    let per_core = Orchestrator::with_config(OrchestratorConfig {
+        executor: Executor::PerCore { threads: 0 },
+        ..OrchestratorConfig::default()
+    });
+    let shared = Arc::new(CaxtonFanout::native(orch, &fan)?);
+    let own_threads = Arc::new(CaxtonFanout::native(&per_core, &fan)?);
     let raw = Arc::new(RawFanout::spawn(&fan));
     let mut out = Vec::new();
-    for (label, inside) in [("producer in runtime", true), ("producer outside runtime", false)] {
+    let cases = [
+        ("producer in runtime", true, &shared),
+        ("producer outside runtime", false, &shared),
+        (
+            "producer outside runtime, agents on per-core threads",
+            false,
+            &own_threads,
+        ),
+    ];
+    for (label, inside, caxton) in cases {
         let (mut c_rates, mut r_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..=cfg.reps {
             let n = cfg.fanout_messages;
@@ -55,9 +72,12 @@ pub(crate) async fn throughput(orch: &Orchestrator, cfg: &SuiteConfig) -> Result
         // cores: its ratio swings between runs with the machine's other load.
         out.push(if inside { m } else { m.informational() });
     }
-    if let Ok(c) = Arc::try_unwrap(caxton) {
-        c.stop().await;
+    for fanout in [shared, own_threads] {
+        if let Ok(c) = Arc::try_unwrap(fanout) {
+            c.stop().await;
+        }
     }
+    per_core.shutdown(Duration::from_secs(5)).await;
     Ok(out)
 }
 
