@@ -700,17 +700,16 @@ impl Orchestrator {
                 a.mailbox.close()
             })
             .collect();
-        let all = async {
+        let all = std::pin::pin!(async {
             for rx in exits {
                 let _ = rx.await;
             }
-        };
-        match Instant::now().checked_add(deadline) {
-            Some(until) => {
-                let _ = tokio::time::timeout_at(until.into(), all).await;
-            }
-            None => all.await,
-        }
+        });
+        // The orchestrator's own deadline keeper, not a tokio timer: a
+        // shutdown can be awaited on any executor (a per-core
+        // orchestrator's user may have no tokio runtime at all). A
+        // deadline too far to represent is none.
+        let _ = WithDeadline::new(&self.inner.deadlines, Instant::now().checked_add(deadline), all).await;
         for a in &agents {
             let status = a.stats.status();
             if matches!(status, AgentStatus::Stopped | AgentStatus::Failed) {
