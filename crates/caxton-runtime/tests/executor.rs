@@ -81,10 +81,8 @@ fn per_core_pins_each_agent_to_one_thread_needs_no_runtime_and_its_threads_end_w
             30,
         )
         .unwrap();
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // Requests keep their own deadlines: no tokio timers needed.
+    let client = tokio::runtime::Builder::new_current_thread().build().unwrap();
     client.block_on(async {
         for _ in 0..5 {
             for &id in &ids {
@@ -191,10 +189,8 @@ fn per_core_loses_nothing_through_panics_restarts_and_shutdown() {
             }
         }
     }
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // A bare executor (no tokio timers): shutdown keeps its own deadline.
+    let client = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let report = client.block_on(orch.shutdown(T));
     assert_eq!(report.agents, 50);
     assert_eq!(report.agents_drained, 50);
