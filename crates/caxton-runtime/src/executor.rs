@@ -29,9 +29,10 @@ pub enum Executor {
     Shared,
     /// The orchestrator starts `threads` threads of its own (0: one per
     /// core the process may use), each running a single-threaded tokio
-    /// runtime with timers and I/O, and runs agent `id` on thread
-    /// `id % threads` for its whole life. The threads exit once the
-    /// orchestrator and every agent are gone.
+    /// runtime with timers (no I/O driver: handlers are synchronous), and
+    /// runs agent `id` on thread `id % threads` for its whole life. The
+    /// faster choice when senders are threads outside any runtime. The
+    /// threads exit once the orchestrator and every agent are gone.
     PerCore {
         /// Threads to start; 0 means one per available core.
         threads: usize,
@@ -96,20 +97,28 @@ impl Cores {
             threads: Vec::with_capacity(n),
         };
         for i in 0..n {
-            // Built here, so a failure is the caller's error, not a panic
-            // on the new thread.
-            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-            cores.handles.push(rt.handle().clone());
             let (stop, stopped) = oneshot::channel::<()>();
-            cores.stop.push(stop);
+            let (ready, started) = std::sync::mpsc::sync_channel(1);
             let thread = std::thread::Builder::new()
                 .name(format!("caxton-core-{i}"))
                 .spawn(move || {
+                    // Built, run and dropped on this thread only (a runtime
+                    // may not be dropped where a caller is async).
+                    let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+                        Ok(rt) => rt,
+                        Err(e) => return drop(ready.send(Err(e))),
+                    };
+                    drop(ready.send(Ok(rt.handle().clone())));
                     drop(rt.block_on(stopped));
                     // Dropping `rt` here ends the tasks left on it (none
                     // of them an agent: each holds the orchestrator).
                 })?;
+            cores.stop.push(stop);
             cores.threads.push(thread);
+            let handle = started
+                .recv()
+                .map_err(|_| std::io::Error::other("an executor thread ended while starting"))??;
+            cores.handles.push(handle);
         }
         Ok(cores)
     }
