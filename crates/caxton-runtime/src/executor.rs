@@ -34,9 +34,17 @@ pub enum Executor {
     /// faster choice when senders are threads outside any runtime. The
     /// threads exit once the orchestrator and every agent are gone.
     PerCore {
-        /// Threads to start; 0 means one per available core.
+        /// Threads to start; 0 (also when left out of a config file)
+        /// means one per available core.
+        #[serde(default)]
         threads: usize,
     },
+}
+
+/// The thread (of `threads`) that agent `id` runs on.
+#[inline]
+pub(crate) fn thread_of(id: u64, threads: usize) -> usize {
+    (id % threads as u64) as usize
 }
 
 /// The runtimes agent tasks are spawned on.
@@ -72,7 +80,7 @@ impl Placement {
     pub(crate) fn for_agent(&self, id: u64) -> &Handle {
         match self {
             Self::Shared(h) => h,
-            Self::PerCore(cores) => &cores.handles[(id % cores.handles.len() as u64) as usize],
+            Self::PerCore(cores) => &cores.handles[thread_of(id, cores.handles.len())],
         }
     }
 }

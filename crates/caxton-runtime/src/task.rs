@@ -20,6 +20,7 @@ use crate::context::Context;
 use crate::cpu::BatchTimer;
 use crate::dead_letter::DeadLetterReason;
 use crate::error::{AgentError, CheckpointError, FaultKind, SpawnError};
+use crate::executor::thread_of;
 use crate::mailbox::{Batch, Control, Envelope, Mailbox, ReplySender, hook_error};
 use crate::orchestrator::Orchestrator;
 use crate::registry::AgentShared;
@@ -191,7 +192,7 @@ impl Orchestrator {
             match self.prepare(spec.clone()) {
                 Ok((task, late)) => {
                     let id = task.shared.id;
-                    batches[(id.get() % threads as u64) as usize].push(task);
+                    batches[thread_of(id.get(), threads)].push(task);
                     if late {
                         outcome = Err(SpawnError::ShuttingDown);
                         break;

@@ -152,7 +152,12 @@ fn the_executor_is_read_from_config() {
     assert_eq!(shared.executor, Executor::Shared);
     let per_core: OrchestratorConfig = serde_json::from_str(r#"{"executor": {"per_core": {"threads": 4}}}"#).unwrap();
     assert_eq!(per_core.executor, Executor::PerCore { threads: 4 });
+    let one_per_core: OrchestratorConfig = serde_json::from_str(r#"{"executor": {"per_core": {}}}"#).unwrap();
+    assert_eq!(one_per_core.executor, Executor::PerCore { threads: 0 });
     assert_eq!(OrchestratorConfig::default().executor, Executor::Shared);
+    let negative =
+        serde_json::from_str::<OrchestratorConfig>(r#"{"executor": {"per_core": {"threads": -1}}}"#).unwrap_err();
+    assert!(negative.to_string().contains("-1"), "{negative}");
     let bad = serde_json::from_str::<OrchestratorConfig>(r#"{"executor": "work_stealing"}"#).unwrap_err();
     assert!(bad.to_string().contains("work_stealing"), "{bad}");
 }
