@@ -132,8 +132,14 @@ impl State {
 }
 
 /// Empty buffers given back by parked agents, for the next push into an
-/// empty mailbox (`crate::spare`; at most 16 KiB for the whole process).
-static SPARE: Spare<Envelope> = Spare::new();
+/// empty mailbox (`crate::spare`; at most 16 KiB shared by the process plus
+/// 2 KiB per thread).
+static SPARE: Spare<Envelope> = Spare::new(&SPARE_HERE);
+
+std::thread_local! {
+    /// This thread's own buffers in front of `SPARE`.
+    static SPARE_HERE: crate::spare::Local<Envelope> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Wakers of blocked senders kept before they are all woken (see
 /// `poll_push`).
