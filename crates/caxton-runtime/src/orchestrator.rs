@@ -490,7 +490,14 @@ impl Orchestrator {
     }
 
     /// Routes `msg` to its receiver, waiting while the mailbox is full.
+    ///
+    /// Each send takes one unit of tokio's cooperative budget, as tokio's
+    /// own channels do: a task sending in a loop yields to the other tasks
+    /// of its worker every 128 sends or so, instead of holding the worker
+    /// until a mailbox fills (which left timers, I/O and requests from
+    /// outside waiting behind the whole loop).
     pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+        tokio::task::consume_budget().await;
         let msg = self.check_open(msg)?;
         self.route_wait(Envelope { msg, reply: None }).await
     }
@@ -840,8 +847,10 @@ impl AgentRef {
         self.orch.try_push(&self.shared, Envelope { msg, reply: None })
     }
 
-    /// Sends to this agent, waiting while its mailbox is full.
+    /// Sends to this agent, waiting while its mailbox is full. Takes one
+    /// unit of tokio's cooperative budget, like [`Orchestrator::send`].
     pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+        tokio::task::consume_budget().await;
         let env = Envelope { msg, reply: None };
         if let Err(kind) = self.orch.check_size(&self.shared, &env) {
             return Err(self.orch.reject_at(env.msg, kind, &self.shared));

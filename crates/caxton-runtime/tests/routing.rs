@@ -328,3 +328,51 @@ async fn ids_start_at_the_configured_first_id_and_spec_declarations_are_readable
     assert!(matches!(err.kind, SendErrorKind::AgentStopped(_)), "{err}");
     orch.shutdown(T).await;
 }
+
+/// A task that sends in a loop yields to the other tasks of its worker
+/// every so often (tokio's cooperative budget, as tokio's own channels),
+/// through `Orchestrator::send` and `AgentRef::send` alike, so it cannot
+/// hold a worker, and the timers, I/O and requests queued behind it, for
+/// the whole loop. On a current-thread runtime the observer task runs only
+/// when the sender yields.
+#[test]
+fn a_task_sending_in_a_loop_lets_the_other_tasks_of_its_worker_run() {
+    const SENDS: u64 = 10_000;
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let orch = Orchestrator::new();
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = seen.clone();
+        let id = orch
+            .spawn(AgentSpec::new(move || Counter::new(counter.clone())).mailbox_capacity(2 * SENDS as usize))
+            .unwrap();
+        let agent = orch.agent_ref(id).unwrap();
+        for by_ref in [false, true] {
+            let sent = Arc::new(AtomicU64::new(0));
+            let (o, a, s) = (orch.clone(), agent.clone(), sent.clone());
+            let sender = tokio::spawn(async move {
+                for i in 0..SENDS {
+                    let msg = Message::new(
+                        Address::Id(id),
+                        caxton_runtime::Performative::Inform,
+                        i.to_le_bytes().to_vec(),
+                    );
+                    if by_ref { a.send(msg).await } else { o.send(msg).await }.unwrap();
+                    s.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let s = sent.clone();
+            let observer = tokio::spawn(async move { s.load(Ordering::Relaxed) });
+            sender.await.unwrap();
+            let when_observed = observer.await.unwrap();
+            assert!(
+                when_observed < SENDS,
+                "the observer ran only after all {SENDS} sends (AgentRef: {by_ref})"
+            );
+        }
+        drop(agent);
+        let report = orch.shutdown(Duration::from_secs(30)).await;
+        assert!(report.undelivered.is_empty() && report.in_progress == 0);
+        assert_eq!(seen.load(Ordering::Relaxed), 2 * SENDS, "every message handled");
+    });
+}
