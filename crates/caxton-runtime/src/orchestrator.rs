@@ -550,6 +550,28 @@ impl Orchestrator {
         let msg = self.check_open(msg)?;
         let (tx, rx) = oneshot::channel();
         let mut env = Envelope { msg, reply: Some(tx) };
+        // One deadline for the whole exchange: waiting for mailbox space,
+        // then for the reply. A deadline too far to represent is none.
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        // By id, the usual case: pushed under the registry's read guard, so
+        // a mailbox with room takes the request without a reference count
+        // on the agent (as `route_wait` does for sends).
+        if let Address::Id(target) = env.msg.receiver {
+            let Some(a) = self.inner.registry.agents.get(&target) else {
+                return Err(self.reject(env.msg, self.missing(target), None).into());
+            };
+            if let Err(kind) = self.check_size(&a, &env) {
+                return Err(self.reject_at(env.msg, kind, &a).into());
+            }
+            match a.mailbox.try_push(env) {
+                Ok(()) => {
+                    drop(a);
+                    return self.await_reply(rx, target, timeout, deadline).await;
+                }
+                Err(PushError::Full(full)) if wait => env = full,
+                Err(e) => return Err(self.push_error(e, &a).into()),
+            }
+        }
         // One lookup: a name or capability is resolved to one agent here.
         let shared = match self.resolve_shared(&env.msg.receiver, self.inner.config.selection) {
             Ok(a) => a,
@@ -557,9 +579,6 @@ impl Orchestrator {
         };
         let target = shared.id;
         env.msg.receiver = Address::Id(target);
-        // One deadline for the whole exchange: waiting for mailbox space,
-        // then for the reply. A deadline too far to represent is none.
-        let deadline = std::time::Instant::now().checked_add(timeout);
         if let Err(kind) = self.check_size(&shared, &env) {
             return Err(self.reject_at(env.msg, kind, &shared).into());
         }
