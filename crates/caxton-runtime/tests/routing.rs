@@ -376,3 +376,74 @@ fn a_task_sending_in_a_loop_lets_the_other_tasks_of_its_worker_run() {
         assert_eq!(seen.load(Ordering::Relaxed), 2 * SENDS, "every message handled");
     });
 }
+
+/// Sends itself a message for every one it handles, until `left` runs out:
+/// a busy agent whose batches keep coming.
+struct Relay {
+    left: Arc<AtomicU64>,
+    handled: Arc<AtomicU64>,
+}
+
+impl caxton_runtime::Agent for Relay {
+    fn handle(&mut self, ctx: &mut caxton_runtime::Context<'_>, _: &Message) -> Result<(), caxton_runtime::AgentError> {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        if self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            let again = Message::new(Address::Id(ctx.id()), caxton_runtime::Performative::Inform, "again");
+            ctx.send(again)
+                .map_err(|e| caxton_runtime::AgentError::handler(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// A busy agent takes one unit of tokio's cooperative budget per message,
+/// as a tokio channel's receiver does, so it yields its worker every 128
+/// messages or so, however its messages are batched (here 64 a batch: one
+/// unit per batch would hold the worker for 128 batches, 8192 messages).
+#[test]
+fn a_busy_agent_lets_the_other_tasks_of_its_worker_run() {
+    const BATCH: u64 = 64;
+    const MESSAGES: u64 = 100_000;
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let orch = Orchestrator::new();
+        let left = Arc::new(AtomicU64::new(MESSAGES - BATCH));
+        let handled = Arc::new(AtomicU64::new(0));
+        let (l, h) = (left.clone(), handled.clone());
+        let id = orch
+            .spawn(AgentSpec::new(move || Relay {
+                left: l.clone(),
+                handled: h.clone(),
+            }))
+            .unwrap();
+        for _ in 0..BATCH {
+            orch.try_send(Message::new(
+                Address::Id(id),
+                caxton_runtime::Performative::Inform,
+                "go",
+            ))
+            .unwrap();
+        }
+        // Spawned after the agent was woken: it runs when the agent yields.
+        let h = handled.clone();
+        let when_observed = tokio::spawn(async move { h.load(Ordering::Relaxed) }).await.unwrap();
+        assert!(
+            when_observed <= 4 * 128,
+            "the agent held its worker for {when_observed} messages"
+        );
+        // The relay runs to its end (shutdown would refuse its sends).
+        for _ in 0..MESSAGES {
+            if handled.load(Ordering::Relaxed) == MESSAGES {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(handled.load(Ordering::Relaxed), MESSAGES, "every message handled");
+        let report = orch.shutdown(Duration::from_secs(30)).await;
+        assert!(report.undelivered.is_empty() && report.in_progress == 0);
+    });
+}
