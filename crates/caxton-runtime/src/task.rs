@@ -291,6 +291,10 @@ fn is_fault(e: &AgentError) -> bool {
     matches!(e, AgentError::Fault { .. })
 }
 
+/// tokio's cooperative budget per task poll: an agent takes at most this
+/// many units after a batch (more would only make it wait a second turn).
+const COOP_UNITS_PER_BATCH: usize = 128;
+
 impl<A: Agent> AgentTask<A> {
     /// The agent's task: serves its mailbox until it closes (or the agent
     /// fails), then exits.
@@ -299,9 +303,6 @@ impl<A: Agent> AgentTask<A> {
         reason = "an async fn would store the task twice in every agent's future"
     )]
     fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
-        /// tokio's budget per task poll: more units than this per batch
-        /// would only make the agent wait a second turn.
-        const COOP_UNITS_PER_BATCH: usize = 128;
         // `self` lives once, in this block, and the loop is written here
         // rather than in an `async fn serve(&mut self)`: every byte of this
         // future is in every live agent. (An `async fn run(self)` would
