@@ -384,10 +384,12 @@ impl Node {
         tasks.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(tick);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            for round in 1u64.. {
+            let mut round = 0u64;
+            loop {
                 every.tick().await;
+                round = round.wrapping_add(1);
                 // The mirror's backstop, every ~5 s (20 leases' quarters at 1 s).
-                if round % 20 == 0 {
+                if round.is_multiple_of(20) {
                     directory.reconcile(&agents).await;
                 }
                 survivor.sweep().await;

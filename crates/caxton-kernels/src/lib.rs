@@ -171,9 +171,9 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 pub fn crc32_mix(seed: u64, rounds: u32) -> u64 {
     let mut x = seed | 1;
     let mut buf = [0u8; CRC_LEN];
-    for chunk in buf.chunks_exact_mut(8) {
+    for chunk in buf.as_chunks_mut::<8>().0 {
         x = xorshift(x);
-        chunk.copy_from_slice(&x.to_le_bytes());
+        *chunk = x.to_le_bytes();
     }
     let mut acc = 0u64;
     for _ in 0..rounds {

@@ -289,7 +289,8 @@ pub async fn progress(rec: Arc<Recorder>, measure_from: Instant, label: String, 
     if now < measure_from {
         eprintln!("[{label}] warming up for {:.1}s", (measure_from - now).as_secs_f64());
     }
-    for second in 0u64.. {
+    // Until aborted: a u64 of seconds never runs out.
+    for second in 0..u64::MAX {
         let due = measure_from + Duration::from_secs(second + 1) + Duration::from_millis(100);
         tokio::time::sleep_until(due.into()).await;
         eprintln!("{}", progress_line(&label, &rec.interval(second)));

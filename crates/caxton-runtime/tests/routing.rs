@@ -389,7 +389,7 @@ impl caxton_runtime::Agent for Relay {
         self.handled.fetch_add(1, Ordering::Relaxed);
         if self
             .left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .try_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
         {
             let again = Message::new(Address::Id(ctx.id()), caxton_runtime::Performative::Inform, "again");

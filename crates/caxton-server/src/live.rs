@@ -22,7 +22,7 @@ impl Live {
     /// with many callers at once).
     pub fn try_enter(self: &Arc<Self>, limit: usize) -> Option<Slot> {
         self.n
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+            .try_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
             .ok()
             .map(|_| Slot(self.clone()))
     }
