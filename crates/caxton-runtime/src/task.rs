@@ -292,7 +292,8 @@ fn is_fault(e: &AgentError) -> bool {
 }
 
 /// tokio's cooperative budget per task poll: an agent takes at most this
-/// many units after a batch (more would only make it wait a second turn).
+/// many units after a batch (more would only make it wait a second turn,
+/// and a fresh budget always covers it, so a retried take ends).
 const COOP_UNITS_PER_BATCH: usize = 128;
 
 impl<A: Agent> AgentTask<A> {
@@ -311,26 +312,39 @@ impl<A: Agent> AgentTask<A> {
             loop {
                 // In a block: nothing of a batch stays in the future while
                 // the agent yields below.
-                let handled = {
+                let more = {
                     match std::future::poll_fn(|cx| self.poll_batch(cx)).await {
-                        Batch::Closed => None,
-                        Batch::Ready(controls) => {
-                            let messages = self.batch.len();
-                            self.run_batch(controls).then_some(messages)
-                        }
+                        Batch::Closed => false,
+                        Batch::Ready(controls) => self.run_batch(controls),
                     }
                 };
-                let Some(handled) = handled else { break };
-                // One unit of tokio's cooperative budget per message, as a
-                // tokio channel's receiver takes (at most a whole budget per
-                // batch): a busy agent yields its worker to the other tasks
-                // every 128 messages or so, not every 128 batches.
-                for _ in 0..handled.clamp(1, COOP_UNITS_PER_BATCH) {
-                    tokio::task::consume_budget().await;
+                if !more {
+                    break;
                 }
+                // Let other tasks on this worker run between batches.
+                std::future::poll_fn(|cx| self.take_budget(cx)).await;
             }
             self.exit();
         }
+    }
+
+    /// Takes one unit of tokio's cooperative budget per message of the
+    /// batch just handled (at most [`COOP_UNITS_PER_BATCH`]), as a tokio
+    /// channel's receiver takes one per message: a busy agent yields its
+    /// worker to the other tasks every 128 messages or so, not every 128
+    /// batches. `Pending` (the task yields) once the budget runs out. The
+    /// count is the batch's published progress, so nothing more lives in
+    /// the agent's future across this wait (every byte of it is in every
+    /// live agent).
+    fn take_budget(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let handled = self.shared.stats.finished_in_batch.load(Relaxed) as usize;
+        for _ in 0..handled.clamp(1, COOP_UNITS_PER_BATCH) {
+            match tokio::task::coop::poll_proceed(cx) {
+                std::task::Poll::Ready(progress) => progress.made_progress(),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+        std::task::Poll::Ready(())
     }
 
     /// Reports the previous batch done and takes the next one.
