@@ -173,6 +173,14 @@ impl Inner {
     }
 }
 
+/// What [`Orchestrator::try_push_id`] left to do.
+enum ById {
+    /// The mailbox took the envelope.
+    Pushed,
+    /// The mailbox was full: the agent and the envelope, to wait for space.
+    Full(Arc<AgentShared>, Envelope),
+}
+
 /// A resolved handle to one agent's mailbox, for senders that address the
 /// same agent many times and want to skip the registry lookup.
 #[derive(Clone)]
@@ -504,20 +512,9 @@ impl Orchestrator {
 
     async fn route_wait(&self, env: Envelope) -> Result<(), SendError> {
         let shared = if let Address::Id(id) = env.msg.receiver {
-            let Some(a) = self.inner.registry.agents.get(&id) else {
-                return Err(self.reject(env.msg, self.missing(id), None));
-            };
-            if let Err(kind) = self.check_size(&a, &env) {
-                return Err(self.reject_at(env.msg, kind, &a));
-            }
-            match a.mailbox.try_push(env) {
-                Ok(()) => return Ok(()),
-                Err(PushError::Closed(env)) => return Err(self.push_error(PushError::Closed(env), &a)),
-                Err(PushError::Full(env)) => {
-                    let shared = a.clone();
-                    drop(a);
-                    return self.push_wait(&shared, env).await;
-                }
+            match self.try_push_id(id, env)? {
+                ById::Pushed => return Ok(()),
+                ById::Full(shared, env) => return self.push_wait(&shared, env).await,
             }
         } else {
             match self.resolve_shared(&env.msg.receiver, self.inner.config.selection) {
@@ -526,6 +523,24 @@ impl Orchestrator {
             }
         };
         self.push_wait(&shared, env).await
+    }
+
+    /// Pushes to agent `id` without waiting, under the registry's read
+    /// guard: a mailbox with room takes the envelope with no reference
+    /// count on the agent. A full one hands the agent and the envelope
+    /// back, for a caller that waits for space.
+    fn try_push_id(&self, id: AgentId, env: Envelope) -> Result<ById, SendError> {
+        let Some(a) = self.inner.registry.agents.get(&id) else {
+            return Err(self.reject(env.msg, self.missing(id), None));
+        };
+        if let Err(kind) = self.check_size(&a, &env) {
+            return Err(self.reject_at(env.msg, kind, &a));
+        }
+        match a.mailbox.try_push(env) {
+            Ok(()) => Ok(ById::Pushed),
+            Err(PushError::Full(env)) => Ok(ById::Full(a.clone(), env)),
+            Err(e) => Err(self.push_error(e, &a)),
+        }
     }
 
     /// Sends a request and waits for the reply, up to `timeout` in all
@@ -553,44 +568,40 @@ impl Orchestrator {
         // One deadline for the whole exchange: waiting for mailbox space,
         // then for the reply. A deadline too far to represent is none.
         let deadline = std::time::Instant::now().checked_add(timeout);
-        // By id, the usual case: pushed under the registry's read guard, so
-        // a mailbox with room takes the request without a reference count
-        // on the agent (as `route_wait` does for sends).
-        if let Address::Id(target) = env.msg.receiver {
-            let Some(a) = self.inner.registry.agents.get(&target) else {
-                return Err(self.reject(env.msg, self.missing(target), None).into());
-            };
-            if let Err(kind) = self.check_size(&a, &env) {
-                return Err(self.reject_at(env.msg, kind, &a).into());
-            }
-            match a.mailbox.try_push(env) {
-                Ok(()) => {
-                    drop(a);
-                    return self.await_reply(rx, target, timeout, deadline).await;
+        let shared = if let Address::Id(target) = env.msg.receiver {
+            // By id, the usual case: no reference count unless it is full.
+            match self.try_push_id(target, env)? {
+                ById::Pushed => return self.await_reply(rx, target, timeout, deadline).await,
+                ById::Full(shared, full) if wait => {
+                    env = full;
+                    shared
                 }
-                Err(PushError::Full(full)) if wait => env = full,
-                Err(e) => return Err(self.push_error(e, &a).into()),
+                ById::Full(shared, full) => return Err(self.push_error(PushError::Full(full), &shared).into()),
             }
-        }
-        // One lookup: a name or capability is resolved to one agent here.
-        let shared = match self.resolve_shared(&env.msg.receiver, self.inner.config.selection) {
-            Ok(a) => a,
-            Err(kind) => return Err(self.reject(env.msg, kind, None).into()),
+        } else {
+            // One lookup: a name or capability is resolved to one agent here.
+            let shared = match self.resolve_shared(&env.msg.receiver, self.inner.config.selection) {
+                Ok(a) => a,
+                Err(kind) => return Err(self.reject(env.msg, kind, None).into()),
+            };
+            env.msg.receiver = Address::Id(shared.id);
+            if let Err(kind) = self.check_size(&shared, &env) {
+                return Err(self.reject_at(env.msg, kind, &shared).into());
+            }
+            // The envelope stays here until the mailbox takes it, so a
+            // request that times out while waiting for space is not lost
+            // silently.
+            if !wait {
+                if let Err(e) = shared.mailbox.try_push(env) {
+                    return Err(self.push_error(e, &shared).into());
+                }
+                let target = shared.id;
+                drop(shared);
+                return self.await_reply(rx, target, timeout, deadline).await;
+            }
+            shared
         };
         let target = shared.id;
-        env.msg.receiver = Address::Id(target);
-        if let Err(kind) = self.check_size(&shared, &env) {
-            return Err(self.reject_at(env.msg, kind, &shared).into());
-        }
-        // The envelope stays here until the mailbox takes it, so a request
-        // that times out while waiting for space is not lost silently.
-        if !wait {
-            if let Err(e) = shared.mailbox.try_push(env) {
-                return Err(self.push_error(e, &shared).into());
-            }
-            drop(shared);
-            return self.await_reply(rx, target, timeout, deadline).await;
-        }
         let mut slot = Some(env);
         let push = std::future::poll_fn(|cx| shared.mailbox.poll_push(cx, &mut slot));
         let pushed = WithDeadline::new(&self.inner.deadlines, deadline, push).await.ok();
