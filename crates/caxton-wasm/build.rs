@@ -5,7 +5,7 @@
 //! First it makes sure the toolchain in use has the target's standard
 //! library: rustup adds `rust-toolchain.toml`'s `targets` only when it
 //! installs the toolchain, not to one already installed, so a fresh clone
-//! built with an existing 1.99.1 would otherwise fail minutes in with
+//! built with an existing 1.95.0 would otherwise fail minutes in with
 //! "can't find crate for `core`". It adds the target with rustup when it can,
 //! and otherwise stops at once with the command to run.
 //!
