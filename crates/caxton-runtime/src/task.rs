@@ -175,24 +175,26 @@ impl Orchestrator {
         if let (Some(id), true) = (spec.id, n > 1) {
             return Err(SpawnError::IdTaken(id));
         }
-        // On a shared runtime each agent's task is spawned here, before
-        // this returns.
-        let Some(threads) = self.executor_threads() else {
-            return (0..n).map(|_| self.spawn(spec.clone())).collect();
-        };
-        // On the orchestrator's own threads, each thread gets its agents'
-        // tasks in one hand-off and spawns them itself (a local queue push
-        // each) rather than one cross-thread push and wake-up per agent.
-        // The agents are registered and take messages when this returns;
-        // their tasks start as their threads get to the hand-off.
-        let mut batches: Vec<Vec<AgentTask<A>>> = (0..threads).map(|_| Vec::new()).collect();
+        // Every agent is built and registered first, and the tasks are
+        // spawned after, together: building a WASM agent takes microseconds,
+        // long enough for an idle runtime thread to park between two spawns,
+        // so spawning each as it is built paid a wake-up (a futex call) per
+        // agent. On a shared runtime every task is spawned before this
+        // returns. On the orchestrator's own threads, each thread gets its
+        // agents' tasks in one hand-off and spawns them itself (a local
+        // queue push each) rather than one cross-thread push and wake-up per
+        // agent; the agents are registered and take messages when this
+        // returns, and their tasks start as their threads get to the
+        // hand-off.
+        let threads = self.executor_threads();
+        let mut batches: Vec<Vec<AgentTask<A>>> = (0..threads.unwrap_or(1)).map(|_| Vec::new()).collect();
         let mut ids = Vec::with_capacity(n);
         let mut outcome = Ok(());
         for _ in 0..n {
             match self.prepare(spec.clone()) {
                 Ok((task, late)) => {
                     let id = task.shared.id;
-                    batches[thread_of(id.get(), threads)].push(task);
+                    batches[threads.map_or(0, |t| thread_of(id.get(), t))].push(task);
                     if late {
                         outcome = Err(SpawnError::ShuttingDown);
                         break;
@@ -206,7 +208,13 @@ impl Orchestrator {
             }
         }
         for batch in batches {
-            self.launch(batch);
+            if threads.is_some() {
+                self.launch(batch);
+            } else {
+                for task in batch {
+                    drop(self.runtime_for(task.shared.id).spawn(task.run()));
+                }
+            }
         }
         outcome.map(|()| ids)
     }

@@ -299,6 +299,39 @@ async fn shutdown_drains_every_accepted_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_many_stops_at_a_failing_constructor_and_keeps_the_agents_before_it() {
+    let orch = Orchestrator::new();
+    let built = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(AtomicU64::new(0));
+    let (b, s) = (built.clone(), seen.clone());
+    let spec = AgentSpec::try_new(move || {
+        if b.fetch_add(1, Ordering::SeqCst) == 3 {
+            return Err(caxton_runtime::AgentError::fault(
+                FaultKind::Other,
+                "fourth constructor fails",
+            ));
+        }
+        Ok(Counter::new(s.clone()))
+    });
+    let e = orch.spawn_many(&spec, 10).unwrap_err();
+    assert!(matches!(e, caxton_runtime::SpawnError::Init(_)), "{e:?}");
+    assert_eq!(
+        built.load(Ordering::SeqCst),
+        4,
+        "no constructor runs after the failing one"
+    );
+    assert_eq!(orch.agent_count(), 3);
+    let ids: Vec<_> = orch.all_stats().iter().map(|s| s.id).collect();
+    for id in &ids {
+        orch.send(Message::inform(*id, "1")).await.unwrap();
+    }
+    eventually(|| seen.load(Ordering::SeqCst) == 3).await;
+    let report = orch.shutdown(T).await;
+    assert_eq!(report.agents, 3);
+    assert!(report.undelivered.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_reports_what_a_stuck_agent_could_not_handle() {
     let orch = Orchestrator::new();
     let (id, gate, seen) = gated(&orch, 16);
