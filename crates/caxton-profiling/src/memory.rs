@@ -260,6 +260,11 @@ pub fn profile_row(
     alloc: Option<&dyn AllocSource>,
 ) -> Result<MemoryProfileRow, ProfilingError> {
     let started = Instant::now();
+    // Message buffers kept for reuse by earlier work (up to 16 KiB shared
+    // plus 2 KiB on this thread) would otherwise be taken and freed inside
+    // a phase, which then reads less than the agents hold (below zero at
+    // N = 1). The row's own runtime threads start with none.
+    caxton_runtime::release_spare_buffers();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.worker_threads)
         .enable_time()

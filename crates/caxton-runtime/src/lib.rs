@@ -72,6 +72,7 @@ pub use cpu::CpuClock;
 pub use dead_letter::{DeadLetter, DeadLetterCounts, DeadLetterKind, DeadLetterReason};
 pub use error::{AgentError, CheckpointError, FaultKind, RequestError, SendError, SendErrorKind, SpawnError};
 pub use executor::Executor;
+pub use mailbox::release_spare_buffers;
 pub use orchestrator::{AgentGlance, AgentRef, Broadcast, Orchestrator, OrchestratorConfig, ShutdownReport};
 pub use registry::Selection;
 pub use restart::{AgentFailure, RestartPolicy};

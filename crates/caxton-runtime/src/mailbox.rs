@@ -136,6 +136,14 @@ impl State {
 /// 2 KiB per thread).
 static SPARE: Spare<Envelope> = Spare::new(&SPARE_HERE);
 
+/// Frees the empty message buffers kept for reuse: the process's shared
+/// pool and the calling thread's own (at most 16 KiB plus 2 KiB). For
+/// measurements of heap growth, so that buffers left by earlier, unrelated
+/// work are not freed inside a measured phase and counted against it.
+pub fn release_spare_buffers() {
+    SPARE.release();
+}
+
 std::thread_local! {
     /// This thread's own buffers in front of `SPARE`.
     static SPARE_HERE: crate::spare::Local<Envelope> = const { std::cell::RefCell::new(Vec::new()) };

@@ -105,6 +105,14 @@ impl<T: 'static> Spare<T> {
         }
     }
 
+    /// Frees every shared buffer and the calling thread's own (other
+    /// threads' own buffers are freed when they end).
+    pub(crate) fn release(&self) {
+        let shared = std::mem::take(&mut *self.buffers.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(shared);
+        let _ = self.local.try_with(|l| std::mem::take(&mut *l.borrow_mut()));
+    }
+
     #[cfg(all(test, not(loom)))]
     fn len(&self) -> usize {
         self.buffers.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -136,6 +144,11 @@ mod tests {
         }
         assert_eq!(local_len(&BYTES), LOCAL_BUFFERS, "the thread's own first");
         assert_eq!(pool.len(), SPARE_BUFFERS, "then the shared pool, the rest freed");
+        pool.release();
+        assert_eq!((local_len(&BYTES), pool.len()), (0, 0), "release frees both");
+        for _ in 0..LOCAL_BUFFERS + SPARE_BUFFERS + 10 {
+            pool.give(VecDeque::with_capacity(SPARE_SLOTS));
+        }
         for _ in 0..LOCAL_BUFFERS + SPARE_BUFFERS {
             let b = pool.take().expect("a kept buffer");
             assert!(b.is_empty() && b.capacity() == SPARE_SLOTS);
