@@ -12,7 +12,7 @@ use caxton_wasm::{AgentLimits, HostConfig, WasmHost, WasmModule, guests};
 use caxton_workloads::fanout::{CaxtonFanout, FanoutConfig};
 use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::{caxton_spawn_batch, stop_all};
-use caxton_workloads::wasm::{native, overhead};
+use caxton_workloads::wasm::{native, overhead, raw_instantiate_batch};
 
 use super::shared::{Error, SuiteConfig, in_runtime, latency_rows, recovery_samples};
 
@@ -142,39 +142,76 @@ pub(crate) async fn latency(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig)
 pub(crate) async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -> Result<Vec<Measurement>, Error> {
     let batch = 1000;
     let per_agent = |took: std::time::Duration| took.as_secs_f64() * 1e6 / batch as f64;
+    // Each pooling row's reference: the same batch made with raw wasmtime
+    // (a fresh store and `InstancePre::instantiate` each) on the same kind
+    // of pool slot, in the same repetition.
+    let with_raw = |m: Measurement, raw: Vec<f64>, ratios: Vec<f64>| {
+        m.with_reference_pairs(
+            "raw wasmtime Store::new + InstancePre::instantiate",
+            caxton_stats::median(&raw).unwrap_or(f64::NAN),
+            ratios,
+        )
+    };
     let mut out = Vec::new();
-    for (label, module) in [
-        ("pooling + InstancePre, reused pool slots", &wasm.echo),
-        ("on-demand", &wasm.echo_on_demand),
+    for (label, module, raw_reference) in [
+        ("pooling + InstancePre, reused pool slots", &wasm.echo, true),
+        ("on-demand", &wasm.echo_on_demand, false),
     ] {
         let spec = module.spec(limits());
-        let mut samples = Vec::new();
+        let (mut samples, mut raw) = (Vec::new(), Vec::new());
         for i in 0..=cfg.reps {
             let (ids, took) = caxton_spawn_batch(orch, &spec, batch)?;
+            stop_all(orch, &ids).await;
+            // The slots the agents just freed, reused by raw wasmtime.
+            let raw_took = if raw_reference {
+                let (stores, raw_took) = raw_instantiate_batch(module, batch)?;
+                drop(stores);
+                Some(raw_took)
+            } else {
+                None
+            };
             if i > 0 {
                 samples.push(per_agent(took));
+                raw.extend(raw_took.map(per_agent));
             }
-            stop_all(orch, &ids).await;
         }
-        out.push(Measurement::from_samples(
+        let m = Measurement::from_samples(
             "agent_spawn_time",
             &format!("wasm echo, {label}, batch of {batch}, per agent"),
             "us",
-            samples,
-        ));
+            samples.clone(),
+        );
+        out.push(if raw.is_empty() {
+            m
+        } else {
+            let ratios = samples.iter().zip(&raw).map(|(a, b)| a / b).collect();
+            with_raw(m, raw, ratios)
+        });
     }
-    let mut samples = Vec::new();
+    let (mut samples, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..cfg.reps {
         let fresh = Wasm::pooling_host(batch as u32)?.load(guests::ECHO)?;
         let (ids, took) = caxton_spawn_batch(orch, &fresh.spec(limits()), batch)?;
         samples.push(per_agent(took));
         stop_all(orch, &ids).await;
+        // Another pool never used, for raw wasmtime's first use of each slot.
+        let fresh = Wasm::pooling_host(batch as u32)?.load(guests::ECHO)?;
+        let (stores, raw_took) = raw_instantiate_batch(&fresh, batch)?;
+        raw.push(per_agent(raw_took));
+        drop(stores);
     }
-    out.push(Measurement::from_samples(
-        "agent_spawn_time",
-        &format!("wasm echo, pooling + InstancePre, fresh pool (first use of each slot), batch of {batch}, per agent"),
-        "us",
-        samples,
+    let ratios = samples.iter().zip(&raw).map(|(a, b)| a / b).collect();
+    out.push(with_raw(
+        Measurement::from_samples(
+            "agent_spawn_time",
+            &format!(
+                "wasm echo, pooling + InstancePre, fresh pool (first use of each slot), batch of {batch}, per agent"
+            ),
+            "us",
+            samples,
+        ),
+        raw,
+        ratios,
     ));
     Ok(out)
 }

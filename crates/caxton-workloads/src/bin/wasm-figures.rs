@@ -66,12 +66,7 @@ fn raw_instantiate_us(module: &WasmModule) -> f64 {
 
 /// Raw wasmtime with the whole batch alive at once (fresh pool slots).
 fn raw_batch_us(module: &WasmModule) -> f64 {
-    let mut live = Vec::with_capacity(AGENTS);
-    let start = Instant::now();
-    for _ in 0..AGENTS {
-        live.push(module.instantiate_raw().expect("instantiate"));
-    }
-    let elapsed = start.elapsed();
+    let (live, elapsed) = raw_instantiate_batch(module, AGENTS).expect("instantiate");
     drop(live);
     per_us(elapsed, AGENTS)
 }

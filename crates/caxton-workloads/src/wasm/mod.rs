@@ -15,6 +15,22 @@ use caxton_runtime::{AgentError, FaultKind, Performative};
 use caxton_wasm::guests::misbehave;
 use caxton_wasm::{AgentLimits, WasmAgent, WasmModule};
 
+/// `n` instances of `module` made with raw wasmtime and kept alive: a
+/// fresh store and `InstancePre::instantiate` each, with no ABI lookups and
+/// no orchestrator. The reference for the WASM spawn figures. Returns the
+/// stores (dropping them frees their pool slots) and the time taken.
+pub fn raw_instantiate_batch(
+    module: &WasmModule,
+    n: usize,
+) -> caxton_wasm::wasmtime::Result<(Vec<caxton_wasm::wasmtime::Store<caxton_wasm::HostState>>, Duration)> {
+    let mut live = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        live.push(module.instantiate_raw()?);
+    }
+    Ok((live, start.elapsed()))
+}
+
 /// Payload that makes the `misbehave` guest allocate 1 MiB chunks (each
 /// touched) until its allocator fails.
 pub const GROW: &[u8] = misbehave::GROW;
