@@ -36,7 +36,7 @@ use caxton_workloads::fanout::drive;
 use caxton_workloads::payload::Payloads;
 use caxton_workloads::pingpong::caxton_round_trips;
 use caxton_workloads::spawn::caxton_spawn_batch;
-use caxton_workloads::wasm::{native, overhead};
+use caxton_workloads::wasm::{native, overhead, raw_instantiate_batch};
 
 /// Agents per spawn batch and per throughput fleet.
 const AGENTS: usize = 1000;
