@@ -175,18 +175,14 @@ pub(crate) async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -
                 raw.extend(raw_took.map(per_agent));
             }
         }
+        let ratios: Vec<f64> = samples.iter().zip(&raw).map(|(a, b)| a / b).collect();
         let m = Measurement::from_samples(
             "agent_spawn_time",
             &format!("wasm echo, {label}, batch of {batch}, per agent"),
             "us",
-            samples.clone(),
+            samples,
         );
-        out.push(if raw.is_empty() {
-            m
-        } else {
-            let ratios = samples.iter().zip(&raw).map(|(a, b)| a / b).collect();
-            with_raw(m, raw, ratios)
-        });
+        out.push(if raw.is_empty() { m } else { with_raw(m, raw, ratios) });
     }
     let (mut samples, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..cfg.reps {
