@@ -46,6 +46,7 @@ impl Layer {
                 set(&mut burst.duration_s, &self.burst_duration_s);
                 set(&mut burst.rate, &self.burst_rate);
                 set(&mut checks.require_overload, &self.require_overload);
+                set(&mut checks.recovery_p99_floor_ms, &self.recovery_p99_floor_ms);
             }
             Plan::Sustained { checks } => {
                 set(&mut checks.warmup_s, &self.warmup_s);

@@ -154,6 +154,26 @@ mod tests {
     }
 
     #[test]
+    fn quick_burst_takes_its_recovery_floor_and_a_negative_one_is_refused() {
+        let quick = load(Scenario::Burst, true, &Overrides::default()).unwrap();
+        let Plan::Burst { checks, .. } = &quick.plan else {
+            panic!("a burst plan")
+        };
+        assert_eq!(checks.recovery_p99_floor_ms, 5.0);
+        let e = load(
+            Scenario::Burst,
+            false,
+            &Overrides {
+                recovery_p99_floor_ms: Some(-1.0),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`checks.recovery_p99_floor_ms`"), "{e}");
+    }
+
+    #[test]
     fn wasm_agents_are_budgeted_their_guest_memory() {
         let native = load(Scenario::Peak, false, &Overrides::default()).unwrap();
         let wasm = load(

@@ -275,6 +275,8 @@ pub struct Layer {
     pub burst_rate: Option<f64>,
     /// Overrides `checks.require_overload` (burst; `--require-overload`).
     pub require_overload: Option<bool>,
+    /// Overrides `checks.recovery_p99_floor_ms` (burst).
+    pub recovery_p99_floor_ms: Option<f64>,
 }
 
 /// The `[quick]` table: what `--quick` changes.

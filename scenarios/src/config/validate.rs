@@ -124,6 +124,13 @@ impl Config {
                 }
                 positive("checks.recovery_limit_s", checks.recovery_limit_s)?;
                 positive("checks.recovery_p99_factor", checks.recovery_p99_factor)?;
+                let floor = checks.recovery_p99_floor_ms;
+                if !(floor.is_finite() && floor >= 0.0) {
+                    return bad(
+                        "checks.recovery_p99_floor_ms",
+                        format!("must be 0 ms or more, got {floor}"),
+                    );
+                }
                 if checks.recovery_stable_intervals == 0 {
                     return bad("checks.recovery_stable_intervals", "must be at least 1".into());
                 }
