@@ -140,6 +140,15 @@ impl Measurement {
         self.with_reference(name, reference)
     }
 
+    /// Adds a reference measured in the same repetitions as this
+    /// measurement's samples: its value is their median, and the ratios
+    /// pair each sample with the reference sample of the same repetition.
+    pub fn with_reference_samples(self, name: &str, reference: &[f64]) -> Self {
+        let ratios = self.samples.iter().zip(reference).map(|(a, b)| a / b).collect();
+        let value = caxton_stats::median(reference).unwrap_or(f64::NAN);
+        self.with_reference_pairs(name, value, ratios)
+    }
+
     /// Adds a named detail value.
     pub fn with_detail(mut self, name: &str, value: f64) -> Self {
         self.details.push((name.to_owned(), value));
@@ -329,6 +338,15 @@ impl ScenarioResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reference_from_samples_pairs_each_repetition() {
+        let m = Measurement::from_samples("m", "v", "us", vec![2.0, 4.0, 6.0])
+            .with_reference_samples("r", &[1.0, 2.0, 4.0]);
+        let r = m.reference.as_ref().expect("a reference");
+        assert_eq!((r.name.as_str(), r.value), ("r", 2.0));
+        assert_eq!(m.reference_ratios, vec![2.0, 2.0, 1.5]);
+    }
 
     #[test]
     fn scenario_results_load_as_result_sets() {

@@ -213,15 +213,10 @@ pub(crate) async fn spawn(orch: &Orchestrator, cfg: &SuiteConfig) -> Result<Vec<
         drop(tasks);
         stop_all(orch, &ids).await;
     }
-    Ok(vec![{
-        let ratios = c.iter().zip(&r).map(|(a, b)| a / b).collect();
+    Ok(vec![
         Measurement::from_samples("agent_spawn_time", &format!("native, batch of {n}, per agent"), "us", c)
-            .with_reference_pairs(
-                "raw tokio task + mpsc",
-                caxton_stats::median(&r).unwrap_or(f64::NAN),
-                ratios,
-            )
-    }])
+            .with_reference_samples("raw tokio task + mpsc", &r),
+    ])
 }
 
 /// The load under which CPU per agent is measured: messages per second to

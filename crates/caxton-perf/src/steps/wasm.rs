@@ -145,13 +145,7 @@ pub(crate) async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -
     // Each pooling row's reference: the same batch made with raw wasmtime
     // (a fresh store and `InstancePre::instantiate` each) on the same kind
     // of pool slot, in the same repetition.
-    let with_raw = |m: Measurement, raw: Vec<f64>, ratios: Vec<f64>| {
-        m.with_reference_pairs(
-            "raw wasmtime Store::new + InstancePre::instantiate",
-            caxton_stats::median(&raw).unwrap_or(f64::NAN),
-            ratios,
-        )
-    };
+    let raw_name = "raw wasmtime Store::new + InstancePre::instantiate";
     let mut out = Vec::new();
     for (label, module, raw_reference) in [
         ("pooling + InstancePre, reused pool slots", &wasm.echo, true),
@@ -175,14 +169,17 @@ pub(crate) async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -
                 raw.extend(raw_took.map(per_agent));
             }
         }
-        let ratios: Vec<f64> = samples.iter().zip(&raw).map(|(a, b)| a / b).collect();
         let m = Measurement::from_samples(
             "agent_spawn_time",
             &format!("wasm echo, {label}, batch of {batch}, per agent"),
             "us",
             samples,
         );
-        out.push(if raw.is_empty() { m } else { with_raw(m, raw, ratios) });
+        out.push(if raw.is_empty() {
+            m
+        } else {
+            m.with_reference_samples(raw_name, &raw)
+        });
     }
     let (mut samples, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..cfg.reps {
@@ -196,8 +193,7 @@ pub(crate) async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -
         raw.push(per_agent(raw_took));
         drop(stores);
     }
-    let ratios = samples.iter().zip(&raw).map(|(a, b)| a / b).collect();
-    out.push(with_raw(
+    out.push(
         Measurement::from_samples(
             "agent_spawn_time",
             &format!(
@@ -205,10 +201,9 @@ pub(crate) async fn spawn(orch: &Orchestrator, wasm: &Wasm, cfg: &SuiteConfig) -
             ),
             "us",
             samples,
-        ),
-        raw,
-        ratios,
-    ));
+        )
+        .with_reference_samples(raw_name, &raw),
+    );
     Ok(out)
 }
 
