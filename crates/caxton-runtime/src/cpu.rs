@@ -7,7 +7,7 @@
 
 use std::cell::Cell;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -134,15 +134,50 @@ pub fn thread_cpu_time() -> Duration {
 
 /// Reads `clock`; zero if the system refuses.
 fn read_clock(clock: libc::clockid_t) -> Duration {
+    Duration::from_nanos(read_clock_ns(clock))
+}
+
+/// Reads `clock` in nanoseconds; zero if the system refuses.
+#[inline]
+fn read_clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID
     // and CLOCK_MONOTONIC are supported on every Linux and macOS version
     // Rust targets.
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
-        return Duration::ZERO;
+        return 0;
     }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// A reading of the monotonic clock in nanoseconds: what the agent task
+/// takes when each message starts and when a batch ends. The same vDSO
+/// read as [`std::time::Instant::now`], kept as an integer so that timing a batch is
+/// one subtraction (an `Instant` difference normalises seconds and
+/// nanoseconds and checks for overflow: about 100 instructions a batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Mono(u64);
+
+impl Mono {
+    /// The monotonic clock now.
+    #[inline]
+    pub(crate) fn now() -> Self {
+        Mono(read_clock_ns(libc::CLOCK_MONOTONIC))
+    }
+
+    /// Nanoseconds from `earlier` to `self`; zero if `earlier` is later.
+    #[inline]
+    pub(crate) fn nanos_since(self, earlier: Mono) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// The time from `self` to now.
+    pub(crate) fn elapsed(self) -> Duration {
+        Duration::from_nanos(Mono::now().nanos_since(self))
+    }
 }
 
 thread_local! {
@@ -153,20 +188,24 @@ thread_local! {
     static LAST_THREAD_CPU: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Reads the thread CPU clock and remembers the reading as the thread's last.
-fn thread_cpu_anchored() -> Duration {
-    let now = thread_cpu_time();
-    LAST_THREAD_CPU.with(|c| c.set(now.as_nanos() as u64));
+/// Reads the thread CPU clock (nanoseconds) and remembers the reading as
+/// the thread's last.
+fn thread_cpu_anchored() -> u64 {
+    let now = read_clock_ns(libc::CLOCK_THREAD_CPUTIME_ID);
+    LAST_THREAD_CPU.with(|c| c.set(now));
     now
 }
+
+/// [`LONG_BATCH`] in nanoseconds.
+const LONG_BATCH_NS: u64 = LONG_BATCH.as_nanos() as u64;
 
 /// What a batch's start left for its end to finish timing it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum BatchStart {
     /// Nothing read at the start (monotonic-only batch, or no clock).
     Untimed,
-    /// The thread CPU clock's reading at the start.
-    Cpu(Duration),
+    /// The thread CPU clock's reading at the start, in nanoseconds.
+    Cpu(u64),
 }
 
 /// One agent's batch timer: the clock and whether its last batch was long
@@ -217,32 +256,32 @@ impl BatchTimer {
     /// Called after a batch: `first` is when its first message started
     /// being handled and `end` a monotonic reading after its last (`None`
     /// when nothing was handled or the clock is off). Returns what the
-    /// batch adds to the agent's handler time.
+    /// batch adds to the agent's handler time, in nanoseconds.
     #[inline]
-    pub(crate) fn finish(&mut self, start: BatchStart, first: Option<Instant>, end: Option<Instant>) -> Duration {
+    pub(crate) fn finish(&mut self, start: BatchStart, first: Option<Mono>, end: Option<Mono>) -> u64 {
         let wall = match (first, end) {
-            (Some(first), Some(end)) => end.saturating_duration_since(first),
-            _ => Duration::ZERO,
+            (Some(first), Some(end)) => end.nanos_since(first),
+            _ => 0,
         };
         match self.clock {
-            CpuClock::Off => Duration::ZERO,
+            CpuClock::Off => 0,
             CpuClock::Wall => wall,
             CpuClock::Thread => match start {
-                BatchStart::Cpu(c0) => thread_cpu_time().saturating_sub(c0),
-                BatchStart::Untimed => Duration::ZERO,
+                BatchStart::Cpu(c0) => read_clock_ns(libc::CLOCK_THREAD_CPUTIME_ID).saturating_sub(c0),
+                BatchStart::Untimed => 0,
             },
             CpuClock::Sampled => {
-                let long = wall >= LONG_BATCH;
+                let long = wall >= LONG_BATCH_NS;
                 self.last_long = long;
                 match start {
                     BatchStart::Cpu(c0) => thread_cpu_anchored().saturating_sub(c0),
                     BatchStart::Untimed if long => {
                         let last = LAST_THREAD_CPU.with(Cell::get);
-                        let now = thread_cpu_anchored().as_nanos() as u64;
+                        let now = thread_cpu_anchored();
                         if last == 0 {
                             wall
                         } else {
-                            wall.min(Duration::from_nanos(now.saturating_sub(last)))
+                            wall.min(now.saturating_sub(last))
                         }
                     }
                     BatchStart::Untimed => wall,
@@ -297,10 +336,10 @@ mod tests {
     /// What one timed batch of `work` on `timer` adds.
     fn batch(timer: &mut BatchTimer, work: impl FnOnce()) -> Duration {
         let start = timer.start(1);
-        let first = Instant::now();
+        let first = Mono::now();
         work();
-        let end = Instant::now();
-        timer.finish(start, Some(first), Some(end))
+        let end = Mono::now();
+        Duration::from_nanos(timer.finish(start, Some(first), Some(end)))
     }
 
     /// The sampled clock never adds less than the batch's CPU time (up to

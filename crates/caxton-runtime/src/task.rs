@@ -17,7 +17,7 @@ use caxton_core::{AgentId, Message, Timestamp};
 use crate::agent::Agent;
 use crate::checkpoint::{Checkpoint, CheckpointPolicy};
 use crate::context::Context;
-use crate::cpu::BatchTimer;
+use crate::cpu::{BatchTimer, Mono};
 use crate::dead_letter::DeadLetterReason;
 use crate::error::{AgentError, CheckpointError, FaultKind, SpawnError};
 use crate::executor::thread_of;
@@ -73,7 +73,7 @@ struct Faults {
     /// When recent restarts happened (within the policy's window).
     restarts: VecDeque<Instant>,
     /// When the fault being recovered from happened.
-    fault_at: Option<Instant>,
+    fault_at: Option<Mono>,
 }
 
 /// A snapshot at most this large is copied for the caller and the hook
@@ -261,7 +261,7 @@ enum Handled {
     /// restart (or failure), so it observes the supervisor's decision. The
     /// instant is when the faulting message started being handled: the
     /// start of the recovery time (docs/measurement.md).
-    Fault(AgentError, Option<(ReplySender, String)>, Instant),
+    Fault(AgentError, Option<(ReplySender, String)>, Mono),
 }
 
 /// The message of a panic payload.
@@ -386,7 +386,7 @@ impl<A: Agent> AgentTask<A> {
         while let Some(env) = self.batch.pop_front() {
             // One vDSO clock read (~25 ns) per message: the start of a
             // recovery, should this message fault (docs/measurement.md).
-            let started = Instant::now();
+            let started = Mono::now();
             first_started.get_or_insert(started);
             let outcome = self.handle(env, started);
             handled += 1;
@@ -437,9 +437,9 @@ impl<A: Agent> AgentTask<A> {
         // Plain stores, not atomic adds: this task is the only writer.
         stats.batches.store(stats.batches.load(Relaxed) + 1, Relaxed);
         if self.timer.timed() {
-            let end = first_started.map(|_| Instant::now());
+            let end = first_started.map(|_| Mono::now());
             let took = self.timer.finish(batch_start, first_started, end);
-            let cpu_ns = stats.cpu_ns.load(Relaxed).saturating_add(took.as_nanos() as u64);
+            let cpu_ns = stats.cpu_ns.load(Relaxed).saturating_add(took);
             stats.cpu_ns.store(cpu_ns, Relaxed);
         }
         let id = self.shared.id;
@@ -485,7 +485,7 @@ impl<A: Agent> AgentTask<A> {
     }
 
     /// Handles one message, which started being handled at `started`.
-    fn handle(&mut self, env: Envelope, started: Instant) -> Handled {
+    fn handle(&mut self, env: Envelope, started: Mono) -> Handled {
         let Envelope { msg, reply } = env;
         let mut ctx = Context {
             orch: &self.orch,
@@ -529,9 +529,8 @@ impl<A: Agent> AgentTask<A> {
     /// Handles a fault: restarts the agent, answers a waiting requester,
     /// and on a refused restart fails the agent. `false` when it failed.
     fn on_fault(&mut self, error: AgentError, reply: Option<(ReplySender, String)>) -> bool {
-        let now = Instant::now();
-        self.faults().fault_at.get_or_insert(now);
-        let restarted = self.restart(now, &error);
+        self.faults().fault_at.get_or_insert_with(Mono::now);
+        let restarted = self.restart(Instant::now(), &error);
         if let Some((tx, why)) = reply {
             let _ = tx.send(Err(why));
         }
