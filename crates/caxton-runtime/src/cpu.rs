@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// A batch at least this long (on the monotonic clock) is a *long* batch:
+/// A batch at least this long (wall time) is a *long* batch:
 /// [`CpuClock::Sampled`] reads the thread CPU clock for it and for the
 /// agent's next batch. Two thread-clock reads (about 1.1 µs here) are then
 /// at most ~2 % of the batch.
@@ -33,10 +33,11 @@ pub const SAMPLE_EVERY: u32 = 64;
 /// On Linux the thread CPU clock is a system call, not a vDSO read: about
 /// 0.56 µs a read on the project's 2-core VM. Read twice per batch
 /// ([`CpuClock::Thread`]), at one message per batch that is most of a
-/// request/reply round trip. The default, [`CpuClock::Sampled`], reads the
-/// monotonic clock (vDSO, about 25 ns, and shared with the read the agent
-/// takes per message anyway) and the thread clock only where its cost
-/// disappears in the batch. `CAXTON_CPU_CLOCK=sampled|thread|wall|off`
+/// request/reply round trip. The default, [`CpuClock::Sampled`], times
+/// batches on the agent task's wall clock (the CPU's time-stamp counter
+/// where it is invariant, about 11 ns a read here, else the monotonic
+/// clock; its start is the read the agent takes per message anyway) and
+/// reads the thread clock only where its cost disappears in the batch. `CAXTON_CPU_CLOCK=sampled|thread|wall|off`
 /// picks one where a binary reads it with [`CpuClock::from_env`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,7 +49,7 @@ pub enum CpuClock {
     ///   ([`LONG_BATCH`]), when it holds [`BIG_BATCH`] messages or more,
     ///   and on the worker thread's sampling schedule (one batch in
     ///   [`SAMPLE_EVERY`]);
-    /// * otherwise its **monotonic time** `w`; if `w` came out long, the
+    /// * otherwise its **wall time** `w`; if `w` came out long, the
     ///   smaller of `w` and the CPU time the worker thread used since its
     ///   last thread-clock reading (one read, at the batch's end).
     ///
@@ -73,7 +74,8 @@ pub enum CpuClock {
     /// The worker thread's CPU clock around every batch: CPU time only,
     /// never time spent preempted. Exact, at two system calls per batch.
     Thread,
-    /// The monotonic clock around every batch (about 25 ns a read): also
+    /// The wall time of every batch (the agent task's clock, about 11 ns a
+    /// read where the time-stamp counter serves): also
     /// counts time the worker thread spent preempted or blocked in the
     /// middle of a batch, so it overstates CPU on a busy machine.
     Wall,
@@ -83,7 +85,8 @@ pub enum CpuClock {
 
 impl CpuClock {
     /// The clock's current reading; `None` for [`CpuClock::Off`].
-    /// [`CpuClock::Sampled`] reads its base clock, the monotonic one.
+    /// [`CpuClock::Sampled`] and [`CpuClock::Wall`] read the monotonic
+    /// clock (what their batches' wall times advance with).
     pub fn now(self) -> Option<Duration> {
         match self {
             CpuClock::Thread => Some(thread_cpu_time()),
@@ -153,25 +156,34 @@ fn read_clock_ns(clock: libc::clockid_t) -> u64 {
         .wrapping_add(ts.tv_nsec as u64)
 }
 
-/// A reading of the monotonic clock in nanoseconds: what the agent task
-/// takes when each message starts and when a batch ends. The same vDSO
-/// read as [`std::time::Instant::now`], kept as an integer so that timing a batch is
-/// one subtraction (an `Instant` difference normalises seconds and
-/// nanoseconds and checks for overflow: about 100 instructions a batch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// The clock [`Mono`] reads: the CPU's time-stamp counter where it runs at
+/// a constant rate and through sleep states (an x86 "invariant TSC"),
+/// calibrated once per process against the monotonic clock, else the
+/// monotonic clock itself (`quanta`). On the project's VM a counter read
+/// is about 11 ns, a monotonic read (vDSO) about 27 ns; two reads and
+/// their difference take 22 ns against 56 for two `Instant`s.
+fn clock() -> &'static quanta::Clock {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+/// A raw reading of [`clock`]: what the agent task takes when each message
+/// starts and when a batch ends (for handler time and recovery times).
+/// Only differences of two readings mean anything; they are nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Mono(u64);
 
 impl Mono {
-    /// The monotonic clock now.
+    /// The clock now.
     #[inline]
     pub(crate) fn now() -> Self {
-        Mono(read_clock_ns(libc::CLOCK_MONOTONIC))
+        Mono(clock().raw())
     }
 
     /// Nanoseconds from `earlier` to `self`; zero if `earlier` is later.
     #[inline]
     pub(crate) fn nanos_since(self, earlier: Mono) -> u64 {
-        self.0.saturating_sub(earlier.0)
+        clock().delta_as_nanos(earlier.0, self.0)
     }
 
     /// The time from `self` to now.
@@ -202,7 +214,7 @@ const LONG_BATCH_NS: u64 = LONG_BATCH.as_nanos() as u64;
 /// What a batch's start left for its end to finish timing it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum BatchStart {
-    /// Nothing read at the start (monotonic-only batch, or no clock).
+    /// Nothing read at the start (wall-time-only batch, or no clock).
     Untimed,
     /// The thread CPU clock's reading at the start, in nanoseconds.
     Cpu(u64),
@@ -218,13 +230,16 @@ pub(crate) struct BatchTimer {
 
 impl BatchTimer {
     pub(crate) fn new(clock: CpuClock) -> Self {
+        // Calibrates the counter (under a millisecond, once per process)
+        // here rather than in an agent's first batch.
+        let _ = self::clock();
         Self {
             clock,
             last_long: false,
         }
     }
 
-    /// Whether the batch's end is timed at all (a monotonic read).
+    /// Whether the batch's end is timed at all (a [`Mono`] read).
     #[inline]
     pub(crate) fn timed(self) -> bool {
         self.clock != CpuClock::Off
@@ -254,7 +269,7 @@ impl BatchTimer {
     }
 
     /// Called after a batch: `first` is when its first message started
-    /// being handled and `end` a monotonic reading after its last (`None`
+    /// being handled and `end` a [`Mono`] reading after its last (`None`
     /// when nothing was handled or the clock is off). Returns what the
     /// batch adds to the agent's handler time, in nanoseconds.
     #[inline]

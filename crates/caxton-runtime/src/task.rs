@@ -373,7 +373,7 @@ impl<A: Agent> AgentTask<A> {
     fn run_batch(&mut self, controls: Vec<Control>) -> bool {
         let batch_start = self.timer.start(self.batch.len());
         // When the batch's first message started being handled: the
-        // batch's start on the monotonic clock (the read the agent takes
+        // batch's start on the agent's clock (the read the agent takes
         // per message anyway, for recovery times).
         let mut first_started = None;
         // This task is the only writer of its counters: it reads them back
@@ -384,7 +384,7 @@ impl<A: Agent> AgentTask<A> {
         // published below.
         let mut failed = false;
         while let Some(env) = self.batch.pop_front() {
-            // One vDSO clock read (~25 ns) per message: the start of a
+            // One clock read (~11 ns, `Mono`) per message: the start of a
             // recovery, should this message fault (docs/measurement.md).
             let started = Mono::now();
             first_started.get_or_insert(started);
