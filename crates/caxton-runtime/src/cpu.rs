@@ -37,8 +37,9 @@ pub const SAMPLE_EVERY: u32 = 64;
 /// batches on the agent task's wall clock (the CPU's time-stamp counter
 /// where it is invariant, about 11 ns a read here, else the monotonic
 /// clock; its start is the read the agent takes per message anyway) and
-/// reads the thread clock only where its cost disappears in the batch. `CAXTON_CPU_CLOCK=sampled|thread|wall|off`
-/// picks one where a binary reads it with [`CpuClock::from_env`].
+/// reads the thread clock only where its cost disappears in the batch.
+/// `CAXTON_CPU_CLOCK=sampled|thread|wall|off` picks one where a binary
+/// reads it with [`CpuClock::from_env`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CpuClock {
@@ -75,9 +76,9 @@ pub enum CpuClock {
     /// never time spent preempted. Exact, at two system calls per batch.
     Thread,
     /// The wall time of every batch (the agent task's clock, about 11 ns a
-    /// read where the time-stamp counter serves): also
-    /// counts time the worker thread spent preempted or blocked in the
-    /// middle of a batch, so it overstates CPU on a busy machine.
+    /// read where the time-stamp counter serves): also counts time the
+    /// worker thread spent preempted or blocked in the middle of a batch,
+    /// so it overstates CPU on a busy machine.
     Wall,
     /// No handler time: `handler_cpu` stays zero.
     Off,
