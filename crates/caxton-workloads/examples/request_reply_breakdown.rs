@@ -11,26 +11,24 @@
 //! Run with `cargo run --release -p caxton-workloads --example
 //! request_reply_breakdown [ROUNDS]` (default 9).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use caxton_runtime::{CpuClock, Message, Orchestrator, OrchestratorConfig};
+use caxton_profiling::LatencyRecorder;
+use caxton_runtime::{CpuClock, Orchestrator, OrchestratorConfig};
 use caxton_stats::median;
-use caxton_workloads::pingpong::{REQUEST_TIMEOUT, RawEcho, spawn_echo};
+use caxton_workloads::pingpong::{REQUEST_TIMEOUT, RawEcho, caxton_round_trips_with_timeout, spawn_echo};
 
-const ROUND_TRIPS: usize = 100_000;
+const ROUND_TRIPS: u64 = 100_000;
 
-/// The p50 of `n` sequential requests to `echo`, each given `timeout`
-/// (`Duration::MAX`: no deadline).
+/// The p50, in ns, of `n` sequential requests to `echo`, each given
+/// `timeout` (`Duration::MAX`: no deadline).
 async fn p50_ns(orch: &Orchestrator, echo: caxton_runtime::AgentId, timeout: Duration, payload: &Bytes) -> f64 {
-    let mut took = Vec::with_capacity(ROUND_TRIPS);
-    for _ in 0..ROUND_TRIPS {
-        let start = Instant::now();
-        let reply = orch.request(Message::request(echo, payload.clone()), timeout).await;
-        took.push(start.elapsed().as_nanos() as f64);
-        reply.expect("the echo agent replies");
-    }
-    median(&took).unwrap_or(f64::NAN)
+    let mut rec = LatencyRecorder::new();
+    caxton_round_trips_with_timeout(orch, echo, ROUND_TRIPS, payload.clone(), timeout, |d| rec.record(d))
+        .await
+        .expect("the echo agent replies");
+    rec.quantile_ns(0.5) as f64
 }
 
 fn main() {
@@ -59,10 +57,9 @@ fn main() {
                 let member = (round + k) % names.len();
                 this[member] = match member {
                     0 => {
-                        let mut took = Vec::with_capacity(ROUND_TRIPS);
-                        raw.round_trips(ROUND_TRIPS as u64, payload.clone(), |d| took.push(d.as_nanos() as f64))
-                            .await;
-                        median(&took).unwrap_or(f64::NAN)
+                        let mut rec = LatencyRecorder::new();
+                        raw.round_trips(ROUND_TRIPS, payload.clone(), |d| rec.record(d)).await;
+                        rec.quantile_ns(0.5) as f64
                     }
                     1 => p50_ns(&untimed, untimed_echo, Duration::MAX, &payload).await,
                     2 => p50_ns(&default, echo, Duration::MAX, &payload).await,

@@ -16,20 +16,31 @@ pub fn spawn_echo(orch: &Orchestrator) -> Result<AgentId, SpawnError> {
     orch.spawn(AgentSpec::new(|| Echo))
 }
 
-/// `n` sequential requests to `target` through the orchestrator; `record`
-/// gets each round trip.
+/// `n` sequential requests to `target` through the orchestrator, each
+/// given [`REQUEST_TIMEOUT`]; `record` gets each round trip.
 pub async fn caxton_round_trips(
     orch: &Orchestrator,
     target: AgentId,
     n: u64,
     payload: Bytes,
+    record: impl FnMut(Duration),
+) -> Result<(), RequestError> {
+    caxton_round_trips_with_timeout(orch, target, n, payload, REQUEST_TIMEOUT, record).await
+}
+
+/// [`caxton_round_trips`] with each request given `timeout`
+/// (`Duration::MAX`: no deadline at all).
+pub async fn caxton_round_trips_with_timeout(
+    orch: &Orchestrator,
+    target: AgentId,
+    n: u64,
+    payload: Bytes,
+    timeout: Duration,
     mut record: impl FnMut(Duration),
 ) -> Result<(), RequestError> {
     for _ in 0..n {
         let start = Instant::now();
-        let reply = orch
-            .request(Message::request(target, payload.clone()), REQUEST_TIMEOUT)
-            .await?;
+        let reply = orch.request(Message::request(target, payload.clone()), timeout).await?;
         record(start.elapsed());
         std::hint::black_box(reply);
     }
